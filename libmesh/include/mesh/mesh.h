@@ -1,0 +1,11 @@
+/*
+ * mesh/mesh.h - umbrella header: include this to use libmesh.
+ */
+#ifndef MESH_MESH_H
+#define MESH_MESH_H
+
+#include <mesh/core.h>
+#include <mesh/diag.h>
+#include <mesh/config.h>
+
+#endif
