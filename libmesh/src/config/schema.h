@@ -60,7 +60,7 @@ struct mesh__field {
 	const char *name;  /* camelCase JSON name */
 	uint8_t type;      /* enum mesh__ftype */
 	uint8_t flags;     /* enum mesh__fflag */
-	uint8_t oneof;     /* 0, or a group: at most one field of a group is set */
+	uint8_t oneof;     /* 0, or a group 1..31: at most one field of a group is set */
 	const void *sub;   /* schema, enum values or check function, by type */
 	int64_t min, max;  /* MESH_FT_INT / MESH_FT_DOUBLE / MESH_FT_DURATION bounds */
 };

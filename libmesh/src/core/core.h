@@ -79,6 +79,8 @@ void mesh__diag_vadd(mesh_diag *d, int sev, const char *code, const char *file,
                      va_list ap);
 /* Stable sort by (file order of first appearance, line, column). */
 void mesh__diag_sort(mesh_diag *d);
+/* The same for the entries from index @start on. */
+void mesh__diag_sort_from(mesh_diag *d, size_t start);
 
 /* Small string helpers. */
 size_t mesh__edit_distance(const char *a, const char *b, size_t limit);

@@ -124,8 +124,13 @@ static int cmp_entry(const void *pa, const void *pb)
 
 void mesh__diag_sort(mesh_diag *d)
 {
-	if (d && d->n > 1)
-		qsort(d->v, d->n, sizeof(d->v[0]), cmp_entry);
+	mesh__diag_sort_from(d, 0);
+}
+
+void mesh__diag_sort_from(mesh_diag *d, size_t start)
+{
+	if (d && d->n > start + 1)
+		qsort(d->v + start, d->n - start, sizeof(d->v[0]), cmp_entry);
 }
 
 MESH_API size_t mesh_diag_count(const mesh_diag *d)
