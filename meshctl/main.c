@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
 	{ "validate", cmd_validate, "check configuration files against the resource schemas" },
 	{ "analyze", cmd_analyze, "check a configuration as a whole for likely mistakes" },
+	{ "route", cmd_route, "show which rule a request matches and what it does" },
 };
 
 static void usage(FILE *out)

@@ -260,7 +260,8 @@ START_TEST(snake_case_fields)
 {
 	tu_assert_valid("apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
 	                "metadata: {name: r}\nspec:\n  host: a\n  traffic_policy:\n"
-	                "    connection_pool:\n      tcp: {max_connections: 10}\n");
+	                "    connection_pool:\n      tcp: {max_connections: 10}\n"
+	                "    outlier_detection: {consecutive_5xx_errors: 3}\n");
 }
 END_TEST
 

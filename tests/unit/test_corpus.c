@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 
@@ -49,10 +50,11 @@ static void walk(const char *dir)
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		size_t l = strlen(e->d_name);
-		if (l > 5 && !strcmp(e->d_name + l - 5, ".yaml"))
-			check_file(path);
-		else if (!strchr(e->d_name, '.'))
+		struct stat st;
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			walk(path);
+		else if (l > 5 && !strcmp(e->d_name + l - 5, ".yaml"))
+			check_file(path);
 	}
 	closedir(dh);
 }

@@ -162,7 +162,7 @@ MESH_API const char *mesh_resource_namespace(const mesh_resource *r);
 MESH_API const char *mesh_resource_name(const mesh_resource *r);
 /** mesh_resource_file - the input it came from. @since 0.1 */
 MESH_API const char *mesh_resource_file(const mesh_resource *r);
-/** mesh_resource_line - 1-based line of the document start. @since 0.1 */
+/** mesh_resource_line - 1-based line where the resource starts (its first key). @since 0.1 */
 MESH_API unsigned mesh_resource_line(const mesh_resource *r);
 
 /** Value types reported by mesh_resource_get_type(). */

@@ -7,5 +7,8 @@
 #include <mesh/core.h>
 #include <mesh/diag.h>
 #include <mesh/config.h>
+#include <mesh/registry.h>
+#include <mesh/route.h>
+#include <mesh/lb.h>
 
 #endif

@@ -216,7 +216,7 @@ static struct mesh_resource *new_resource(struct mesh__cfile *f, const struct me
 	r->api_version = api_version;
 	r->kind_name = kind;
 	r->file = f->name;
-	r->line = line;
+	r->line = root->line ? root->line : line;
 	r->metadata = mesh__node_get(root, "metadata");
 	r->spec = mesh__node_get(root, "spec");
 	r->name_node = mesh__node_get(r->metadata, "name");

@@ -38,6 +38,10 @@ struct parser {
 	size_t depth;
 	struct anchor *anchors;
 	size_t nanchors, capanchors;
+	/* open-addressing index over anchors (entry index + 1; 0 = empty):
+	 * a linear search made "many anchors, many aliases" quadratic */
+	size_t *atab;
+	size_t atab_cap;
 	size_t doc_weight;
 	int err;
 };
@@ -115,6 +119,11 @@ static bool is_float(const char *s)
 /* YAML 1.2 core schema resolution of a plain scalar. */
 static int resolve_plain(const char *s)
 {
+	/* most scalars are words ("destination", "v1"): only these first
+	 * characters can start a null, a boolean or a number */
+	unsigned char c0 = (unsigned char)*s;
+	if (c0 && !(c0 >= '0' && c0 <= '9') && !strchr("~nNtTfF+-.", c0))
+		return MESH_SCALAR_STRING;
 	if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
 	    !strcmp(s, "NULL"))
 		return MESH_SCALAR_NULL;
@@ -147,13 +156,29 @@ static struct mesh__node *new_node(struct parser *p, int type, const yaml_mark_t
 	return n;
 }
 
+static size_t hash_name(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* The slot holding @name, or the empty slot where it belongs. */
+static size_t *anchor_slot(const struct parser *p, size_t *tab, size_t cap, const char *name)
+{
+	size_t i = hash_name(name) & (cap - 1);
+	while (tab[i] && strcmp(p->anchors[tab[i] - 1].name, name))
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
 static struct anchor *find_anchor(struct parser *p, const char *name)
 {
-	/* later anchors of the same name override earlier ones */
-	for (size_t i = p->nanchors; i > 0; i--)
-		if (!strcmp(p->anchors[i - 1].name, name))
-			return &p->anchors[i - 1];
-	return NULL;
+	if (!p->atab_cap)
+		return NULL;
+	size_t *slot = anchor_slot(p, p->atab, p->atab_cap, name);
+	return *slot ? &p->anchors[*slot - 1] : NULL;
 }
 
 static int add_anchor(struct parser *p, const char *name, struct mesh__node *node, size_t weight)
@@ -166,18 +191,38 @@ static int add_anchor(struct parser *p, const char *name, struct mesh__node *nod
 		p->anchors = a;
 		p->capanchors = cap;
 	}
+	if ((p->nanchors + 1) * 2 > p->atab_cap) {
+		size_t cap = p->atab_cap ? p->atab_cap * 2 : 16;
+		size_t *tab = mesh__calloc(cap, sizeof(*tab));
+		if (!tab)
+			return p->err = MESH_ENOMEM;
+		/* in definition order, so that the latest of a name wins */
+		for (size_t i = 0; i < p->nanchors; i++)
+			*anchor_slot(p, tab, cap, p->anchors[i].name) = i + 1;
+		mesh__free(p->atab);
+		p->atab = tab;
+		p->atab_cap = cap;
+	}
 	char *copy = mesh__strdup(name);
 	if (!copy)
 		return p->err = MESH_ENOMEM;
-	p->anchors[p->nanchors++] = (struct anchor){ copy, node, weight };
+	p->anchors[p->nanchors] = (struct anchor){ copy, node, weight };
+	/* later anchors of the same name override earlier ones */
+	*anchor_slot(p, p->atab, p->atab_cap, copy) = ++p->nanchors;
 	return 0;
 }
 
+/* Anchors are per document. The table is dropped rather than wiped, so
+ * that one document with many anchors does not make every later one pay
+ * for clearing a large table. */
 static void clear_anchors(struct parser *p)
 {
 	for (size_t i = 0; i < p->nanchors; i++)
 		mesh__free(p->anchors[i].name);
 	p->nanchors = 0;
+	mesh__free(p->atab);
+	p->atab = NULL;
+	p->atab_cap = 0;
 }
 
 static size_t add_weight(size_t a, size_t b)
@@ -186,12 +231,17 @@ static size_t add_weight(size_t a, size_t b)
 }
 
 /* A node is complete: attach it to the open collection (or make it the
- * document root), count its weight, register its anchor. */
-static int emit(struct parser *p, struct mesh__node *node, size_t weight, const char *anchor)
+ * document root), count what it adds to the document, register its anchor.
+ * @weight is the number of nodes the value stands for (its subtree, aliases
+ * followed); @adds the number not counted yet: 1 for a new node (its
+ * children were counted as they came), the whole weight for an alias.
+ * @line/@col locate the value in the text (an alias, not its anchor). */
+static int emit(struct parser *p, struct mesh__node *node, size_t weight, size_t adds,
+                unsigned line, unsigned col, const char *anchor)
 {
-	p->doc_weight = add_weight(p->doc_weight, weight);
+	p->doc_weight = add_weight(p->doc_weight, adds);
 	if (p->doc_weight > MESH_YAML_MAX_NODES)
-		return fail(p, MESH_ELIMIT, node->line, node->col,
+		return fail(p, MESH_ELIMIT, line, col,
 		            "document expands to more than %u nodes (through aliases?); refusing it",
 		            MESH_YAML_MAX_NODES);
 	if (anchor && add_anchor(p, anchor, node, weight))
@@ -199,10 +249,20 @@ static int emit(struct parser *p, struct mesh__node *node, size_t weight, const 
 	return push(p, node, weight);
 }
 
+static bool before(const struct mesh__node *a, const struct mesh__node *b)
+{
+	return a->line < b->line || (a->line == b->line && a->col < b->col);
+}
+
+/* By key, then by position: each run of equal keys starts with the first
+ * occurrence and goes on in text order. */
 static int cmp_keys(const void *a, const void *b)
 {
 	const struct mesh__pair *x = a, *y = b;
-	return strcmp(x->key->u.str, y->key->u.str);
+	int c = strcmp(x->key->u.str, y->key->u.str);
+	if (c)
+		return c;
+	return before(x->key, y->key) ? -1 : before(y->key, x->key);
 }
 
 static int check_duplicate_keys(struct parser *p, struct mesh__node *map)
@@ -210,6 +270,8 @@ static int check_duplicate_keys(struct parser *p, struct mesh__node *map)
 	size_t n = map->count;
 	if (n < 2)
 		return 0;
+	/* Reported: the repeat that comes first in the text, and the first
+	 * occurrence of its key - the same for small and large maps. */
 	const struct mesh__node *dup = NULL, *first = NULL;
 	if (n <= 16) {
 		for (size_t i = 1; i < n && !dup; i++)
@@ -226,18 +288,18 @@ static int check_duplicate_keys(struct parser *p, struct mesh__node *map)
 			return p->err = MESH_ENOMEM;
 		memcpy(copy, map->u.pairs, n * sizeof(*copy));
 		qsort(copy, n, sizeof(*copy), cmp_keys);
-		for (size_t i = 1; i < n; i++)
-			if (!strcmp(copy[i].key->u.str, copy[i - 1].key->u.str)) {
+		for (size_t i = 1; i < n; i++) {
+			if (strcmp(copy[i].key->u.str, copy[i - 1].key->u.str))
+				continue;
+			/* copy[i] is the second occurrence of its key */
+			size_t start = i - 1;
+			if (!dup || before(copy[i].key, dup)) {
 				dup = copy[i].key;
-				first = copy[i - 1].key;
-				if (first->line > dup->line ||
-				    (first->line == dup->line && first->col > dup->col)) {
-					const struct mesh__node *t = dup;
-					dup = first;
-					first = t;
-				}
-				break;
+				first = copy[start].key;
 			}
+			while (i + 1 < n && !strcmp(copy[i + 1].key->u.str, copy[start].key->u.str))
+				i++;
+		}
 		mesh__free(copy);
 	}
 	if (dup)
@@ -276,7 +338,7 @@ static int close_frame(struct parser *p)
 	if (node->type == MESH_NODE_MAP)
 		rc = check_duplicate_keys(p, node);
 	if (!rc)
-		rc = emit(p, node, weight, f->anchor);
+		rc = emit(p, node, weight, 1, node->line, node->col, f->anchor);
 	mesh__free(f->anchor);
 	f->anchor = NULL;
 	return rc;
@@ -333,7 +395,7 @@ static int on_scalar(struct parser *p, const yaml_event_t *ev)
 		n->scalar = (uint8_t)resolve_plain(n->u.str);
 	if (n->scalar == MESH_SCALAR_NULL && !expecting_key(p))
 		n->type = MESH_NODE_NULL;
-	return emit(p, n, 1, (const char *)ev->data.scalar.anchor);
+	return emit(p, n, 1, 1, n->line, n->col, (const char *)ev->data.scalar.anchor);
 }
 
 static int on_alias(struct parser *p, const yaml_event_t *ev)
@@ -346,17 +408,86 @@ static int on_alias(struct parser *p, const yaml_event_t *ev)
 		            name);
 	if (expecting_key(p) && a->node->type != MESH_NODE_SCALAR)
 		return fail(p, MESH_ECONFIG, line, col, "a mapping key must be a plain value");
-	return emit(p, a->node, a->weight, NULL);
+	return emit(p, a->node, a->weight, a->weight, line, col, NULL);
 }
 
-static void yaml_error(struct parser *p, const yaml_parser_t *yp)
+/* One code point of @enc at @buf[*i] (advancing *i), or -1 at the end. */
+static long next_char(const unsigned char *buf, size_t len, size_t *i, yaml_encoding_t enc)
+{
+	if (*i >= len)
+		return -1;
+	if (enc == YAML_UTF16LE_ENCODING || enc == YAML_UTF16BE_ENCODING) {
+		if (*i + 1 >= len) {
+			*i = len;
+			return -1;
+		}
+		bool le = enc == YAML_UTF16LE_ENCODING;
+		long u = le ? (buf[*i] | buf[*i + 1] << 8) : (buf[*i] << 8 | buf[*i + 1]);
+		*i += 2;
+		if (u >= 0xD800 && u < 0xDC00 && *i + 1 < len)
+			*i += 2; /* the low surrogate: one character with its pair */
+		return u;
+	}
+	unsigned char c = buf[(*i)++];
+	if (c < 0x80)
+		return c;
+	size_t w = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+	long u = c & (0x3F >> w);
+	for (; w && *i < len; w--)
+		u = (u << 6) | (buf[(*i)++] & 0x3F);
+	return u;
+}
+
+/* Line and column (1-based, in characters, as libyaml counts them) of the
+ * byte at @offset: reader errors carry only the offset, and "byte 40123"
+ * alone is hard to find in an editor. The text before @offset was decoded
+ * successfully, so it is well-formed. */
+static void offset_position(const char *text, size_t len, size_t offset, yaml_encoding_t enc,
+                            unsigned *line, unsigned *col)
+{
+	const unsigned char *buf = (const unsigned char *)text;
+	size_t i = 0;
+	unsigned l = 1, c = 1;
+	if (offset > len)
+		offset = len;
+	/* a byte-order mark is no character */
+	if (enc == YAML_UTF8_ENCODING && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3))
+		i = 3;
+	else if ((enc == YAML_UTF16LE_ENCODING || enc == YAML_UTF16BE_ENCODING) && len >= 2 &&
+	         (!memcmp(buf, "\xFF\xFE", 2) || !memcmp(buf, "\xFE\xFF", 2)))
+		i = 2;
+	while (i < offset) {
+		/* a bad trailing byte is reported at its own offset: the
+		 * position is that of the character it belongs to */
+		size_t j = i;
+		long u = next_char(buf, len, &j, enc);
+		if (j > offset)
+			break;
+		i = j;
+		if (u == '\r') {
+			if (next_char(buf, len, &j, enc) == '\n' && j <= offset)
+				i = j;
+		}
+		if (u == '\r' || u == '\n' || u == 0x85 || u == 0x2028 || u == 0x2029) {
+			l++;
+			c = 1;
+		} else if (u >= 0) {
+			c++;
+		}
+	}
+	*line = l;
+	*col = c;
+}
+
+static void yaml_error(struct parser *p, const yaml_parser_t *yp, const char *buf, size_t len)
 {
 	unsigned line = (unsigned)yp->problem_mark.line + 1;
 	unsigned col = (unsigned)yp->problem_mark.column + 1;
 	const char *problem = yp->problem ? yp->problem : "syntax error";
 	if (yp->error == YAML_READER_ERROR) {
-		/* reader errors carry a byte offset, not a line */
-		fail(p, MESH_ECONFIG, 0, 0, "not valid YAML text: %s at byte %zu", problem,
+		/* reader errors carry a byte offset only: add the position */
+		offset_position(buf, len, yp->problem_offset, yp->encoding, &line, &col);
+		fail(p, MESH_ECONFIG, line, col, "not valid YAML text: %s at byte %zu", problem,
 		     yp->problem_offset);
 		return;
 	}
@@ -392,7 +523,7 @@ int mesh__yaml_parse(const char *name, const char *buf, size_t len, struct mesh_
 			if (yp.error == YAML_MEMORY_ERROR)
 				p.err = MESH_ENOMEM;
 			else
-				yaml_error(&p, &yp);
+				yaml_error(&p, &yp, buf, len);
 			break;
 		}
 		int type = ev.type;
@@ -454,6 +585,7 @@ int mesh__yaml_parse(const char *name, const char *buf, size_t len, struct mesh_
 	}
 	clear_anchors(&p);
 	mesh__free(p.anchors);
+	mesh__free(p.atab);
 	mesh__free(p.stack);
 	yaml_parser_delete(&yp);
 	return p.err;
@@ -466,6 +598,11 @@ static bool camel_eq_snake(const char *camel, const char *snake)
 		char c = *camel, s = *snake;
 		if (!c || !s)
 			return c == s;
+		if (s == '_' && c >= '0' && c <= '9' && snake[1] == c) {
+			/* "consecutive_5xx_errors" spells "consecutive5xxErrors" */
+			snake++;
+			continue;
+		}
 		if (c >= 'A' && c <= 'Z') {
 			if (s != '_' || snake[1] != c - 'A' + 'a')
 				return false;

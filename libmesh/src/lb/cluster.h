@@ -1,0 +1,98 @@
+/*
+ * cluster.h - the layout of a cluster (host, subset, port, endpoints and
+ * policy), shared by the route compiler (which builds clusters) and the
+ * load balancer (which picks among their endpoints).
+ */
+#ifndef MESH_SRC_LB_CLUSTER_H
+#define MESH_SRC_LB_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mesh/lb.h>
+#include <mesh/route.h>
+
+#include "../config/node.h"
+
+/* What a consistent hash reads from a request. */
+enum mesh__hash_on {
+	MESH_HASH_NONE = 0,
+	MESH_HASH_HEADER,
+	MESH_HASH_COOKIE,
+	MESH_HASH_SOURCE_IP,
+	MESH_HASH_QUERY,
+};
+
+/* DestinationRule trafficPolicy, resolved for one cluster (top level,
+ * overridden by the port-level settings, then by the subset's). Strings
+ * point into the config's parse tree, which outlives the router. */
+struct mesh__lb_settings {
+	uint8_t policy;  /* enum mesh_lb_policy */
+	uint8_t hash_on; /* enum mesh__hash_on */
+	const char *hash_name; /* header, cookie or query parameter name */
+	uint64_t ring_size;    /* ring hash minimumRingSize (default 1024) */
+	uint64_t maglev_size;  /* Maglev table size, a prime (default 65537) */
+	/* connectionPool; 0 means Envoy's default (effectively 2^32-1) */
+	uint32_t max_connections, max_pending, max_requests, max_retries;
+	uint32_t max_requests_per_connection;
+	int64_t connect_timeout_ms; /* default 10000 */
+	int64_t idle_timeout_ms;    /* 0: none */
+	/* outlierDetection; enabled when any threshold is set */
+	bool outlier;
+	bool split_local_origin;
+	uint32_t consecutive_5xx;         /* default 5 when enabled; 0 disables */
+	uint32_t consecutive_gateway;     /* 0 disables */
+	uint32_t consecutive_local;       /* default 5 (with split) */
+	int64_t interval_ms;              /* default 10000 */
+	int64_t base_ejection_ms;         /* default 30000 */
+	uint32_t max_ejection_percent;    /* default 10 */
+	uint32_t min_health_percent;      /* default 0 */
+	/* tls */
+	int tls_mode; /* 0 unset, 1 DISABLE, 2 SIMPLE, 3 MUTUAL, 4 ISTIO_MUTUAL */
+	const char *sni;
+};
+
+struct mesh__endpoint {
+	char *address;
+	uint32_t port;
+	uint32_t weight;
+	char **labels; /* "k", "v", ..., NULL */
+	char *locality, *service_account, *network;
+};
+
+/* Immutable lookup tables a policy precomputes (ring, Maglev). */
+struct mesh__lb_table;
+
+struct mesh_cluster {
+	char *name;   /* outbound|port|subset|host */
+	char *host;
+	char *subset; /* NULL: the whole service */
+	uint32_t port;
+	int protocol; /* enum mesh_protocol */
+	size_t index; /* position among the router's clusters */
+	struct mesh__lb_settings lb;
+	struct mesh__endpoint *eps;
+	size_t neps;
+	struct mesh__lb_table *table;
+};
+
+/* Defaults of every setting (Envoy's where Istio leaves them). */
+void mesh__lb_settings_default(struct mesh__lb_settings *s);
+/* Apply a DestinationRule TrafficPolicy node (may be NULL) for @port on top
+ * of @s: top-level fields, then a matching portLevelSettings entry. */
+void mesh__lb_settings_apply(struct mesh__lb_settings *s, const struct mesh__node *policy,
+                             uint32_t port);
+/* Apply a v1alpha2 DestinationPolicy spec (loadBalancing, circuitBreaker). */
+void mesh__lb_settings_apply_legacy(struct mesh__lb_settings *s, const struct mesh__node *spec);
+
+/* Build @c->table for its policy (after eps are set). Returns 0 or
+ * MESH_ENOMEM. */
+int mesh__cluster_prepare(struct mesh_cluster *c);
+/* Free what mesh__cluster_prepare made and the endpoints: the eps array
+ * and every endpoint string are heap allocations (mesh__malloc). */
+void mesh__cluster_fini(struct mesh_cluster *c);
+
+/* Seeded 64-bit hash (used for consistent hashing and by tests). */
+uint64_t mesh__hash64(const void *data, size_t len, uint64_t seed);
+
+#endif

@@ -1,0 +1,1100 @@
+/*
+ * compile.c - builds a router's tables from a config snapshot and a
+ * registry: VirtualServices first (first one for a host wins, as in Istio),
+ * then RouteRules by descending precedence, then a default route for every
+ * registry service; clusters are shared by (host, subset, port).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "route_int.h"
+
+#define DEFAULT_RETRY_ON "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+
+struct build {
+	struct mesh_router *r;
+	const mesh_registry *reg;
+	mesh_diag *diag;
+	int err;
+	/* cluster index by name */
+	struct mesh_cluster **ctab;
+	size_t ctab_cap;
+};
+
+/* ---- small helpers ---- */
+
+static void *alloc(struct build *b, size_t n)
+{
+	void *p = mesh__arena_alloc(&b->r->arena, n);
+	if (!p)
+		b->err = MESH_ENOMEM;
+	else
+		memset(p, 0, n);
+	return p;
+}
+
+static char *dupstr(struct build *b, const char *s)
+{
+	char *p = mesh__arena_strndup(&b->r->arena, s, strlen(s));
+	if (!p)
+		b->err = MESH_ENOMEM;
+	return p;
+}
+
+static char *fmt(struct build *b, const char *f, ...) MESH_PRINTF(2, 3);
+static char *fmt(struct build *b, const char *f, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, f);
+	vsnprintf(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	return dupstr(b, buf);
+}
+
+static uint64_t strhash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static bool push(struct build *b, void ***v, size_t *n, size_t *cap, void *item)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		void **nv = mesh__realloc(*v, c * sizeof(*nv));
+		if (!nv) {
+			b->err = MESH_ENOMEM;
+			return false;
+		}
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = item;
+	return true;
+}
+
+/* "reviews" -> "reviews.<ns>.svc.<domain>"; names with dots are FQDNs. */
+static const char *fqdn(struct build *b, const char *host, const char *ns)
+{
+	if (!host || strchr(host, '.') || strchr(host, '*'))
+		return host;
+	return fmt(b, "%s.%s.svc.%s", host, ns, b->r->domain);
+}
+
+static int64_t duration_ms(const struct mesh__node *n, int64_t dflt)
+{
+	int64_t ns;
+	const char *s = mesh__node_str(n);
+	if (!s || mesh__parse_duration(s, &ns))
+		return dflt;
+	return ns / 1000000;
+}
+
+static double number(const struct mesh__node *n, double dflt)
+{
+	double d;
+	return mesh__node_double(n, &d) ? d : dflt;
+}
+
+static int64_t integer(const struct mesh__node *n, int64_t dflt)
+{
+	int64_t v;
+	if (mesh__node_int(n, &v))
+		return v;
+	const char *s = mesh__node_str(n);
+	if (s && *s) {
+		char *end;
+		long long x = strtoll(s, &end, 10);
+		if (!*end)
+			return x;
+	}
+	return dflt;
+}
+
+/* A labels map as "k", "v", ..., NULL (in the router's arena). */
+static const char *const *labels_of(struct build *b, const struct mesh__node *map)
+{
+	if (!map || map->type != MESH_NODE_MAP || map->count == 0)
+		return NULL;
+	const char **kv = alloc(b, (2 * map->count + 1) * sizeof(*kv));
+	if (!kv)
+		return NULL;
+	size_t j = 0;
+	for (size_t i = 0; i < map->count; i++) {
+		const char *v = mesh__node_str(map->u.pairs[i].value);
+		kv[j++] = map->u.pairs[i].key->u.str;
+		kv[j++] = v ? v : "";
+	}
+	kv[j] = NULL;
+	return kv;
+}
+
+/* Every pair of @want is in @have. */
+static bool labels_subset(const char *const *want, const char *const *have)
+{
+	for (size_t i = 0; want && want[i]; i += 2) {
+		bool found = false;
+		for (size_t j = 0; have && have[j]; j += 2)
+			if (!strcmp(want[i], have[j]) && !strcmp(want[i + 1], have[j + 1])) {
+				found = true;
+				break;
+			}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* RouteRule label sets name their implicit subset "k=v,k2=v2" (sorted). */
+static const char *labels_name(struct build *b, const char *const *kv)
+{
+	if (!kv)
+		return NULL;
+	const char *pairs[64];
+	size_t n = 0;
+	for (size_t i = 0; kv[i] && n < 64; i += 2)
+		pairs[n++] = fmt(b, "%s=%s", kv[i], kv[i + 1]);
+	if (b->err)
+		return NULL;
+	qsort(pairs, n, sizeof(pairs[0]), cmp_cstr);
+	struct mesh__sb sb;
+	mesh__sb_init(&sb);
+	for (size_t i = 0; i < n; i++)
+		mesh__sb_printf(&sb, "%s%s", i ? "," : "", pairs[i]);
+	const char *s = dupstr(b, mesh__sb_str(&sb));
+	mesh__sb_fini(&sb);
+	return s;
+}
+
+/* ---- regexes and string matches ---- */
+
+static pcre2_code *compile_regex(struct build *b, const struct mesh__node *n, bool icase,
+                                 const struct mesh_resource *res)
+{
+	int errcode;
+	PCRE2_SIZE off;
+	uint32_t opts = PCRE2_UTF | PCRE2_ANCHORED | PCRE2_ENDANCHORED | (icase ? PCRE2_CASELESS : 0);
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)n->u.str, n->count, opts, &errcode, &off, NULL);
+	if (!re) {
+		PCRE2_UCHAR msg[160];
+		pcre2_get_error_message(errcode, msg, sizeof(msg));
+		mesh__diag_add(b->diag, MESH_SEV_ERROR, NULL, res->file, n->line, n->col, NULL,
+		               "invalid regex \"%s\": %s at offset %zu", n->u.str, (char *)msg,
+		               (size_t)off);
+		if (!b->err)
+			b->err = MESH_ECONFIG;
+		return NULL;
+	}
+	/* without JIT (not built in, or no executable memory) PCRE2 interprets */
+	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	struct mesh_router *r = b->r;
+	if (!push(b, (void ***)&r->regexes, &r->nregexes, &r->capregexes, re)) {
+		pcre2_code_free(re);
+		return NULL;
+	}
+	return re;
+}
+
+/* StringMatch {exact|prefix|regex}; an empty map means "present". */
+static void strmatch_from(struct build *b, struct strmatch *m, const struct mesh__node *n,
+                          bool icase, const struct mesh_resource *res)
+{
+	const struct mesh__node *v;
+	m->icase = icase;
+	if (!n || n->type != MESH_NODE_MAP) {
+		m->kind = SM_ANY;
+		return;
+	}
+	if ((v = mesh__node_get(n, "exact")) && mesh__node_str(v)) {
+		m->kind = SM_EXACT;
+	} else if ((v = mesh__node_get(n, "prefix")) && mesh__node_str(v)) {
+		m->kind = SM_PREFIX;
+	} else if ((v = mesh__node_get(n, "regex")) && mesh__node_str(v)) {
+		m->kind = SM_REGEX;
+		m->re = compile_regex(b, v, icase, res);
+	} else {
+		m->kind = SM_PRESENT;
+		return;
+	}
+	m->value = v->u.str;
+	m->len = v->count;
+}
+
+static const char *lower(struct build *b, const char *s)
+{
+	char *p = dupstr(b, s);
+	for (char *q = p; q && *q; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			*q = (char)(*q - 'A' + 'a');
+	return p;
+}
+
+static struct hdrmatch *hdrmatches(struct build *b, const struct mesh__node *map, size_t *n,
+                                   bool absent, bool lowercase, const struct mesh_resource *res)
+{
+	*n = 0;
+	if (!map || map->type != MESH_NODE_MAP || !map->count)
+		return NULL;
+	struct hdrmatch *h = alloc(b, map->count * sizeof(*h));
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < map->count; i++) {
+		const char *name = map->u.pairs[i].key->u.str;
+		h[i].name = lowercase ? lower(b, name) : name;
+		h[i].absent = absent;
+		strmatch_from(b, &h[i].m, map->u.pairs[i].value, false, res);
+	}
+	*n = map->count;
+	return h;
+}
+
+static const char *const *strlist(struct build *b, const struct mesh__node *seq, size_t *n)
+{
+	*n = 0;
+	if (!seq || seq->type != MESH_NODE_SEQ || !seq->count)
+		return NULL;
+	const char **v = alloc(b, (seq->count + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < seq->count; i++) {
+		const char *s = mesh__node_str(seq->u.items[i]);
+		if (s)
+			v[(*n)++] = s;
+	}
+	return v;
+}
+
+/* ---- clusters ---- */
+
+static struct mesh_cluster **cslot(struct mesh_cluster **tab, size_t cap, const char *name)
+{
+	size_t i = (size_t)strhash(name) & (cap - 1);
+	while (tab[i] && strcmp(tab[i]->name, name))
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static bool ctab_grow(struct build *b)
+{
+	size_t cap = b->ctab_cap ? b->ctab_cap * 2 : 64;
+	struct mesh_cluster **tab = mesh__calloc(cap, sizeof(*tab));
+	if (!tab) {
+		b->err = MESH_ENOMEM;
+		return false;
+	}
+	for (size_t i = 0; i < b->r->nclusters; i++)
+		*cslot(tab, cap, b->r->clusters[i]->name) = b->r->clusters[i];
+	mesh__free(b->ctab);
+	b->ctab = tab;
+	b->ctab_cap = cap;
+	return true;
+}
+
+/* The DestinationRule for @host that this workload uses: one in the
+ * workload's namespace first, then one in the host's own namespace, then
+ * any (Istio looks in the client, service and root namespaces). */
+static const struct mesh_resource *find_dr(struct build *b, const char *host)
+{
+	const mesh_config *cfg = b->r->cfg;
+	const struct mesh_resource *best = NULL;
+	int best_rank = 0;
+	for (size_t i = 0; i < cfg->nres; i++) {
+		const struct mesh_resource *res = cfg->res[i];
+		if (res->kind != MESH_KIND_DESTINATION_RULE)
+			continue;
+		const char *h = fqdn(b, mesh__node_str(mesh__node_get(res->spec, "host")), res->ns);
+		if (!h)
+			continue;
+		bool exact = !strcmp(h, host);
+		bool wild = !exact && h[0] == '*' &&
+		            (h[1] == '\0' || (strlen(host) > strlen(h) - 1 &&
+		                              !strcmp(host + strlen(host) - (strlen(h) - 1), h + 1)));
+		if (!exact && !wild)
+			continue;
+		const struct mesh__node *sel = mesh__node_path(res->spec, "workloadSelector.matchLabels");
+		if (sel && !labels_subset(labels_of(b, sel), b->r->labels))
+			continue;
+		int rank = (exact ? 10 : 0) + (!strcmp(res->ns, b->r->ns) ? 2 : 1);
+		if (rank > best_rank) {
+			best = res;
+			best_rank = rank;
+		}
+	}
+	return best;
+}
+
+static const struct mesh__node *find_subset(const struct mesh_resource *dr, const char *name)
+{
+	const struct mesh__node *subsets = dr ? mesh__node_get(dr->spec, "subsets") : NULL;
+	for (size_t i = 0; subsets && subsets->type == MESH_NODE_SEQ && i < subsets->count; i++) {
+		const char *n = mesh__node_str(mesh__node_get(subsets->u.items[i], "name"));
+		if (n && !strcmp(n, name))
+			return subsets->u.items[i];
+	}
+	return NULL;
+}
+
+/* A v1alpha2 DestinationPolicy for @host (and, when it names labels, the
+ * same labels as @labels). */
+static const struct mesh_resource *find_policy(struct build *b, const char *host,
+                                               const char *const *labels)
+{
+	const mesh_config *cfg = b->r->cfg;
+	for (size_t i = 0; i < cfg->nres; i++) {
+		const struct mesh_resource *res = cfg->res[i];
+		if (res->kind != MESH_KIND_DESTINATION_POLICY)
+			continue;
+		const struct mesh__node *d = mesh__node_get(res->spec, "destination");
+		const char *h = fqdn(b, mesh__node_str(mesh__node_get(d, "name")), res->ns);
+		if (!h || strcmp(h, host))
+			continue;
+		const char *const *want = labels_of(b, mesh__node_get(d, "labels"));
+		if (want && !(labels && labels_subset(want, labels) && labels_subset(labels, want)))
+			continue;
+		return res;
+	}
+	return NULL;
+}
+
+static void add_endpoints(struct build *b, struct mesh_cluster *c, const char *const *sel)
+{
+	const mesh_service *svc = b->reg ? mesh_registry_find(b->reg, c->host) : NULL;
+	if (!svc)
+		return;
+	size_t n = mesh_service_endpoint_count(svc);
+	if (!n)
+		return;
+	c->eps = mesh__calloc(n, sizeof(*c->eps));
+	if (!c->eps) {
+		b->err = MESH_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mesh_endpoint_info ep = { .struct_size = sizeof(ep) };
+		if (mesh_service_endpoint(svc, i, &ep) || !labels_subset(sel, ep.labels))
+			continue;
+		/* endpoints are heap strings: mesh__cluster_fini frees them */
+		struct mesh__endpoint *e = &c->eps[c->neps];
+		size_t nl = 0;
+		while (ep.labels && ep.labels[nl])
+			nl++;
+		e->address = mesh__strdup(ep.address ? ep.address : "");
+		e->port = ep.port ? ep.port : c->port;
+		e->weight = ep.weight ? ep.weight : 1;
+		e->locality = ep.locality ? mesh__strdup(ep.locality) : NULL;
+		e->service_account = ep.service_account ? mesh__strdup(ep.service_account) : NULL;
+		e->network = ep.network ? mesh__strdup(ep.network) : NULL;
+		e->labels = mesh__calloc(nl + 1, sizeof(char *));
+		bool oom = !e->address || !e->labels || (ep.locality && !e->locality) ||
+		           (ep.service_account && !e->service_account) || (ep.network && !e->network);
+		for (size_t j = 0; e->labels && j < nl; j++)
+			oom |= !(e->labels[j] = mesh__strdup(ep.labels[j]));
+		c->neps++; /* counted even when partial, so that fini frees it */
+		if (oom) {
+			b->err = MESH_ENOMEM;
+			return;
+		}
+	}
+}
+
+/* Service port when the route names none: the only port, or the first. */
+static uint32_t default_port(struct build *b, const char *host, int *protocol)
+{
+	const mesh_service *svc = b->reg ? mesh_registry_find(b->reg, host) : NULL;
+	unsigned num = 0;
+	const char *name;
+	*protocol = MESH_PROTO_UNKNOWN;
+	if (svc && mesh_service_port_count(svc))
+		mesh_service_port(svc, 0, &num, &name, protocol);
+	return num;
+}
+
+/*
+ * The cluster for (host, subset, port), made on first use. A subset is
+ * either a DestinationRule subset name (@subset) or, for RouteRules, a
+ * label set (@labels).
+ */
+static const struct mesh_cluster *cluster_for(struct build *b, const char *host,
+                                              const char *subset, const char *const *labels,
+                                              uint32_t port)
+{
+	int protocol = MESH_PROTO_UNKNOWN;
+	uint32_t dport = default_port(b, host, &protocol);
+	if (!port)
+		port = dport;
+	if (labels && !subset)
+		subset = labels_name(b, labels);
+	const char *name = fmt(b, "outbound|%u|%s|%s", port, subset ? subset : "", host);
+	if (b->err)
+		return NULL;
+	if ((b->r->nclusters + 1) * 2 > b->ctab_cap && !ctab_grow(b))
+		return NULL;
+	struct mesh_cluster **slot = cslot(b->ctab, b->ctab_cap, name);
+	if (*slot)
+		return *slot;
+	struct mesh_cluster *c = mesh__calloc(1, sizeof(*c));
+	if (!c) {
+		b->err = MESH_ENOMEM;
+		return NULL;
+	}
+	c->name = (char *)name;
+	c->host = (char *)host;
+	c->subset = subset ? (char *)subset : NULL;
+	c->port = port;
+	c->protocol = protocol;
+	c->index = b->r->nclusters;
+	if (!push(b, (void ***)&b->r->clusters, &b->r->nclusters, &b->r->capclusters, c)) {
+		mesh__free(c);
+		return NULL;
+	}
+	*slot = c;
+	mesh__lb_settings_default(&c->lb);
+	const char *const *sel = labels;
+	const struct mesh_resource *dr = find_dr(b, host);
+	if (dr) {
+		mesh__lb_settings_apply(&c->lb, mesh__node_get(dr->spec, "trafficPolicy"), port);
+		const struct mesh__node *ss = (subset && !labels) ? find_subset(dr, subset) : NULL;
+		if (ss) {
+			mesh__lb_settings_apply(&c->lb, mesh__node_get(ss, "trafficPolicy"), port);
+			sel = labels_of(b, mesh__node_get(ss, "labels"));
+		}
+	}
+	const struct mesh_resource *dp = find_policy(b, host, labels);
+	if (dp)
+		mesh__lb_settings_apply_legacy(&c->lb, dp->spec);
+	if (subset && !labels && !sel) {
+		/* a subset nothing defines has no endpoints: Envoy answers 503
+		 * (meshctl analyze reports it as MESH0001) */
+	} else {
+		add_endpoints(b, c, sel);
+	}
+	if (!b->err) {
+		int rc = mesh__cluster_prepare(c);
+		if (rc)
+			b->err = rc;
+	}
+	return c;
+}
+
+/* ---- vhosts ---- */
+
+static struct vhost **vslot(struct vhost **tab, size_t cap, const char *host)
+{
+	size_t i = (size_t)strhash(host) & (cap - 1);
+	while (tab[i] && strcmp(tab[i]->host, host))
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static bool vindex_grow(struct build *b)
+{
+	struct mesh_router *r = b->r;
+	size_t cap = r->index_cap ? r->index_cap * 2 : 64;
+	struct vhost **tab = mesh__calloc(cap, sizeof(*tab));
+	if (!tab) {
+		b->err = MESH_ENOMEM;
+		return false;
+	}
+	for (size_t i = 0; i < r->nvhosts; i++)
+		*vslot(tab, cap, r->vhosts[i]->host) = r->vhosts[i];
+	mesh__free(r->index);
+	r->index = tab;
+	r->index_cap = cap;
+	return true;
+}
+
+static struct vhost *find_vhost(struct build *b, const char *host)
+{
+	if (!b->r->index_cap)
+		return NULL;
+	return *vslot(b->r->index, b->r->index_cap, host);
+}
+
+static struct vhost *add_vhost(struct build *b, const char *host,
+                               const struct mesh_resource *source)
+{
+	struct mesh_router *r = b->r;
+	if ((r->nvhosts + 1) * 2 > r->index_cap && !vindex_grow(b))
+		return NULL;
+	struct vhost *v = alloc(b, sizeof(*v));
+	if (!v)
+		return NULL;
+	v->host = host;
+	v->source = source;
+	if (!push(b, (void ***)&r->vhosts, &r->nvhosts, &r->capvhosts, v))
+		return NULL;
+	*vslot(r->index, r->index_cap, host) = v;
+	return v;
+}
+
+static void add_route(struct build *b, struct vhost *v, struct mesh_route *rt)
+{
+	push(b, (void ***)&v->routes, &v->nroutes, &v->caproutes, rt);
+}
+
+static void finish_weights(struct mesh_route *rt)
+{
+	uint32_t total = 0;
+	for (size_t i = 0; i < rt->ndests; i++)
+		total += rt->dests[i].weight;
+	if (total == 0) /* no weights given: an equal split */
+		for (size_t i = 0; i < rt->ndests; i++)
+			rt->dests[i].weight = 1, total++;
+	uint32_t run = 0;
+	for (size_t i = 0; i < rt->ndests; i++) {
+		run += rt->dests[i].weight;
+		rt->dests[i].cumulative = run;
+	}
+	rt->total_weight = total;
+}
+
+static void default_retry(struct mesh_route *rt)
+{
+	rt->retry.struct_size = sizeof(rt->retry);
+	rt->retry.attempts = 2;
+	rt->retry.per_try_timeout_ms = 0;
+	rt->retry.retry_on = DEFAULT_RETRY_ON;
+}
+
+/* ---- VirtualService ---- */
+
+static void header_ops(struct build *b, struct mesh_route *rt, const struct mesh__node *headers)
+{
+	static const char *const dirs[] = { "request", "response" };
+	size_t n = 0;
+	for (int d = 0; d < 2; d++) {
+		const struct mesh__node *h = mesh__node_get(headers, dirs[d]);
+		static const char *const ops[] = { "set", "add", "remove" };
+		for (int o = 0; o < 3; o++) {
+			const struct mesh__node *x = mesh__node_get(h, ops[o]);
+			if (x && (x->type == MESH_NODE_MAP || x->type == MESH_NODE_SEQ))
+				n += x->count;
+		}
+	}
+	if (!n)
+		return;
+	struct header_op *all = alloc(b, (rt->nhops + n) * sizeof(*all));
+	if (!all)
+		return;
+	if (rt->nhops)
+		memcpy(all, rt->hops, rt->nhops * sizeof(*all));
+	for (int d = 0; d < 2; d++) {
+		const struct mesh__node *h = mesh__node_get(headers, dirs[d]);
+		static const char *const ops[] = { "set", "add", "remove" };
+		for (int o = 0; o < 3; o++) {
+			const struct mesh__node *x = mesh__node_get(h, ops[o]);
+			for (size_t i = 0; x && x->type == MESH_NODE_MAP && i < x->count; i++)
+				all[rt->nhops++] = (struct header_op){
+					(uint8_t)d, (uint8_t)o, x->u.pairs[i].key->u.str,
+					mesh__node_str(x->u.pairs[i].value) ? x->u.pairs[i].value->u.str : ""
+				};
+			for (size_t i = 0; x && x->type == MESH_NODE_SEQ && i < x->count; i++)
+				if (mesh__node_str(x->u.items[i]))
+					all[rt->nhops++] = (struct header_op){ (uint8_t)d, (uint8_t)o,
+						                               x->u.items[i]->u.str, NULL };
+		}
+	}
+	rt->hops = all;
+}
+
+static void vs_match(struct build *b, struct match_block *m, const struct mesh__node *n,
+                     const struct mesh_resource *res, const char *const *vs_gateways,
+                     size_t nvs_gateways)
+{
+	bool icase = mesh__node_get(n, "ignoreUriCase") &&
+	             !strcmp(mesh__node_str(mesh__node_get(n, "ignoreUriCase")) ?: "", "true");
+	m->node = n;
+	strmatch_from(b, &m->uri, mesh__node_get(n, "uri"), icase, res);
+	strmatch_from(b, &m->scheme, mesh__node_get(n, "scheme"), false, res);
+	strmatch_from(b, &m->method, mesh__node_get(n, "method"), false, res);
+	strmatch_from(b, &m->authority, mesh__node_get(n, "authority"), false, res);
+	size_t nh, nw, nq;
+	struct hdrmatch *h = hdrmatches(b, mesh__node_get(n, "headers"), &nh, false, true, res);
+	struct hdrmatch *w = hdrmatches(b, mesh__node_get(n, "withoutHeaders"), &nw, true, true, res);
+	m->headers = alloc(b, (nh + nw + 1) * sizeof(*m->headers));
+	if (m->headers) {
+		if (nh)
+			memcpy(m->headers, h, nh * sizeof(*h));
+		if (nw)
+			memcpy(m->headers + nh, w, nw * sizeof(*w));
+		m->nheaders = nh + nw;
+	}
+	m->query = hdrmatches(b, mesh__node_get(n, "queryParams"), &nq, false, false, res);
+	m->nquery = nq;
+	m->port = (uint32_t)integer(mesh__node_get(n, "port"), 0);
+	m->src_labels = labels_of(b, mesh__node_get(n, "sourceLabels"));
+	m->src_ns = mesh__node_str(mesh__node_get(n, "sourceNamespace"));
+	size_t ng;
+	m->gateways = strlist(b, mesh__node_get(n, "gateways"), &ng);
+	m->ngateways = ng;
+	if (!m->gateways) {
+		m->gateways = vs_gateways;
+		m->ngateways = nvs_gateways;
+	}
+}
+
+static const struct mesh_cluster *vs_dest(struct build *b, const struct mesh__node *d,
+                                          const struct mesh_resource *res)
+{
+	const char *host = fqdn(b, mesh__node_str(mesh__node_get(d, "host")), res->ns);
+	if (!host)
+		return NULL;
+	const char *subset = mesh__node_str(mesh__node_get(d, "subset"));
+	uint32_t port = (uint32_t)integer(mesh__node_path(d, "port.number"), 0);
+	return cluster_for(b, host, subset, NULL, port);
+}
+
+static struct mesh_route *vs_route(struct build *b, const struct mesh__node *h,
+                                   const struct mesh_resource *res,
+                                   const char *const *gws, size_t ngws)
+{
+	struct mesh_route *rt = alloc(b, sizeof(*rt));
+	if (!rt)
+		return NULL;
+	rt->rule = res;
+	rt->line = h->line;
+	rt->name = mesh__node_str(mesh__node_get(h, "name"));
+	const struct mesh__node *match = mesh__node_get(h, "match");
+	if (match && match->type == MESH_NODE_SEQ && match->count) {
+		rt->matches = alloc(b, match->count * sizeof(*rt->matches));
+		for (size_t i = 0; rt->matches && i < match->count; i++)
+			vs_match(b, &rt->matches[rt->nmatches++], match->u.items[i], res, gws, ngws);
+	} else if (gws) {
+		/* no match blocks, but gateways other than "mesh" still apply */
+		rt->matches = alloc(b, sizeof(*rt->matches));
+		if (rt->matches) {
+			rt->matches[0].gateways = gws;
+			rt->matches[0].ngateways = ngws;
+			rt->matches[0].node = h;
+			rt->nmatches = 1;
+		}
+	}
+	const struct mesh__node *route = mesh__node_get(h, "route");
+	const struct mesh__node *redirect = mesh__node_get(h, "redirect");
+	const struct mesh__node *direct = mesh__node_get(h, "directResponse");
+	if (redirect && redirect->type == MESH_NODE_MAP) {
+		rt->action = MESH_ACTION_REDIRECT;
+		rt->redirect.struct_size = sizeof(rt->redirect);
+		rt->redirect.uri = mesh__node_str(mesh__node_get(redirect, "uri"));
+		rt->redirect.authority = mesh__node_str(mesh__node_get(redirect, "authority"));
+		rt->redirect.scheme = mesh__node_str(mesh__node_get(redirect, "scheme"));
+		rt->redirect.port = (unsigned)integer(mesh__node_get(redirect, "port"), 0);
+		rt->redirect.code = (int)integer(mesh__node_get(redirect, "redirectCode"), 301);
+	} else if (direct && direct->type == MESH_NODE_MAP) {
+		rt->action = MESH_ACTION_DIRECT_RESPONSE;
+		rt->direct_status = (int)integer(mesh__node_get(direct, "status"), 200);
+		rt->direct_body = mesh__node_str(mesh__node_path(direct, "body.string"));
+		if (!rt->direct_body)
+			rt->direct_body = mesh__node_str(mesh__node_path(direct, "body.bytes"));
+	} else if (route && route->type == MESH_NODE_SEQ) {
+		rt->action = MESH_ACTION_FORWARD;
+		rt->dests = alloc(b, (route->count + 1) * sizeof(*rt->dests));
+		for (size_t i = 0; rt->dests && i < route->count; i++) {
+			const struct mesh__node *rd = route->u.items[i];
+			const struct mesh_cluster *c = vs_dest(b, mesh__node_get(rd, "destination"), res);
+			if (!c)
+				continue;
+			int64_t w = integer(mesh__node_get(rd, "weight"), route->count == 1 ? 100 : 0);
+			rt->dests[rt->ndests].cluster = c;
+			rt->dests[rt->ndests].weight = (uint32_t)(w < 0 ? 0 : w);
+			rt->ndests++;
+			header_ops(b, rt, mesh__node_get(rd, "headers"));
+		}
+		finish_weights(rt);
+	}
+	rt->timeout_ms = duration_ms(mesh__node_get(h, "timeout"), 0);
+	const struct mesh__node *retries = mesh__node_get(h, "retries");
+	if (retries && retries->type == MESH_NODE_MAP) {
+		rt->retry.struct_size = sizeof(rt->retry);
+		rt->retry.attempts = (unsigned)integer(mesh__node_get(retries, "attempts"), 0);
+		rt->retry.per_try_timeout_ms = duration_ms(mesh__node_get(retries, "perTryTimeout"), 0);
+		rt->retry.retry_on = mesh__node_str(mesh__node_get(retries, "retryOn"));
+		if (!rt->retry.retry_on)
+			rt->retry.retry_on = DEFAULT_RETRY_ON;
+	} else {
+		default_retry(rt);
+	}
+	const struct mesh__node *fault = mesh__node_get(h, "fault");
+	if (fault && fault->type == MESH_NODE_MAP) {
+		const struct mesh__node *delay = mesh__node_get(fault, "delay");
+		const struct mesh__node *abort_ = mesh__node_get(fault, "abort");
+		rt->has_fault = true;
+		rt->fault.struct_size = sizeof(rt->fault);
+		rt->fault.abort_grpc_status = -1;
+		if (delay) {
+			const struct mesh__node *pct = mesh__node_path(delay, "percentage.value");
+			rt->fault.delay_percent = pct ? number(pct, 0)
+			                              : number(mesh__node_get(delay, "percent"), 100);
+			rt->fault.delay_ms = duration_ms(mesh__node_get(delay, "fixedDelay"), 0);
+		}
+		if (abort_) {
+			const struct mesh__node *pct = mesh__node_path(abort_, "percentage.value");
+			rt->fault.abort_percent = pct ? number(pct, 0)
+			                              : number(mesh__node_get(abort_, "percent"), 100);
+			rt->fault.abort_http_status = (int)integer(mesh__node_get(abort_, "httpStatus"), 0);
+			const char *g = mesh__node_str(mesh__node_get(abort_, "grpcStatus"));
+			if (g)
+				rt->fault.abort_grpc_status = (int)integer(mesh__node_get(abort_, "grpcStatus"), 2);
+		}
+	}
+	const struct mesh__node *mirror = mesh__node_get(h, "mirror");
+	const struct mesh__node *mirrors = mesh__node_get(h, "mirrors");
+	size_t nm = (mirror ? 1 : 0) + (mirrors && mirrors->type == MESH_NODE_SEQ ? mirrors->count : 0);
+	if (nm) {
+		rt->mirrors = alloc(b, nm * sizeof(*rt->mirrors));
+		if (mirror && rt->mirrors) {
+			const struct mesh__node *pct = mesh__node_path(h, "mirrorPercentage.value");
+			double p = pct ? number(pct, 100)
+			               : number(mesh__node_get(h, "mirrorPercent"), 100);
+			rt->mirrors[rt->nmirrors].cluster = vs_dest(b, mirror, res);
+			rt->mirrors[rt->nmirrors++].percent = p;
+		}
+		for (size_t i = 0; rt->mirrors && mirrors && mirrors->type == MESH_NODE_SEQ &&
+		                   i < mirrors->count; i++) {
+			const struct mesh__node *m = mirrors->u.items[i];
+			rt->mirrors[rt->nmirrors].cluster = vs_dest(b, mesh__node_get(m, "destination"), res);
+			rt->mirrors[rt->nmirrors++].percent =
+				number(mesh__node_path(m, "percentage.value"), 100);
+		}
+	}
+	const struct mesh__node *rewrite = mesh__node_get(h, "rewrite");
+	rt->rewrite_uri = mesh__node_str(mesh__node_get(rewrite, "uri"));
+	rt->rewrite_authority = mesh__node_str(mesh__node_get(rewrite, "authority"));
+	header_ops(b, rt, mesh__node_get(h, "headers"));
+	return rt;
+}
+
+/* Does a VirtualService apply to this router's sidecar or a gateway? Its
+ * gateways list: absent means "mesh". */
+static void compile_vs(struct build *b, const struct mesh_resource *res)
+{
+	size_t ngws;
+	const char *const *gws = strlist(b, mesh__node_get(res->spec, "gateways"), &ngws);
+	const struct mesh__node *hosts = mesh__node_get(res->spec, "hosts");
+	const struct mesh__node *http = mesh__node_get(res->spec, "http");
+	for (size_t i = 0; hosts && hosts->type == MESH_NODE_SEQ && i < hosts->count; i++) {
+		const char *host = fqdn(b, mesh__node_str(hosts->u.items[i]), res->ns);
+		if (!host)
+			continue;
+		struct vhost *v = find_vhost(b, host);
+		if (v) {
+			if (v->source && v->source->kind == MESH_KIND_VIRTUAL_SERVICE)
+				mesh__diag_add(b->diag, MESH_SEV_WARNING, "MESH0008", res->file,
+				               hosts->u.items[i]->line, hosts->u.items[i]->col, NULL,
+				               "host %s is already routed by VirtualService %s/%s (%s:%u); "
+				               "this one is ignored for it",
+				               host, v->source->ns, v->source->name, v->source->file,
+				               v->source->line);
+			continue;
+		}
+		v = add_vhost(b, host, res);
+		if (!v)
+			return;
+		for (size_t j = 0; http && http->type == MESH_NODE_SEQ && j < http->count; j++) {
+			struct mesh_route *rt = vs_route(b, http->u.items[j], res, gws, ngws);
+			if (rt)
+				add_route(b, v, rt);
+		}
+	}
+}
+
+/* ---- RouteRule (v1alpha2) ---- */
+
+static int cmp_rules(const void *pa, const void *pb)
+{
+	const struct mesh_resource *a = *(const struct mesh_resource *const *)pa;
+	const struct mesh_resource *b = *(const struct mesh_resource *const *)pb;
+	int64_t x = integer(mesh__node_get(a->spec, "precedence"), 0);
+	int64_t y = integer(mesh__node_get(b->spec, "precedence"), 0);
+	if (x != y)
+		return x > y ? -1 : 1;
+	/* equal precedence: Istio leaves the order open; we use names so it
+	 * is at least stable (meshctl analyze warns, MESH0004) */
+	int c = strcmp(a->ns, b->ns);
+	return c ? c : strcmp(a->name, b->name);
+}
+
+static const char *legacy_host(struct build *b, const struct mesh__node *svc,
+                               const struct mesh_resource *res)
+{
+	const char *name = mesh__node_str(mesh__node_get(svc, "name"));
+	const char *service = mesh__node_str(mesh__node_get(svc, "service"));
+	const char *ns = mesh__node_str(mesh__node_get(svc, "namespace"));
+	const char *domain = mesh__node_str(mesh__node_get(svc, "domain"));
+	if (service)
+		return service;
+	if (!name)
+		return NULL;
+	if (strchr(name, '.'))
+		return name;
+	return fmt(b, "%s.%s.svc.%s", name, ns ? ns : res->ns, domain ? domain : b->r->domain);
+}
+
+static struct mesh_route *rr_route(struct build *b, const struct mesh_resource *res,
+                                   const char *host)
+{
+	const struct mesh__node *spec = res->spec;
+	struct mesh_route *rt = alloc(b, sizeof(*rt));
+	if (!rt)
+		return NULL;
+	rt->rule = res;
+	rt->line = res->line;
+	const struct mesh__node *match = mesh__node_get(spec, "match");
+	if (match && match->type == MESH_NODE_MAP) {
+		struct match_block *m = rt->matches = alloc(b, sizeof(*m));
+		if (!m)
+			return NULL;
+		rt->nmatches = 1;
+		m->node = match;
+		const struct mesh__node *hdrs = mesh__node_path(match, "request.headers");
+		/* v1alpha2 matched uri, scheme, method and authority as headers */
+		size_t n = (hdrs && hdrs->type == MESH_NODE_MAP) ? hdrs->count : 0;
+		m->headers = alloc(b, (n + 1) * sizeof(*m->headers));
+		for (size_t i = 0; m->headers && i < n; i++) {
+			const char *name = hdrs->u.pairs[i].key->u.str;
+			const struct mesh__node *v = hdrs->u.pairs[i].value;
+			if (!strcmp(name, "uri"))
+				strmatch_from(b, &m->uri, v, false, res);
+			else if (!strcmp(name, "scheme"))
+				strmatch_from(b, &m->scheme, v, false, res);
+			else if (!strcmp(name, "method"))
+				strmatch_from(b, &m->method, v, false, res);
+			else if (!strcmp(name, "authority"))
+				strmatch_from(b, &m->authority, v, false, res);
+			else {
+				struct hdrmatch *h = &m->headers[m->nheaders++];
+				h->name = lower(b, name);
+				strmatch_from(b, &h->m, v, false, res);
+			}
+		}
+		const struct mesh__node *src = mesh__node_get(match, "source");
+		m->src_labels = labels_of(b, mesh__node_get(src, "labels"));
+		m->src_name = mesh__node_str(mesh__node_get(src, "name"));
+		m->src_ns = mesh__node_str(mesh__node_get(src, "namespace"));
+	}
+	const struct mesh__node *redirect = mesh__node_get(spec, "redirect");
+	const struct mesh__node *route = mesh__node_get(spec, "route");
+	if (redirect && redirect->type == MESH_NODE_MAP) {
+		rt->action = MESH_ACTION_REDIRECT;
+		rt->redirect.struct_size = sizeof(rt->redirect);
+		rt->redirect.uri = mesh__node_str(mesh__node_get(redirect, "uri"));
+		rt->redirect.authority = mesh__node_str(mesh__node_get(redirect, "authority"));
+		rt->redirect.code = 301;
+	} else {
+		rt->action = MESH_ACTION_FORWARD;
+		size_t n = (route && route->type == MESH_NODE_SEQ) ? route->count : 0;
+		rt->dests = alloc(b, (n + 1) * sizeof(*rt->dests));
+		if (!rt->dests)
+			return NULL;
+		for (size_t i = 0; i < n; i++) {
+			const struct mesh__node *rd = route->u.items[i];
+			const struct mesh__node *d = mesh__node_get(rd, "destination");
+			const char *h = d ? legacy_host(b, d, res) : host;
+			const struct mesh_cluster *c =
+				cluster_for(b, h ? h : host, NULL, labels_of(b, mesh__node_get(rd, "labels")), 0);
+			if (!c)
+				continue;
+			int64_t w = integer(mesh__node_get(rd, "weight"), n == 1 ? 100 : 0);
+			rt->dests[rt->ndests].cluster = c;
+			rt->dests[rt->ndests++].weight = (uint32_t)(w < 0 ? 0 : w);
+		}
+		if (n == 0) {
+			/* no route: the whole service */
+			const struct mesh_cluster *c = cluster_for(b, host, NULL, NULL, 0);
+			if (c) {
+				rt->dests[0].cluster = c;
+				rt->dests[0].weight = 100;
+				rt->ndests = 1;
+			}
+		}
+		finish_weights(rt);
+	}
+	rt->timeout_ms = duration_ms(mesh__node_path(spec, "httpReqTimeout.simpleTimeout.timeout"), 0);
+	const struct mesh__node *retry = mesh__node_path(spec, "httpReqRetries.simpleRetry");
+	if (retry) {
+		rt->retry.struct_size = sizeof(rt->retry);
+		rt->retry.attempts = (unsigned)integer(mesh__node_get(retry, "attempts"), 0);
+		rt->retry.per_try_timeout_ms = duration_ms(mesh__node_get(retry, "perTryTimeout"), 0);
+		rt->retry.retry_on = "5xx,connect-failure,refused-stream";
+	} else {
+		default_retry(rt);
+	}
+	const struct mesh__node *fault = mesh__node_get(spec, "httpFault");
+	if (fault && fault->type == MESH_NODE_MAP) {
+		const struct mesh__node *delay = mesh__node_get(fault, "delay");
+		const struct mesh__node *abort_ = mesh__node_get(fault, "abort");
+		rt->has_fault = true;
+		rt->fault.struct_size = sizeof(rt->fault);
+		rt->fault.abort_grpc_status = -1;
+		if (delay) {
+			rt->fault.delay_percent = number(mesh__node_get(delay, "percent"), 100);
+			rt->fault.delay_ms = duration_ms(mesh__node_get(delay, "fixedDelay"), 0);
+		}
+		if (abort_) {
+			rt->fault.abort_percent = number(mesh__node_get(abort_, "percent"), 100);
+			rt->fault.abort_http_status = (int)integer(mesh__node_get(abort_, "httpStatus"), 0);
+		}
+	}
+	const struct mesh__node *mirror = mesh__node_get(spec, "mirror");
+	if (mirror && mirror->type == MESH_NODE_MAP) {
+		rt->mirrors = alloc(b, sizeof(*rt->mirrors));
+		const char *mh = legacy_host(b, mirror, res);
+		if (rt->mirrors && mh) {
+			rt->mirrors[0].cluster =
+				cluster_for(b, mh, NULL, labels_of(b, mesh__node_get(mirror, "labels")), 0);
+			rt->mirrors[0].percent = 100;
+			rt->nmirrors = 1;
+		}
+	}
+	const struct mesh__node *rewrite = mesh__node_get(spec, "rewrite");
+	rt->rewrite_uri = mesh__node_str(mesh__node_get(rewrite, "uri"));
+	rt->rewrite_authority = mesh__node_str(mesh__node_get(rewrite, "authority"));
+	const struct mesh__node *append = mesh__node_get(spec, "appendHeaders");
+	if (append && append->type == MESH_NODE_MAP && append->count) {
+		rt->hops = alloc(b, append->count * sizeof(*rt->hops));
+		for (size_t i = 0; rt->hops && i < append->count; i++)
+			rt->hops[rt->nhops++] = (struct header_op){
+				MESH_HDR_REQUEST, MESH_HDR_ADD, append->u.pairs[i].key->u.str,
+				mesh__node_str(append->u.pairs[i].value) ?: ""
+			};
+	}
+	const char *ws = mesh__node_str(mesh__node_get(spec, "websocketUpgrade"));
+	rt->websocket = ws && !strcmp(ws, "true");
+	return rt;
+}
+
+/* The catch-all route to a whole service. */
+static struct mesh_route *default_route(struct build *b, const char *host)
+{
+	struct mesh_route *rt = alloc(b, sizeof(*rt));
+	if (!rt)
+		return NULL;
+	rt->action = MESH_ACTION_FORWARD;
+	rt->dests = alloc(b, sizeof(*rt->dests));
+	const struct mesh_cluster *c = rt->dests ? cluster_for(b, host, NULL, NULL, 0) : NULL;
+	if (!c)
+		return NULL;
+	rt->dests[0].cluster = c;
+	rt->dests[0].weight = 100;
+	rt->ndests = 1;
+	finish_weights(rt);
+	default_retry(rt);
+	return rt;
+}
+
+static void compile_route_rules(struct build *b)
+{
+	const mesh_config *cfg = b->r->cfg;
+	const struct mesh_resource **rules = mesh__malloc((cfg->nres + 1) * sizeof(*rules));
+	size_t n = 0;
+	if (!rules) {
+		b->err = MESH_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < cfg->nres; i++)
+		if (cfg->res[i]->kind == MESH_KIND_ROUTE_RULE)
+			rules[n++] = cfg->res[i];
+	qsort(rules, n, sizeof(*rules), cmp_rules);
+	for (size_t i = 0; i < n && !b->err; i++) {
+		const struct mesh_resource *res = rules[i];
+		const char *host = legacy_host(b, mesh__node_get(res->spec, "destination"), res);
+		if (!host)
+			continue;
+		struct vhost *v = find_vhost(b, host);
+		if (v && v->source && v->source->kind == MESH_KIND_VIRTUAL_SERVICE) {
+			mesh__diag_add(b->diag, MESH_SEV_WARNING, NULL, res->file, res->line, 1, NULL,
+			               "RouteRule %s/%s is ignored: VirtualService %s/%s routes %s", res->ns,
+			               res->name, v->source->ns, v->source->name, host);
+			continue;
+		}
+		if (!v && !(v = add_vhost(b, host, res)))
+			break;
+		struct mesh_route *rt = rr_route(b, res, host);
+		if (rt)
+			add_route(b, v, rt);
+	}
+	/* requests that no rule takes go to the whole service */
+	for (size_t i = 0; i < b->r->nvhosts && !b->err; i++) {
+		struct vhost *v = b->r->vhosts[i];
+		if (v->source && v->source->kind == MESH_KIND_ROUTE_RULE) {
+			struct mesh_route *rt = default_route(b, v->host);
+			if (rt)
+				add_route(b, v, rt);
+		}
+	}
+	mesh__free(rules);
+}
+
+static int cmp_wild(const void *pa, const void *pb)
+{
+	const struct vhost *a = *(const struct vhost *const *)pa;
+	const struct vhost *b = *(const struct vhost *const *)pb;
+	size_t la = strlen(a->host), lb = strlen(b->host);
+	return la == lb ? strcmp(a->host, b->host) : (la > lb ? -1 : 1);
+}
+
+int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_diag *diag)
+{
+	struct build b = { .r = r, .reg = reg, .diag = diag };
+	const mesh_config *cfg = r->cfg;
+	for (size_t i = 0; i < cfg->nres && !b.err; i++)
+		if (cfg->res[i]->kind == MESH_KIND_VIRTUAL_SERVICE)
+			compile_vs(&b, cfg->res[i]);
+	if (!b.err)
+		compile_route_rules(&b);
+	/* every known service is reachable by its name */
+	size_t nsvc = reg ? mesh_registry_service_count(reg) : 0;
+	for (size_t i = 0; i < nsvc && !b.err; i++) {
+		const char *host = mesh_service_host(mesh_registry_service_at(reg, i));
+		if (find_vhost(&b, host))
+			continue;
+		host = dupstr(&b, host);
+		struct vhost *v = host ? add_vhost(&b, host, NULL) : NULL;
+		struct mesh_route *rt = v ? default_route(&b, host) : NULL;
+		if (rt)
+			add_route(&b, v, rt);
+	}
+	size_t nwild = 0;
+	for (size_t i = 0; i < r->nvhosts; i++)
+		nwild += r->vhosts[i]->host[0] == '*';
+	if (nwild && !b.err) {
+		r->wild = mesh__malloc(nwild * sizeof(*r->wild));
+		if (!r->wild) {
+			b.err = MESH_ENOMEM;
+		} else {
+			for (size_t i = 0; i < r->nvhosts; i++)
+				if (r->vhosts[i]->host[0] == '*')
+					r->wild[r->nwild++] = r->vhosts[i];
+			qsort(r->wild, r->nwild, sizeof(*r->wild), cmp_wild);
+		}
+	}
+	mesh__free(b.ctab);
+	return b.err;
+}
+
+void mesh__router_release(struct mesh_router *r)
+{
+	for (size_t i = 0; i < r->nclusters; i++) {
+		mesh__cluster_fini(r->clusters[i]);
+		mesh__free(r->clusters[i]);
+	}
+	mesh__free(r->clusters);
+	for (size_t i = 0; i < r->nvhosts; i++)
+		mesh__free(r->vhosts[i]->routes);
+	mesh__free(r->vhosts);
+	mesh__free(r->index);
+	mesh__free(r->wild);
+	for (size_t i = 0; i < r->nregexes; i++)
+		pcre2_code_free(r->regexes[i]);
+	mesh__free(r->regexes);
+	mesh__arena_fini(&r->arena);
+}

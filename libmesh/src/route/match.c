@@ -1,0 +1,285 @@
+/*
+ * match.c - the request path: virtual host lookup and route matching.
+ * Allocates nothing; regexes run with the caller's per-thread scratch.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "route_int.h"
+
+static uint64_t strhash_n(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+static const struct vhost *lookup_exact(const struct mesh_router *r, const char *h, size_t n)
+{
+	if (!r->index_cap)
+		return NULL;
+	size_t i = (size_t)strhash_n(h, n) & (r->index_cap - 1);
+	while (r->index[i]) {
+		const struct vhost *v = r->index[i];
+		if (!strncmp(v->host, h, n) && v->host[n] == '\0')
+			return v;
+		i = (i + 1) & (r->index_cap - 1);
+	}
+	return NULL;
+}
+
+const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *authority)
+{
+	char host[300];
+	size_t n = 0;
+	if (!authority)
+		return NULL;
+	/* lower case, without the port ("[::1]:80" keeps its brackets) */
+	for (const char *p = authority; *p && n < sizeof(host) - 64; p++) {
+		if (*p == ':' && authority[0] != '[')
+			break;
+		if (*p == ']' && authority[0] == '[') {
+			host[n++] = *p;
+			break;
+		}
+		host[n++] = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
+	}
+	host[n] = '\0';
+	const struct vhost *v = lookup_exact(r, host, n);
+	if (v)
+		return v;
+	/* short names as a client in the router's namespace writes them */
+	size_t dots = 0;
+	for (size_t i = 0; i < n; i++)
+		dots += host[i] == '.';
+	char full[600];
+	int len = -1;
+	if (dots == 0)
+		len = snprintf(full, sizeof(full), "%s.%s.svc.%s", host, r->ns, r->domain);
+	else if (dots == 1)
+		len = snprintf(full, sizeof(full), "%s.svc.%s", host, r->domain);
+	else if (n > 4 && !strcmp(host + n - 4, ".svc"))
+		len = snprintf(full, sizeof(full), "%s.%s", host, r->domain);
+	if (len > 0 && (size_t)len < sizeof(full) && (v = lookup_exact(r, full, (size_t)len)))
+		return v;
+	const char *name = (len > 0 && (size_t)len < sizeof(full)) ? full : host;
+	size_t nlen = strlen(name);
+	for (size_t i = 0; i < r->nwild; i++) {
+		const char *w = r->wild[i]->host + 1; /* ".example.com" or "" for "*" */
+		size_t wl = strlen(w);
+		if (wl == 0 || (nlen > wl && !strcmp(name + nlen - wl, w)) ||
+		    (n > wl && !strcmp(host + n - wl, w)))
+			return r->wild[i];
+	}
+	return NULL;
+}
+
+static bool str_match(const struct strmatch *m, const char *s, size_t len,
+                      mesh_route_scratch *scr)
+{
+	switch (m->kind) {
+	case SM_ANY:
+	case SM_PRESENT:
+		return true;
+	case SM_EXACT:
+		return len == m->len &&
+		       (m->icase ? !strncasecmp(s, m->value, len) : !memcmp(s, m->value, len));
+	case SM_PREFIX:
+		return len >= m->len &&
+		       (m->icase ? !strncasecmp(s, m->value, m->len) : !memcmp(s, m->value, m->len));
+	case SM_REGEX: {
+		if (!m->re)
+			return false;
+		int rc = pcre2_match(m->re, (PCRE2_SPTR)s, len, 0, 0, scr->md, scr->mctx);
+		/* 0: matched, ovector too small for the groups (we need none) */
+		return rc >= 0;
+	}
+	default:
+		return false;
+	}
+}
+
+static const char *header(const struct mesh_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (req->headers[i].name && !strcasecmp(req->headers[i].name, name))
+			return req->headers[i].value ? req->headers[i].value : "";
+	return NULL;
+}
+
+/* Value of query parameter @name in @path, length in *len; NULL if none. */
+static const char *query_param(const char *path, const char *name, size_t *len)
+{
+	const char *q = strchr(path, '?');
+	size_t nl = strlen(name);
+	while (q) {
+		q++;
+		const char *end = strchr(q, '&');
+		size_t plen = end ? (size_t)(end - q) : strlen(q);
+		if (plen >= nl && !strncmp(q, name, nl) && (plen == nl || q[nl] == '=')) {
+			const char *v = plen == nl ? q + nl : q + nl + 1;
+			*len = plen == nl ? 0 : plen - nl - 1;
+			return v;
+		}
+		q = end;
+	}
+	return NULL;
+}
+
+static const char *kind_name(const struct strmatch *m)
+{
+	switch (m->kind) {
+	case SM_EXACT: return "exact";
+	case SM_PREFIX: return "prefix";
+	case SM_REGEX: return "regex";
+	default: return "present";
+	}
+}
+
+#define WHY(...) do { if (why) snprintf(why->text, sizeof(why->text), __VA_ARGS__); } while (0)
+
+static bool label_in(const char *const *labels, const char *k, const char *v)
+{
+	for (size_t j = 0; labels && labels[j]; j += 2)
+		if (!strcmp(labels[j], k) && !strcmp(labels[j + 1], v))
+			return true;
+	return false;
+}
+
+static const char *label_get(const char *const *labels, const char *k)
+{
+	for (size_t j = 0; labels && labels[j]; j += 2)
+		if (!strcmp(labels[j], k))
+			return labels[j + 1];
+	return NULL;
+}
+
+static bool block_matches(const struct mesh_router *r, const struct match_block *m,
+                          const struct mesh_request *req, mesh_route_scratch *s,
+                          struct why *why)
+{
+	const char *path = req->path ? req->path : "/";
+	const char *q = strchr(path, '?');
+	size_t plen = q ? (size_t)(q - path) : strlen(path);
+	/* prefix matches see the whole :path, exact and regex the path alone
+	 * (as Envoy's prefix / path / safe_regex) */
+	size_t ulen = m->uri.kind == SM_PREFIX ? strlen(path) : plen;
+	if (!str_match(&m->uri, path, ulen, s)) {
+		WHY("uri %s \"%s\" does not match \"%.*s\"", kind_name(&m->uri), m->uri.value,
+		    (int)ulen, path);
+		return false;
+	}
+	const char *scheme = req->scheme ? req->scheme : "http";
+	if (!str_match(&m->scheme, scheme, strlen(scheme), s)) {
+		WHY("scheme %s \"%s\" does not match \"%s\"", kind_name(&m->scheme), m->scheme.value,
+		    scheme);
+		return false;
+	}
+	const char *method = req->method ? req->method : "GET";
+	if (!str_match(&m->method, method, strlen(method), s)) {
+		WHY("method %s \"%s\" does not match \"%s\"", kind_name(&m->method), m->method.value,
+		    method);
+		return false;
+	}
+	const char *auth = req->authority ? req->authority : "";
+	if (!str_match(&m->authority, auth, strlen(auth), s)) {
+		WHY("authority %s \"%s\" does not match \"%s\"", kind_name(&m->authority),
+		    m->authority.value, auth);
+		return false;
+	}
+	for (size_t i = 0; i < m->nheaders; i++) {
+		const struct hdrmatch *h = &m->headers[i];
+		const char *v = header(req, h->name);
+		bool hit = v && str_match(&h->m, v, strlen(v), s);
+		if (h->absent && hit) {
+			WHY("header \"%s\" is present and matches, but withoutHeaders excludes it", h->name);
+			return false;
+		}
+		if (!h->absent && !v) {
+			WHY("header \"%s\" is absent", h->name);
+			return false;
+		}
+		if (!h->absent && !hit) {
+			WHY("header \"%s\" %s \"%s\" does not match \"%s\"", h->name, kind_name(&h->m),
+			    h->m.value, v);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < m->nquery; i++) {
+		const struct hdrmatch *h = &m->query[i];
+		size_t vlen;
+		const char *v = query_param(path, h->name, &vlen);
+		if (!v || !str_match(&h->m, v, vlen, s)) {
+			WHY("query parameter \"%s\" %s", h->name, v ? "does not match" : "is absent");
+			return false;
+		}
+	}
+	if (m->port && req->port && m->port != req->port) {
+		WHY("port %u is not %u", req->port, m->port);
+		return false;
+	}
+	const struct mesh_workload *src = req->source;
+	const char *src_ns = src && src->namespace_name ? src->namespace_name : r->ns;
+	const char *const *src_labels = src ? src->labels : r->labels;
+	if (m->src_ns && strcmp(m->src_ns, src_ns)) {
+		WHY("source namespace \"%s\" is not \"%s\"", src_ns, m->src_ns);
+		return false;
+	}
+	for (size_t i = 0; m->src_labels && m->src_labels[i]; i += 2)
+		if (!label_in(src_labels, m->src_labels[i], m->src_labels[i + 1])) {
+			WHY("source label %s=%s is missing", m->src_labels[i], m->src_labels[i + 1]);
+			return false;
+		}
+	if (m->src_name) {
+		/* a v1alpha2 source is a service: match the workload's name or app label */
+		const char *app = label_get(src_labels, "app");
+		const char *name = src ? src->name : NULL;
+		if (!((name && !strcmp(name, m->src_name)) || (app && !strcmp(app, m->src_name)))) {
+			WHY("source is not service \"%s\"", m->src_name);
+			return false;
+		}
+	}
+	const char *gw = req->gateway ? req->gateway : "mesh";
+	if (!m->gateways) {
+		if (strcmp(gw, "mesh")) {
+			WHY("route applies to sidecars (mesh), not gateway \"%s\"", gw);
+			return false;
+		}
+	} else {
+		const char *slash = strchr(gw, '/');
+		bool hit = false;
+		for (size_t i = 0; i < m->ngateways && !hit; i++)
+			hit = !strcmp(m->gateways[i], gw) || (slash && !strcmp(m->gateways[i], slash + 1));
+		if (!hit) {
+			WHY("gateway \"%s\" is not among the route's gateways", gw);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool mesh__route_matches(const struct mesh_router *r, const struct mesh_route *rt,
+                         const struct mesh_request *req, mesh_route_scratch *s,
+                         struct why *why)
+{
+	if (rt->nmatches == 0) {
+		if (req->gateway && strcmp(req->gateway, "mesh")) {
+			WHY("route applies to sidecars (mesh), not gateway \"%s\"", req->gateway);
+			return false;
+		}
+		return true;
+	}
+	struct why first = { "" };
+	for (size_t i = 0; i < rt->nmatches; i++) {
+		if (block_matches(r, &rt->matches[i], req, s, i == 0 ? why : NULL))
+			return true;
+		if (i == 0 && why)
+			first = *why;
+	}
+	if (why && rt->nmatches > 1)
+		snprintf(why->text, sizeof(why->text), "%.200s (and %zu more match blocks failed)",
+		         first.text, rt->nmatches - 1);
+	return false;
+}

@@ -1,0 +1,141 @@
+/*
+ * route_int.h - compiled route tables: virtual hosts, routes, matchers.
+ * Built once per router (compile.c), read by any thread (match.c).
+ */
+#ifndef MESH_SRC_ROUTE_INT_H
+#define MESH_SRC_ROUTE_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <mesh/route.h>
+
+#include "../config/config_int.h"
+#include "../lb/cluster.h"
+
+enum strmatch_kind { SM_ANY = 0, SM_EXACT, SM_PREFIX, SM_REGEX, SM_PRESENT };
+
+struct strmatch {
+	uint8_t kind;
+	bool icase;
+	const char *value; /* exact / prefix text, or the regex source */
+	size_t len;
+	pcre2_code *re;
+};
+
+struct hdrmatch {
+	const char *name; /* lower case */
+	struct strmatch m;
+	bool absent; /* withoutHeaders: must not match */
+};
+
+struct match_block {
+	struct strmatch uri, scheme, method, authority;
+	struct hdrmatch *headers;
+	size_t nheaders;
+	struct hdrmatch *query; /* name: parameter name */
+	size_t nquery;
+	uint32_t port;             /* 0: any */
+	const char *const *src_labels; /* "k", "v", ..., NULL or NULL */
+	const char *src_ns;        /* NULL: any */
+	const char *src_name;      /* RouteRule match.source.name */
+	const char *const *gateways; /* NULL: "mesh" only */
+	size_t ngateways;
+	const struct mesh__node *node; /* for explain */
+};
+
+struct route_dest {
+	const struct mesh_cluster *cluster;
+	uint32_t weight;
+	uint32_t cumulative; /* running sum, for picking */
+};
+
+struct header_op {
+	uint8_t dir, op;
+	const char *name, *value;
+};
+
+struct mirror {
+	const struct mesh_cluster *cluster;
+	double percent;
+};
+
+struct mesh_route {
+	/* origin */
+	const struct mesh_resource *rule;
+	unsigned line;
+	const char *name;
+	/* when */
+	struct match_block *matches; /* ORed; none = match everything */
+	size_t nmatches;
+	/* what */
+	uint8_t action;
+	struct route_dest *dests;
+	size_t ndests;
+	uint32_t total_weight;
+	int64_t timeout_ms;
+	struct mesh_retry_policy retry;
+	bool has_fault;
+	struct mesh_fault fault;
+	struct mirror *mirrors;
+	size_t nmirrors;
+	struct mesh_redirect redirect;
+	int direct_status;
+	const char *direct_body;
+	const char *rewrite_uri, *rewrite_authority;
+	struct header_op *hops;
+	size_t nhops;
+	bool websocket;
+};
+
+struct vhost {
+	const char *host; /* FQDN, or "*.suffix", or "*" */
+	const struct mesh_resource *source; /* VirtualService, first RouteRule, or NULL */
+	struct mesh_route **routes;
+	size_t nroutes, caproutes;
+};
+
+struct mesh_router {
+	atomic_int refs;
+	mesh_config *cfg;
+	struct mesh__arena arena;
+	const char *ns;
+	const char *const *labels;
+	const char *domain; /* "cluster.local" */
+	struct vhost **vhosts;
+	size_t nvhosts, capvhosts;
+	struct vhost **index; /* open addressing on exact host names */
+	size_t index_cap;
+	struct vhost **wild;  /* wildcard vhosts, longest suffix first */
+	size_t nwild;
+	struct mesh_cluster **clusters;
+	size_t nclusters, capclusters;
+	pcre2_code **regexes; /* every compiled regex, to free */
+	size_t nregexes, capregexes;
+};
+
+struct mesh_route_scratch {
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jit;
+};
+
+/* Why a match block failed, for explain. */
+struct why {
+	char text[320];
+};
+
+/* compile.c */
+int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_diag *diag);
+void mesh__router_release(struct mesh_router *r);
+/* match.c */
+const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *authority);
+bool mesh__route_matches(const struct mesh_router *r, const struct mesh_route *rt,
+                         const struct mesh_request *req, mesh_route_scratch *s,
+                         struct why *why);
+
+#endif
