@@ -4,46 +4,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "testutil.h"
 
 /* What exists: reviews (a ServiceEntry selecting two WorkloadEntries) and
  * ratings (a Kubernetes Service selecting a Deployment), in "default". */
-#define WORLD                                                      \
-	"apiVersion: networking.istio.io/v1\n"                     \
-	"kind: ServiceEntry\n"                                     \
-	"metadata: {name: reviews}\n"                              \
-	"spec:\n"                                                  \
-	"  hosts: [reviews.default.svc.cluster.local]\n"           \
-	"  location: MESH_INTERNAL\n"                              \
-	"  ports: [{number: 9080, name: http, protocol: HTTP}]\n"  \
-	"  resolution: STATIC\n"                                   \
-	"  workloadSelector: {labels: {app: reviews}}\n"           \
-	"---\n"                                                    \
-	"apiVersion: networking.istio.io/v1\n"                     \
-	"kind: WorkloadEntry\n"                                    \
-	"metadata: {name: reviews-v1}\n"                           \
-	"spec: {address: 10.0.0.1, labels: {app: reviews, version: v1}}\n" \
-	"---\n"                                                    \
-	"apiVersion: networking.istio.io/v1\n"                     \
-	"kind: WorkloadEntry\n"                                    \
-	"metadata: {name: reviews-v2}\n"                           \
-	"spec: {address: 10.0.0.2, labels: {app: reviews, version: v2}}\n" \
+#define WORLD                                                                                      \
+	"apiVersion: networking.istio.io/v1\n"                                                     \
+	"kind: ServiceEntry\n"                                                                     \
+	"metadata: {name: reviews}\n"                                                              \
+	"spec:\n"                                                                                  \
+	"  hosts: [reviews.default.svc.cluster.local]\n"                                           \
+	"  location: MESH_INTERNAL\n"                                                              \
+	"  ports: [{number: 9080, name: http, protocol: HTTP}]\n"                                  \
+	"  resolution: STATIC\n"                                                                   \
+	"  workloadSelector: {labels: {app: reviews}}\n"                                           \
+	"---\n"                                                                                    \
+	"apiVersion: networking.istio.io/v1\n"                                                     \
+	"kind: WorkloadEntry\n"                                                                    \
+	"metadata: {name: reviews-v1}\n"                                                           \
+	"spec: {address: 10.0.0.1, labels: {app: reviews, version: v1}}\n"                         \
+	"---\n"                                                                                    \
+	"apiVersion: networking.istio.io/v1\n"                                                     \
+	"kind: WorkloadEntry\n"                                                                    \
+	"metadata: {name: reviews-v2}\n"                                                           \
+	"spec: {address: 10.0.0.2, labels: {app: reviews, version: v2}}\n"                         \
 	"---\n" RATINGS_K8S
 /* ratings: a Kubernetes Service and Deployment (14 lines) */
-#define RATINGS_K8S                                                \
-	"apiVersion: v1\n"                                         \
-	"kind: Service\n"                                          \
-	"metadata: {name: ratings}\n"                              \
-	"spec:\n"                                                  \
-	"  selector: {app: ratings}\n"                             \
-	"  ports: [{port: 9080, name: http}]\n"                    \
-	"---\n"                                                    \
-	"apiVersion: apps/v1\n"                                    \
-	"kind: Deployment\n"                                       \
-	"metadata: {name: ratings-v1}\n"                           \
-	"spec:\n"                                                  \
-	"  template:\n"                                            \
-	"    metadata: {labels: {app: ratings, version: v1}}\n"    \
+#define RATINGS_K8S                                                                                \
+	"apiVersion: v1\n"                                                                         \
+	"kind: Service\n"                                                                          \
+	"metadata: {name: ratings}\n"                                                              \
+	"spec:\n"                                                                                  \
+	"  selector: {app: ratings}\n"                                                             \
+	"  ports: [{port: 9080, name: http}]\n"                                                    \
+	"---\n"                                                                                    \
+	"apiVersion: apps/v1\n"                                                                    \
+	"kind: Deployment\n"                                                                       \
+	"metadata: {name: ratings-v1}\n"                                                           \
+	"spec:\n"                                                                                  \
+	"  template:\n"                                                                            \
+	"    metadata: {labels: {app: ratings, version: v1}}\n"                                    \
 	"---\n"
 /* lines of WORLD */
 #define W 34
@@ -69,8 +70,8 @@ static void expect_(const char *file, int fline, const char *yaml, const struct 
 	mesh_diag *d;
 	int rc = tu_load(yaml, 0, &cfg, &d);
 	if (rc) {
-		fprintf(stderr, "%s:%d: the test input does not load cleanly (rc=%d):\n", file, fline,
-		        rc);
+		fprintf(stderr, "%s:%d: the test input does not load cleanly (rc=%d):\n", file,
+		        fline, rc);
 		tu_dump(d);
 		ck_abort_msg("%s:%d: bad test input", file, fline);
 	}
@@ -81,15 +82,18 @@ static void expect_(const char *file, int fline, const char *yaml, const struct 
 		size_t at = before + i;
 		ok = mesh_diag_severity(d, at) == MESH_SEV_WARNING &&
 		     same(mesh_diag_code(d, at), want[i].code) &&
-		     same(mesh_diag_file(d, at), "test.yaml") && mesh_diag_line(d, at) == want[i].line &&
-		     mesh_diag_column(d, at) == want[i].col && same(mesh_diag_path(d, at), want[i].path) &&
+		     same(mesh_diag_file(d, at), "test.yaml") &&
+		     mesh_diag_line(d, at) == want[i].line &&
+		     mesh_diag_column(d, at) == want[i].col &&
+		     same(mesh_diag_path(d, at), want[i].path) &&
 		     same(mesh_diag_message(d, at), want[i].msg);
 	}
 	if (!ok) {
 		fprintf(stderr, "%s:%d: expected %zu finding(s):\n", file, fline, n);
 		for (size_t i = 0; i < n; i++)
-			fprintf(stderr, "  | test.yaml:%u:%u: %s: %s [%s]\n", want[i].line, want[i].col,
-			        want[i].path ? want[i].path : "-", want[i].msg, want[i].code);
+			fprintf(stderr, "  | test.yaml:%u:%u: %s: %s [%s]\n", want[i].line,
+			        want[i].col, want[i].path ? want[i].path : "-", want[i].msg,
+			        want[i].code);
 		fprintf(stderr, "got %d:\n", found);
 		for (size_t i = before; i < mesh_diag_count(d); i++) {
 			fprintf(stderr, "  | {\"%s\", %u, %u, \"%s\",\n  |  \"%s\"},\n",
@@ -103,10 +107,10 @@ static void expect_(const char *file, int fline, const char *yaml, const struct 
 	ck_assert_msg(ok, "%s:%d: findings differ (see stderr)", file, fline);
 }
 
-#define EXPECT(yaml, ...)                                                              \
-	do {                                                                           \
-		static const struct finding want_[] = { __VA_ARGS__ };                 \
-		expect_(__FILE__, __LINE__, yaml, want_, MESH_ARRAY_LEN(want_));       \
+#define EXPECT(yaml, ...)                                                                          \
+	do {                                                                                       \
+		static const struct finding want_[] = { __VA_ARGS__ };                             \
+		expect_(__FILE__, __LINE__, yaml, want_, MESH_ARRAY_LEN(want_));                   \
 	} while (0)
 #define EXPECT_NONE(yaml) expect_(__FILE__, __LINE__, yaml, NULL, 0)
 #ifndef MESH_ARRAY_LEN
@@ -117,72 +121,73 @@ static void expect_(const char *file, int fline, const char *yaml, const struct 
 
 START_TEST(clean_config)
 {
-	EXPECT_NONE(WORLD
-	            "apiVersion: networking.istio.io/v1\n"
-	            "kind: DestinationRule\n"
-	            "metadata: {name: reviews}\n"
-	            "spec:\n"
-	            "  host: reviews\n"
-	            "  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n"
-	            "  subsets:\n"
-	            "  - {name: v1, labels: {version: v1}}\n"
-	            "  - {name: v2, labels: {version: v2}}\n"
-	            "---\n"
-	            "apiVersion: networking.istio.io/v1\n"
-	            "kind: VirtualService\n"
-	            "metadata: {name: reviews}\n"
-	            "spec:\n"
-	            "  hosts: [reviews]\n"
-	            "  http:\n"
-	            "  - match: [{headers: {end-user: {exact: jason}}}]\n"
-	            "    route: [{destination: {host: reviews, subset: v2, port: {number: 9080}}}]\n"
-	            "  - match: [{uri: {prefix: /reviews/v1}}]\n"
-	            "    route: [{destination: {host: reviews.default, subset: v1}}]\n"
-	            "  - route: [{destination: {host: reviews.default.svc.cluster.local, subset: v1}}]\n"
-	            "---\n"
-	            "apiVersion: networking.istio.io/v1\n"
-	            "kind: Gateway\n"
-	            "metadata: {name: bookinfo-gateway}\n"
-	            "spec:\n"
-	            "  selector: {istio: ingressgateway}\n"
-	            "  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [bookinfo.example.com]}]\n"
-	            "---\n"
-	            "apiVersion: networking.istio.io/v1\n"
-	            "kind: VirtualService\n"
-	            "metadata: {name: bookinfo}\n"
-	            "spec:\n"
-	            "  hosts: [bookinfo.example.com, reviews]\n"
-	            "  gateways: [bookinfo-gateway]\n"
-	            "  http: [{route: [{destination: {host: ratings}}]}]\n"
-	            "---\n"
-	            "apiVersion: config.istio.io/v1alpha2\n"
-	            "kind: RouteRule\n"
-	            "metadata: {name: ratings-default}\n"
-	            "spec:\n"
-	            "  destination: {name: ratings}\n"
-	            "  precedence: 1\n"
-	            "  route: [{labels: {version: v1}}]\n"
-	            "---\n"
-	            "apiVersion: config.istio.io/v1alpha2\n"
-	            "kind: RouteRule\n"
-	            "metadata: {name: ratings-test}\n"
-	            "spec:\n"
-	            "  destination: {name: ratings}\n"
-	            "  precedence: 2\n"
-	            "  route: [{labels: {version: v1}}]\n"
-	            "---\n"
-	            "apiVersion: security.istio.io/v1\n"
-	            "kind: PeerAuthentication\n"
-	            "metadata: {name: default, namespace: istio-system}\n"
-	            "spec: {mtls: {mode: STRICT}}\n"
-	            "---\n"
-	            "apiVersion: security.istio.io/v1\n"
-	            "kind: AuthorizationPolicy\n"
-	            "metadata: {name: ratings-viewer}\n"
-	            "spec:\n"
-	            "  selector: {matchLabels: {app: ratings}}\n"
-	            "  action: ALLOW\n"
-	            "  rules: [{to: [{operation: {methods: [GET]}}]}]\n");
+	EXPECT_NONE(
+		WORLD
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: DestinationRule\n"
+		"metadata: {name: reviews}\n"
+		"spec:\n"
+		"  host: reviews\n"
+		"  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n"
+		"  subsets:\n"
+		"  - {name: v1, labels: {version: v1}}\n"
+		"  - {name: v2, labels: {version: v2}}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: reviews}\n"
+		"spec:\n"
+		"  hosts: [reviews]\n"
+		"  http:\n"
+		"  - match: [{headers: {end-user: {exact: jason}}}]\n"
+		"    route: [{destination: {host: reviews, subset: v2, port: {number: 9080}}}]\n"
+		"  - match: [{uri: {prefix: /reviews/v1}}]\n"
+		"    route: [{destination: {host: reviews.default, subset: v1}}]\n"
+		"  - route: [{destination: {host: reviews.default.svc.cluster.local, subset: v1}}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: Gateway\n"
+		"metadata: {name: bookinfo-gateway}\n"
+		"spec:\n"
+		"  selector: {istio: ingressgateway}\n"
+		"  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [bookinfo.example.com]}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: bookinfo}\n"
+		"spec:\n"
+		"  hosts: [bookinfo.example.com, reviews]\n"
+		"  gateways: [bookinfo-gateway]\n"
+		"  http: [{route: [{destination: {host: ratings}}]}]\n"
+		"---\n"
+		"apiVersion: config.istio.io/v1alpha2\n"
+		"kind: RouteRule\n"
+		"metadata: {name: ratings-default}\n"
+		"spec:\n"
+		"  destination: {name: ratings}\n"
+		"  precedence: 1\n"
+		"  route: [{labels: {version: v1}}]\n"
+		"---\n"
+		"apiVersion: config.istio.io/v1alpha2\n"
+		"kind: RouteRule\n"
+		"metadata: {name: ratings-test}\n"
+		"spec:\n"
+		"  destination: {name: ratings}\n"
+		"  precedence: 2\n"
+		"  route: [{labels: {version: v1}}]\n"
+		"---\n"
+		"apiVersion: security.istio.io/v1\n"
+		"kind: PeerAuthentication\n"
+		"metadata: {name: default, namespace: istio-system}\n"
+		"spec: {mtls: {mode: STRICT}}\n"
+		"---\n"
+		"apiVersion: security.istio.io/v1\n"
+		"kind: AuthorizationPolicy\n"
+		"metadata: {name: ratings-viewer}\n"
+		"spec:\n"
+		"  selector: {matchLabels: {app: ratings}}\n"
+		"  action: ALLOW\n"
+		"  rules: [{to: [{operation: {methods: [GET]}}]}]\n");
 }
 END_TEST
 
@@ -219,28 +224,27 @@ END_TEST
 
 START_TEST(subset_undefined)
 {
-	EXPECT(WORLD
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: DestinationRule\n"
-	       "metadata: {name: reviews}\n"
-	       "spec:\n"
-	       "  host: reviews\n"
-	       "  subsets: [{name: v1, labels: {version: v1}}]\n"
-	       "---\n"
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: VirtualService\n"
-	       "metadata: {name: reviews}\n"
-	       "spec:\n"
-	       "  hosts: [reviews]\n"
-	       "  http:\n"
-	       "  - route:\n"
-	       "    - destination: {host: reviews, subset: v1}\n"
-	       "      weight: 50\n"
-	       "    - destination: {host: reviews, subset: v3}\n"
-	       "      weight: 50\n"
-	       "    mirror: {host: ratings, subset: v1}\n"
-	       "  tcp:\n"
-	       "  - route: [{destination: {host: reviews, subset: v9}}]\n",
+	EXPECT(WORLD "apiVersion: networking.istio.io/v1\n"
+	             "kind: DestinationRule\n"
+	             "metadata: {name: reviews}\n"
+	             "spec:\n"
+	             "  host: reviews\n"
+	             "  subsets: [{name: v1, labels: {version: v1}}]\n"
+	             "---\n"
+	             "apiVersion: networking.istio.io/v1\n"
+	             "kind: VirtualService\n"
+	             "metadata: {name: reviews}\n"
+	             "spec:\n"
+	             "  hosts: [reviews]\n"
+	             "  http:\n"
+	             "  - route:\n"
+	             "    - destination: {host: reviews, subset: v1}\n"
+	             "      weight: 50\n"
+	             "    - destination: {host: reviews, subset: v3}\n"
+	             "      weight: 50\n"
+	             "    mirror: {host: ratings, subset: v1}\n"
+	             "  tcp:\n"
+	             "  - route: [{destination: {host: reviews, subset: v9}}]\n",
 	       { "MESH0001", W + 17, 44, "spec.http[0].route[1].destination.subset",
 	         "subset \"v3\" is not defined by DestinationRule default/reviews (test.yaml:37) "
 	         "for host reviews.default.svc.cluster.local" },
@@ -257,25 +261,24 @@ END_TEST
 
 START_TEST(labels_select_nothing)
 {
-	EXPECT(WORLD
-	       "apiVersion: config.istio.io/v1alpha2\n"
-	       "kind: RouteRule\n"
-	       "metadata: {name: reviews-split}\n"
-	       "spec:\n"
-	       "  destination: {name: reviews}\n"
-	       "  route:\n"
-	       "  - labels: {version: v1}\n"
-	       "    weight: 50\n"
-	       "  - labels: {version: v4}\n"
-	       "    weight: 50\n"
-	       "  mirror: {name: ratings, labels: {version: v2}}\n"
-	       "---\n"
-	       "apiVersion: config.istio.io/v1alpha2\n"
-	       "kind: DestinationPolicy\n"
-	       "metadata: {name: ratings-cb}\n"
-	       "spec:\n"
-	       "  destination: {name: ratings, labels: {version: v9}}\n"
-	       "  loadBalancing: {name: RANDOM}\n",
+	EXPECT(WORLD "apiVersion: config.istio.io/v1alpha2\n"
+	             "kind: RouteRule\n"
+	             "metadata: {name: reviews-split}\n"
+	             "spec:\n"
+	             "  destination: {name: reviews}\n"
+	             "  route:\n"
+	             "  - labels: {version: v1}\n"
+	             "    weight: 50\n"
+	             "  - labels: {version: v4}\n"
+	             "    weight: 50\n"
+	             "  mirror: {name: ratings, labels: {version: v2}}\n"
+	             "---\n"
+	             "apiVersion: config.istio.io/v1alpha2\n"
+	             "kind: DestinationPolicy\n"
+	             "metadata: {name: ratings-cb}\n"
+	             "spec:\n"
+	             "  destination: {name: ratings, labels: {version: v9}}\n"
+	             "  loadBalancing: {name: RANDOM}\n",
 	       { "MESH0002", W + 9, 13, "spec.route[1].labels",
 	         "labels version=v4 select none of the 2 known workloads of "
 	         "reviews.default.svc.cluster.local" },
@@ -315,42 +318,41 @@ END_TEST
 
 START_TEST(host_not_found)
 {
-	EXPECT(WORLD
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: VirtualService\n"
-	       "metadata: {name: shop, namespace: shop}\n"
-	       "spec:\n"
-	       "  hosts: [cart]\n"
-	       "  http:\n"
-	       "  - match: [{uri: {prefix: /cart}}]\n"
-	       "    route: [{destination: {host: cart}}]\n"
-	       "  - match: [{uri: {prefix: /reviews}}]\n"
-	       "    route: [{destination: {host: reviews.default}}]\n"
-	       "  - match: [{uri: {prefix: /ratings}}]\n"
-	       "    route: [{destination: {host: ratings.default.svc}}]\n"
-	       "  - match: [{uri: {prefix: /api}}]\n"
-	       "    route: [{destination: {host: api.example.com}}]\n"
-	       "  - route: [{destination: {host: www.googleapis.com}}]\n"
-	       "---\n"
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: ServiceEntry\n"
-	       "metadata: {name: google, namespace: shop}\n"
-	       "spec:\n"
-	       "  hosts: ['*.googleapis.com']\n"
-	       "  ports: [{number: 443, name: https, protocol: HTTPS}]\n"
-	       "  resolution: NONE\n"
-	       "---\n"
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: DestinationRule\n"
-	       "metadata: {name: cart, namespace: shop}\n"
-	       "spec: {host: cart.shop.svc.cluster.local}\n"
-	       "---\n"
-	       "apiVersion: config.istio.io/v1alpha2\n"
-	       "kind: RouteRule\n"
-	       "metadata: {name: payments}\n"
-	       "spec:\n"
-	       "  destination: {name: payments, namespace: shop}\n"
-	       "  route: [{labels: {version: v1}}]\n",
+	EXPECT(WORLD "apiVersion: networking.istio.io/v1\n"
+	             "kind: VirtualService\n"
+	             "metadata: {name: shop, namespace: shop}\n"
+	             "spec:\n"
+	             "  hosts: [cart]\n"
+	             "  http:\n"
+	             "  - match: [{uri: {prefix: /cart}}]\n"
+	             "    route: [{destination: {host: cart}}]\n"
+	             "  - match: [{uri: {prefix: /reviews}}]\n"
+	             "    route: [{destination: {host: reviews.default}}]\n"
+	             "  - match: [{uri: {prefix: /ratings}}]\n"
+	             "    route: [{destination: {host: ratings.default.svc}}]\n"
+	             "  - match: [{uri: {prefix: /api}}]\n"
+	             "    route: [{destination: {host: api.example.com}}]\n"
+	             "  - route: [{destination: {host: www.googleapis.com}}]\n"
+	             "---\n"
+	             "apiVersion: networking.istio.io/v1\n"
+	             "kind: ServiceEntry\n"
+	             "metadata: {name: google, namespace: shop}\n"
+	             "spec:\n"
+	             "  hosts: ['*.googleapis.com']\n"
+	             "  ports: [{number: 443, name: https, protocol: HTTPS}]\n"
+	             "  resolution: NONE\n"
+	             "---\n"
+	             "apiVersion: networking.istio.io/v1\n"
+	             "kind: DestinationRule\n"
+	             "metadata: {name: cart, namespace: shop}\n"
+	             "spec: {host: cart.shop.svc.cluster.local}\n"
+	             "---\n"
+	             "apiVersion: config.istio.io/v1alpha2\n"
+	             "kind: RouteRule\n"
+	             "metadata: {name: payments}\n"
+	             "spec:\n"
+	             "  destination: {name: payments, namespace: shop}\n"
+	             "  route: [{labels: {version: v1}}]\n",
 	       { "MESH0003", W + 8, 34, "spec.http[0].route[0].destination.host",
 	         "host \"cart\" (cart.shop.svc.cluster.local) matches no ServiceEntry or "
 	         "Kubernetes Service" },
@@ -413,40 +415,39 @@ END_TEST
 
 START_TEST(mtls_conflicts)
 {
-	EXPECT(WORLD
-	       "apiVersion: security.istio.io/v1\n"
-	       "kind: PeerAuthentication\n"
-	       "metadata: {name: default, namespace: istio-system}\n"
-	       "spec: {mtls: {mode: DISABLE}}\n"
-	       "---\n"
-	       "apiVersion: security.istio.io/v1\n"
-	       "kind: PeerAuthentication\n"
-	       "metadata: {name: reviews-v2-strict}\n"
-	       "spec:\n"
-	       "  selector: {matchLabels: {app: reviews, version: v2}}\n"
-	       "  mtls: {mode: STRICT}\n"
-	       "---\n"
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: DestinationRule\n"
-	       "metadata: {name: reviews}\n"
-	       "spec:\n"
-	       "  host: reviews\n"
-	       "  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n"
-	       "  subsets:\n"
-	       "  - name: v2\n"
-	       "    labels: {version: v2}\n"
-	       "    trafficPolicy: {tls: {mode: DISABLE}}\n"
-	       "---\n"
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: DestinationRule\n"
-	       "metadata: {name: ratings}\n"
-	       "spec:\n"
-	       "  host: ratings\n"
-	       "  trafficPolicy:\n"
-	       "    portLevelSettings:\n"
-	       "    - port: {number: 9080}\n"
-	       "      tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem, "
-	       "caCertificates: /ca.pem}\n",
+	EXPECT(WORLD "apiVersion: security.istio.io/v1\n"
+	             "kind: PeerAuthentication\n"
+	             "metadata: {name: default, namespace: istio-system}\n"
+	             "spec: {mtls: {mode: DISABLE}}\n"
+	             "---\n"
+	             "apiVersion: security.istio.io/v1\n"
+	             "kind: PeerAuthentication\n"
+	             "metadata: {name: reviews-v2-strict}\n"
+	             "spec:\n"
+	             "  selector: {matchLabels: {app: reviews, version: v2}}\n"
+	             "  mtls: {mode: STRICT}\n"
+	             "---\n"
+	             "apiVersion: networking.istio.io/v1\n"
+	             "kind: DestinationRule\n"
+	             "metadata: {name: reviews}\n"
+	             "spec:\n"
+	             "  host: reviews\n"
+	             "  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n"
+	             "  subsets:\n"
+	             "  - name: v2\n"
+	             "    labels: {version: v2}\n"
+	             "    trafficPolicy: {tls: {mode: DISABLE}}\n"
+	             "---\n"
+	             "apiVersion: networking.istio.io/v1\n"
+	             "kind: DestinationRule\n"
+	             "metadata: {name: ratings}\n"
+	             "spec:\n"
+	             "  host: ratings\n"
+	             "  trafficPolicy:\n"
+	             "    portLevelSettings:\n"
+	             "    - port: {number: 9080}\n"
+	             "      tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem, "
+	             "caCertificates: /ca.pem}\n",
 	       { "MESH0005", W + 18, 31, "spec.trafficPolicy.tls.mode",
 	         "tls mode ISTIO_MUTUAL, but PeerAuthentication istio-system/default "
 	         "(test.yaml:38) sets mTLS mode DISABLE for reviews.default.svc.cluster.local "
@@ -455,8 +456,7 @@ START_TEST(mtls_conflicts)
 	         "tls mode DISABLE, but PeerAuthentication default/reviews-v2-strict "
 	         "(test.yaml:45) sets mTLS mode STRICT for reviews.default.svc.cluster.local "
 	         "(WorkloadEntry default/reviews-v2): its sidecars refuse plain-text connections" },
-	       { "MESH0005", W + 32, 19,
-	         "spec.trafficPolicy.portLevelSettings[0].tls.mode",
+	       { "MESH0005", W + 32, 19, "spec.trafficPolicy.portLevelSettings[0].tls.mode",
 	         "tls mode MUTUAL, but PeerAuthentication istio-system/default (test.yaml:38) "
 	         "sets mTLS mode DISABLE for ratings.default.svc.cluster.local (Deployment "
 	         "default/ratings-v1): its sidecars do not accept mTLS connections" });
@@ -508,34 +508,33 @@ END_TEST
 
 START_TEST(selector_matches_nothing)
 {
-	EXPECT(WORLD
-	       "apiVersion: security.istio.io/v1\n"
-	       "kind: AuthorizationPolicy\n"
-	       "metadata: {name: deny-ratings}\n"
-	       "spec:\n"
-	       "  selector: {matchLabels: {app: ratings, version: v2}}\n"
-	       "  action: DENY\n"
-	       "  rules: [{from: [{source: {namespaces: [evil]}}]}]\n"
-	       "---\n"
-	       "apiVersion: security.istio.io/v1\n"
-	       "kind: AuthorizationPolicy\n"
-	       "metadata: {name: mesh-wide, namespace: istio-system}\n"
-	       "spec:\n"
-	       "  selector: {matchLabels: {app: reviews}}\n"
-	       "  action: ALLOW\n"
-	       "  rules: [{}]\n"
-	       "---\n"
-	       "apiVersion: security.istio.io/v1\n"
-	       "kind: PeerAuthentication\n"
-	       "metadata: {name: reviews, namespace: other}\n"
-	       "spec: {selector: {matchLabels: {app: reviews}}, mtls: {mode: STRICT}}\n"
-	       "---\n"
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: Sidecar\n"
-	       "metadata: {name: ratings}\n"
-	       "spec:\n"
-	       "  workloadSelector: {labels: {app: rating}}\n"
-	       "  egress: [{hosts: ['./*']}]\n",
+	EXPECT(WORLD "apiVersion: security.istio.io/v1\n"
+	             "kind: AuthorizationPolicy\n"
+	             "metadata: {name: deny-ratings}\n"
+	             "spec:\n"
+	             "  selector: {matchLabels: {app: ratings, version: v2}}\n"
+	             "  action: DENY\n"
+	             "  rules: [{from: [{source: {namespaces: [evil]}}]}]\n"
+	             "---\n"
+	             "apiVersion: security.istio.io/v1\n"
+	             "kind: AuthorizationPolicy\n"
+	             "metadata: {name: mesh-wide, namespace: istio-system}\n"
+	             "spec:\n"
+	             "  selector: {matchLabels: {app: reviews}}\n"
+	             "  action: ALLOW\n"
+	             "  rules: [{}]\n"
+	             "---\n"
+	             "apiVersion: security.istio.io/v1\n"
+	             "kind: PeerAuthentication\n"
+	             "metadata: {name: reviews, namespace: other}\n"
+	             "spec: {selector: {matchLabels: {app: reviews}}, mtls: {mode: STRICT}}\n"
+	             "---\n"
+	             "apiVersion: networking.istio.io/v1\n"
+	             "kind: Sidecar\n"
+	             "metadata: {name: ratings}\n"
+	             "spec:\n"
+	             "  workloadSelector: {labels: {app: rating}}\n"
+	             "  egress: [{hosts: ['./*']}]\n",
 	       { "MESH0006", W + 5, 27, "spec.selector.matchLabels",
 	         "selector app=ratings,version=v2 matches no known workload in namespace default" },
 	       { "MESH0006", W + 20, 32, "spec.selector.matchLabels",
@@ -562,28 +561,27 @@ END_TEST
 
 START_TEST(unreachable_routes)
 {
-	EXPECT(WORLD
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: VirtualService\n"
-	       "metadata: {name: reviews}\n"
-	       "spec:\n"
-	       "  hosts: [reviews]\n"
-	       "  http:\n"
-	       "  - match: [{uri: {prefix: /api}}, {headers: {x-canary: {exact: 'on'}}}]\n"
-	       "    route: [{destination: {host: reviews}}]\n"
-	       "  - match: [{uri: {prefix: /api/v1}, method: {exact: GET}}]\n"
-	       "    route: [{destination: {host: reviews}}]\n"
-	       "  - match:\n"
-	       "    - uri: {exact: /api}\n"
-	       "    - uri: {exact: /health}\n"
-	       "    route: [{destination: {host: reviews}}]\n"
-	       "  - match: [{uri: {regex: '/v[0-9]+'}, ignoreUriCase: true}]\n"
-	       "    route: [{destination: {host: reviews}}]\n"
-	       "  - match: [{uri: {regex: '/v[0-9]+'}}]\n"
-	       "    route: [{destination: {host: reviews}}]\n"
-	       "  - route: [{destination: {host: reviews}}]\n"
-	       "  - match: [{uri: {prefix: /}}]\n"
-	       "    route: [{destination: {host: ratings}}]\n",
+	EXPECT(WORLD "apiVersion: networking.istio.io/v1\n"
+	             "kind: VirtualService\n"
+	             "metadata: {name: reviews}\n"
+	             "spec:\n"
+	             "  hosts: [reviews]\n"
+	             "  http:\n"
+	             "  - match: [{uri: {prefix: /api}}, {headers: {x-canary: {exact: 'on'}}}]\n"
+	             "    route: [{destination: {host: reviews}}]\n"
+	             "  - match: [{uri: {prefix: /api/v1}, method: {exact: GET}}]\n"
+	             "    route: [{destination: {host: reviews}}]\n"
+	             "  - match:\n"
+	             "    - uri: {exact: /api}\n"
+	             "    - uri: {exact: /health}\n"
+	             "    route: [{destination: {host: reviews}}]\n"
+	             "  - match: [{uri: {regex: '/v[0-9]+'}, ignoreUriCase: true}]\n"
+	             "    route: [{destination: {host: reviews}}]\n"
+	             "  - match: [{uri: {regex: '/v[0-9]+'}}]\n"
+	             "    route: [{destination: {host: reviews}}]\n"
+	             "  - route: [{destination: {host: reviews}}]\n"
+	             "  - match: [{uri: {prefix: /}}]\n"
+	             "    route: [{destination: {host: ratings}}]\n",
 	       { "MESH0007", W + 9, 5, "spec.http[1]",
 	         "this route is never used: spec.http[0].match[0] (line 41) before it takes "
 	         "every request it matches" },
@@ -683,24 +681,23 @@ END_TEST
 
 START_TEST(subset_selects_nothing)
 {
-	EXPECT(WORLD
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: DestinationRule\n"
-	       "metadata: {name: reviews}\n"
-	       "spec:\n"
-	       "  host: reviews\n"
-	       "  subsets:\n"
-	       "  - name: v1\n"
-	       "    labels: {version: v1}\n"
-	       "  - name: v3\n"
-	       "    labels: {version: v3}\n"
-	       "---\n"
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: DestinationRule\n"
-	       "metadata: {name: ratings}\n"
-	       "spec:\n"
-	       "  host: ratings\n"
-	       "  subsets: [{name: v2, labels: {version: v2, app: ratings}}]\n",
+	EXPECT(WORLD "apiVersion: networking.istio.io/v1\n"
+	             "kind: DestinationRule\n"
+	             "metadata: {name: reviews}\n"
+	             "spec:\n"
+	             "  host: reviews\n"
+	             "  subsets:\n"
+	             "  - name: v1\n"
+	             "    labels: {version: v1}\n"
+	             "  - name: v3\n"
+	             "    labels: {version: v3}\n"
+	             "---\n"
+	             "apiVersion: networking.istio.io/v1\n"
+	             "kind: DestinationRule\n"
+	             "metadata: {name: ratings}\n"
+	             "spec:\n"
+	             "  host: ratings\n"
+	             "  subsets: [{name: v2, labels: {version: v2, app: ratings}}]\n",
 	       { "MESH0009", W + 10, 13, "spec.subsets[1].labels",
 	         "subset \"v3\": labels version=v3 select none of the 2 known workloads of "
 	         "reviews.default.svc.cluster.local" },
@@ -744,31 +741,30 @@ END_TEST
 
 START_TEST(duplicate_destination_rules)
 {
-	EXPECT(WORLD
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: DestinationRule\n"
-	       "metadata: {name: reviews}\n"
-	       "spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}\n"
-	       "---\n"
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: DestinationRule\n"
-	       "metadata: {name: reviews-lb}\n"
-	       "spec:\n"
-	       "  host: reviews.default.svc.cluster.local\n"
-	       "  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n"
-	       "---\n"
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: DestinationRule\n"
-	       "metadata: {name: reviews, namespace: clients}\n"
-	       "spec: {host: reviews.default.svc.cluster.local}\n"
-	       "---\n"
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: DestinationRule\n"
-	       "metadata: {name: reviews-for-v1}\n"
-	       "spec:\n"
-	       "  host: reviews\n"
-	       "  workloadSelector: {matchLabels: {version: v1}}\n"
-	       "  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}\n",
+	EXPECT(WORLD "apiVersion: networking.istio.io/v1\n"
+	             "kind: DestinationRule\n"
+	             "metadata: {name: reviews}\n"
+	             "spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}\n"
+	             "---\n"
+	             "apiVersion: networking.istio.io/v1\n"
+	             "kind: DestinationRule\n"
+	             "metadata: {name: reviews-lb}\n"
+	             "spec:\n"
+	             "  host: reviews.default.svc.cluster.local\n"
+	             "  trafficPolicy: {loadBalancer: {simple: RANDOM}}\n"
+	             "---\n"
+	             "apiVersion: networking.istio.io/v1\n"
+	             "kind: DestinationRule\n"
+	             "metadata: {name: reviews, namespace: clients}\n"
+	             "spec: {host: reviews.default.svc.cluster.local}\n"
+	             "---\n"
+	             "apiVersion: networking.istio.io/v1\n"
+	             "kind: DestinationRule\n"
+	             "metadata: {name: reviews-for-v1}\n"
+	             "spec:\n"
+	             "  host: reviews\n"
+	             "  workloadSelector: {matchLabels: {version: v1}}\n"
+	             "  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}\n",
 	       { "MESH0011", W + 10, 9, "spec.host",
 	         "DestinationRule default/reviews (test.yaml:37) is also for host "
 	         "reviews.default.svc.cluster.local in namespace default: only one traffic policy "
@@ -810,18 +806,17 @@ END_TEST
 
 START_TEST(port_not_on_service)
 {
-	EXPECT(WORLD
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: VirtualService\n"
-	       "metadata: {name: reviews}\n"
-	       "spec:\n"
-	       "  hosts: [reviews]\n"
-	       "  http:\n"
-	       "  - route:\n"
-	       "    - destination: {host: reviews, port: {number: 9090}}\n"
-	       "      weight: 50\n"
-	       "    - destination: {host: ratings, port: {number: 9080}}\n"
-	       "      weight: 50\n",
+	EXPECT(WORLD "apiVersion: networking.istio.io/v1\n"
+	             "kind: VirtualService\n"
+	             "metadata: {name: reviews}\n"
+	             "spec:\n"
+	             "  hosts: [reviews]\n"
+	             "  http:\n"
+	             "  - route:\n"
+	             "    - destination: {host: reviews, port: {number: 9090}}\n"
+	             "      weight: 50\n"
+	             "    - destination: {host: ratings, port: {number: 9080}}\n"
+	             "      weight: 50\n",
 	       { "MESH0015", W + 8, 51, "spec.http[0].route[0].destination.port.number",
 	         "port 9090 is not a port of reviews.default.svc.cluster.local (its ports: 9080)" });
 }
@@ -902,16 +897,15 @@ END_TEST
 START_TEST(findings_sorted_by_position)
 {
 	/* found by different checks, reported in file order */
-	EXPECT(WORLD
-	       "apiVersion: networking.istio.io/v1\n"
-	       "kind: VirtualService\n"
-	       "metadata: {name: reviews}\n"
-	       "spec:\n"
-	       "  hosts: [reviews]\n"
-	       "  gateways: [nowhere]\n"
-	       "  http:\n"
-	       "  - route: [{destination: {host: reviews, subset: v1}}]\n"
-	       "  - route: [{destination: {host: nothing}}]\n",
+	EXPECT(WORLD "apiVersion: networking.istio.io/v1\n"
+	             "kind: VirtualService\n"
+	             "metadata: {name: reviews}\n"
+	             "spec:\n"
+	             "  hosts: [reviews]\n"
+	             "  gateways: [nowhere]\n"
+	             "  http:\n"
+	             "  - route: [{destination: {host: reviews, subset: v1}}]\n"
+	             "  - route: [{destination: {host: nothing}}]\n",
 	       { "MESH0010", W + 6, 14, "spec.gateways[0]",
 	         "Gateway default/nowhere is not defined" },
 	       { "MESH0001", W + 8, 51, "spec.http[0].route[0].destination.subset",
@@ -983,6 +977,46 @@ START_TEST(large_config)
 }
 END_TEST
 
+START_TEST(allocation_failures)
+{
+	/* every allocation analysis makes may fail: it then returns
+	 * MESH_ENOMEM, leaks nothing and adds no half-built finding */
+	mesh_config *cfg;
+	mesh_diag *d;
+	ck_assert_int_eq(
+		tu_load(WORLD "apiVersion: networking.istio.io/v1\n"
+	                      "kind: DestinationRule\n"
+	                      "metadata: {name: reviews}\n"
+	                      "spec:\n"
+	                      "  host: reviews\n"
+	                      "  subsets: [{name: v3, labels: {version: v3}}]\n"
+	                      "---\n"
+	                      "apiVersion: networking.istio.io/v1\n"
+	                      "kind: VirtualService\n"
+	                      "metadata: {name: reviews}\n"
+	                      "spec:\n"
+	                      "  hosts: [reviews]\n"
+	                      "  http: [{route: [{destination: {host: reviews, subset: v1}}]}]\n",
+	                0, &cfg, &d),
+		0);
+	int rc = MESH_ENOMEM;
+	long n;
+	for (n = 0; rc == MESH_ENOMEM && n < 100000; n++) {
+		mesh_diag_clear(d);
+		mesh__alloc_fail_after(n);
+		rc = mesh_config_analyze(cfg, d);
+		mesh__alloc_fail_after(-1);
+		ck_assert(rc == MESH_ENOMEM || rc == 2);
+		if (rc == MESH_ENOMEM)
+			ck_assert_uint_eq(mesh_diag_count(d), 0);
+	}
+	ck_assert_int_eq(rc, 2);
+	ck_assert_int_gt(n, 5);
+	mesh_config_unref(cfg);
+	mesh_diag_free(d);
+}
+END_TEST
+
 /* Every section of docs/analyze-codes.md: its example YAML gives exactly the
  * finding the section shows (other codes aside: examples leave services out). */
 START_TEST(documented_examples)
@@ -1002,7 +1036,8 @@ START_TEST(documented_examples)
 		memcpy(code, p + 4, 8);
 		code[8] = '\0';
 		char *y = strstr(p, "```yaml\n"), *ye = y ? strstr(y + 8, "```") : NULL;
-		char *w = ye ? strstr(ye + 3, "```\n") : NULL, *we = w ? strstr(w + 4, "\n```") : NULL;
+		char *w = ye ? strstr(ye + 3, "```\n") : NULL,
+		     *we = w ? strstr(w + 4, "\n```") : NULL;
 		ck_assert_msg(we != NULL, "%s: no example and finding", code);
 		y += 8;
 		w += 4;
@@ -1010,7 +1045,8 @@ START_TEST(documented_examples)
 		mesh_diag *d;
 		ck_assert_int_eq(mesh_config_new(&cfg), 0);
 		ck_assert_int_eq(mesh_diag_new(&d), 0);
-		ck_assert_int_eq(mesh_config_load_buffer(cfg, "example.yaml", y, (size_t)(ye - y), d), 0);
+		ck_assert_int_eq(
+			mesh_config_load_buffer(cfg, "example.yaml", y, (size_t)(ye - y), d), 0);
 		ck_assert_int_ge(mesh_config_analyze(cfg, d), 1);
 		size_t mine = 0;
 		for (size_t i = 0; i < mesh_diag_count(d); i++) {
@@ -1065,6 +1101,7 @@ int main(void)
 	tcase_add_test(tc, findings_sorted_by_position);
 	tcase_add_test(tc, kubernetes_duplicates_count_once);
 	tcase_add_test(tc, large_config);
+	tcase_add_test(tc, allocation_failures);
 	tcase_add_test(tc, documented_examples);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

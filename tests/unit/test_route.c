@@ -359,6 +359,73 @@ START_TEST(regex_match_limit)
 }
 END_TEST
 
+
+START_TEST(tcp_tls_and_cors)
+{
+	static const char *yaml =
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: tcp-echo}\n"
+		"spec:\n"
+		"  hosts: [tcp-echo]\n"
+		"  tcp:\n"
+		"  - match: [{port: 9000, sourceLabels: {app: sleep}}]\n"
+		"    route: [{destination: {host: tcp-echo, subset: v2, port: {number: 9000}}}]\n"
+		"  - match: [{port: 9000}]\n"
+		"    route:\n"
+		"    - {destination: {host: tcp-echo, subset: v1}, weight: 80}\n"
+		"    - {destination: {host: tcp-echo, subset: v2}, weight: 20}\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: web}\n"
+		"spec:\n"
+		"  hosts: [\"*.example.com\"]\n"
+		"  tls:\n"
+		"  - match: [{port: 443, sniHosts: [api.example.com]}]\n"
+		"    route: [{destination: {host: api.internal}}]\n"
+		"  http:\n"
+		"  - corsPolicy:\n"
+		"      allowOrigins: [{exact: \"https://a.example.com\"}, {regex: \"https://.*\\\\.b\\\\.com\"}]\n"
+		"      allowMethods: [GET, POST]\n"
+		"      maxAge: 24h\n"
+		"      allowCredentials: true\n"
+		"    route: [{destination: {host: web.internal}}]\n";
+	struct fixture f;
+	setup(&f, yaml);
+	static const char *const sleep_labels[] = { "app", "sleep", NULL };
+	struct mesh_workload sleep = { .struct_size = sizeof(sleep), .labels = sleep_labels };
+	struct mesh_connection c = { .struct_size = sizeof(c), .host = "tcp-echo", .port = 9000 };
+	const mesh_route *rt;
+	ck_assert_int_eq(mesh_router_route_connection(f.router, &c, &rt), 0);
+	ck_assert_uint_eq(mesh_route_destination_count(rt), 2);
+	c.source = &sleep;
+	ck_assert_int_eq(mesh_router_route_connection(f.router, &c, &rt), 0);
+	ck_assert_str_eq(mesh_cluster_name(mesh_route_destination(rt, 0, NULL)),
+	                 "outbound|9000|v2|tcp-echo.default.svc.cluster.local");
+	c.port = 9001;
+	ck_assert_int_eq(mesh_router_route_connection(f.router, &c, &rt), MESH_ENOTFOUND);
+
+	struct mesh_connection t = { .struct_size = sizeof(t), .sni = "api.example.com", .port = 443 };
+	ck_assert_int_eq(mesh_router_route_connection(f.router, &t, &rt), 0);
+	ck_assert_str_eq(mesh_cluster_host(mesh_route_destination(rt, 0, NULL)), "api.internal");
+	t.sni = "other.example.com";
+	ck_assert_int_eq(mesh_router_route_connection(f.router, &t, &rt), MESH_ENOTFOUND);
+
+	struct mesh_request req = { .struct_size = sizeof(req), .authority = "www.example.com" };
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), 0);
+	struct mesh_cors cors = { .struct_size = sizeof(cors) };
+	ck_assert_int_eq(mesh_route_get_cors(rt, &cors), 0);
+	ck_assert_str_eq(cors.allow_methods, "GET,POST");
+	ck_assert_int_eq(cors.max_age_s, 86400);
+	ck_assert_int_eq(cors.allow_credentials, 1);
+	ck_assert_int_eq(mesh_route_cors_origin_allowed(rt, "https://a.example.com", f.s), 1);
+	ck_assert_int_eq(mesh_route_cors_origin_allowed(rt, "https://x.b.com", f.s), 1);
+	ck_assert_int_eq(mesh_route_cors_origin_allowed(rt, "https://x.c.com", f.s), 0);
+	teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("route");
@@ -369,6 +436,7 @@ int main(void)
 	tcase_add_test(tc, weighted_split_converges);
 	tcase_add_test(tc, gateways_and_sources);
 	tcase_add_test(tc, regex_match_limit);
+	tcase_add_test(tc, tcp_tls_and_cors);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -103,6 +103,29 @@ MESH_API void mesh_route_scratch_free(mesh_route_scratch *s);
 MESH_API int mesh_router_route(const mesh_router *r, const struct mesh_request *req,
                                mesh_route_scratch *s, const mesh_route **out);
 
+/**
+ * A TCP or TLS connection to route (VirtualService tcp / tls routes,
+ * RouteRule-free). @since 0.1
+ */
+struct mesh_connection {
+	size_t struct_size;       /**< sizeof(struct mesh_connection) */
+	const char *host;         /**< the service it is for; NULL: use @sni */
+	const char *sni;          /**< TLS server name, NULL for plain TCP */
+	unsigned port;            /**< destination port, 0 when unknown */
+	const char *gateway;      /**< as in struct mesh_request */
+	const struct mesh_workload *source; /**< NULL: the router's own workload */
+};
+
+/**
+ * mesh_router_route_connection - the route for a connection: with an SNI,
+ * the first tls route whose sniHosts cover it; then the first tcp route
+ * that matches; then the service's default route. Allocates nothing.
+ * Returns 0 with *out set, or MESH_ENOTFOUND.
+ * @since 0.1
+ */
+MESH_API int mesh_router_route_connection(const mesh_router *r, const struct mesh_connection *c,
+                                          const mesh_route **out);
+
 /** Flags for mesh_router_explain(). */
 enum mesh_explain_flag {
 	MESH_EXPLAIN_ALL = 1u << 0,  /**< also say why each earlier route did not match */
@@ -195,6 +218,26 @@ enum mesh_header_dir { MESH_HDR_REQUEST = 0, MESH_HDR_RESPONSE = 1 };
 MESH_API size_t mesh_route_header_op_count(const mesh_route *rt);
 MESH_API int mesh_route_header_op(const mesh_route *rt, size_t i, int *dir, int *op,
                                   const char **name, const char **value);
+
+/** CORS policy of a route (corsPolicy). Lists are comma-joined. @since 0.1 */
+struct mesh_cors {
+	size_t struct_size;
+	const char *allow_methods;   /**< or NULL */
+	const char *allow_headers;   /**< or NULL */
+	const char *expose_headers;  /**< or NULL */
+	int64_t max_age_s;           /**< -1: not set */
+	int allow_credentials;       /**< -1 unset, 0 false, 1 true */
+};
+/** mesh_route_get_cors - fill @out; MESH_ENOTFOUND when the route has no CORS policy. @since 0.1 */
+MESH_API int mesh_route_get_cors(const mesh_route *rt, struct mesh_cors *out);
+/**
+ * mesh_route_cors_origin_allowed - whether @origin is allowed by the route's
+ * allowOrigins (exact / prefix / regex) or legacy allowOrigin list ("*"
+ * allows all). Returns 1 or 0. @s as for mesh_router_route().
+ * @since 0.1
+ */
+MESH_API int mesh_route_cors_origin_allowed(const mesh_route *rt, const char *origin,
+                                            mesh_route_scratch *s);
 
 /* ---- clusters ---- */
 

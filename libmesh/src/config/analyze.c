@@ -2,9 +2,8 @@
  * analyze.c - mesh_config_analyze(): builds what the configuration says
  * exists (services, workloads, DestinationRules, PeerAuthentications), runs
  * the checks of analyze_routes.c, analyze_match.c and analyze_policy.c, and
- * hands their
- * findings to the caller sorted by position. The codes are documented in
- * docs/analyze-codes.md.
+ * hands their findings to the caller sorted by position. The codes are
+ * documented in docs/analyze-codes.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,8 +228,8 @@ const char *mesh__an_labels_str(struct an *a, const struct mesh__node *sel)
 	return s ? s : "";
 }
 
-const struct an_kv *mesh__an_candidates(struct an *a, const char *ns,
-                                        const struct mesh__node *sel, size_t *n)
+const struct an_kv *mesh__an_candidates(struct an *a, const char *ns, const struct mesh__node *sel,
+                                        size_t *n)
 {
 	if (!mesh__an_has_labels(sel)) {
 		if (!*ns) {
@@ -306,7 +305,8 @@ static void add_workload(struct an *a, const struct mesh_resource *r,
 		if (!k || !v)
 			continue;
 		/* by namespace, and mesh-wide for root-namespace policies */
-		mesh__an_map_add(a, &a->wl_lbl, mesh__an_printf(a, "%s\037%s\037%s", r->ns, k, v), w);
+		mesh__an_map_add(a, &a->wl_lbl, mesh__an_printf(a, "%s\037%s\037%s", r->ns, k, v),
+		                 w);
 		mesh__an_map_add(a, &a->wl_lbl, mesh__an_printf(a, "\037%s\037%s", k, v), w);
 	}
 }
@@ -391,7 +391,8 @@ static void build(struct an *a)
 			break;
 		case MESH_KIND_MESH_CONFIG:
 			if (!a->mesh_cfg) {
-				const char *root = mesh__node_str(mesh__node_get(r->spec, "rootNamespace"));
+				const char *root =
+					mesh__node_str(mesh__node_get(r->spec, "rootNamespace"));
 				if (root && *root)
 					a->root_ns = root;
 				a->mesh_cfg = r;
@@ -408,7 +409,8 @@ static void build(struct an *a)
 	for (size_t i = 0; i < cfg->next; i++) {
 		const struct mesh_resource *r = cfg->ext[i];
 		mesh__an_map_add(a, &k8s,
-		                 mesh__an_printf(a, "%s\037%s\037%s", r->kind_name, r->ns, r->name), r);
+		                 mesh__an_printf(a, "%s\037%s\037%s", r->kind_name, r->ns, r->name),
+		                 r);
 	}
 	mesh__an_map_sort(&k8s);
 	for (size_t i = 0; i < k8s.n && !a->err; i++)

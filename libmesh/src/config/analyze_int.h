@@ -47,9 +47,9 @@ struct an {
 	int findings;
 	int err; /* MESH_ENOMEM once an allocation failed */
 	const char *root_ns;
-	const struct mesh_resource *mesh_cfg;  /* the MeshConfig, or NULL */
-	const struct mesh__node *mesh_mtls;    /* its default mTLS mode, or NULL */
-	bool any_disable, any_strict;          /* some policy sets mTLS DISABLE / STRICT */
+	const struct mesh_resource *mesh_cfg; /* the MeshConfig, or NULL */
+	const struct mesh__node *mesh_mtls;   /* its default mTLS mode, or NULL */
+	bool any_disable, any_strict;         /* some policy sets mTLS DISABLE / STRICT */
 	size_t nworkloads;
 	struct an_map hosts;  /* FQDN or "*.suffix" -> struct an_service */
 	struct an_map wl_ns;  /* namespace -> struct an_workload */
@@ -72,8 +72,7 @@ char *mesh__an_printf(struct an *a, const char *fmt, ...) MESH_PRINTF(2, 3);
 
 /* Adds one finding (a warning with @code) at @at of @r. */
 void mesh__an_report(struct an *a, const struct mesh_resource *r, const struct mesh__node *at,
-                     const char *path, const char *code, const char *fmt, ...)
-	MESH_PRINTF(6, 7);
+                     const char *path, const char *code, const char *fmt, ...) MESH_PRINTF(6, 7);
 
 /* The FQDN of a host as written in a resource of namespace @ns: short
  * names ("reviews") become "reviews.<ns>.svc.cluster.local". */
@@ -97,8 +96,8 @@ const char *mesh__an_labels_str(struct an *a, const struct mesh__node *sel);
 
 /* Workloads in namespace @ns ("" = any namespace) that may carry @sel: a
  * range of a->wl_lbl or a->wl_ns; the caller still matches each one. */
-const struct an_kv *mesh__an_candidates(struct an *a, const char *ns,
-                                        const struct mesh__node *sel, size_t *n);
+const struct an_kv *mesh__an_candidates(struct an *a, const char *ns, const struct mesh__node *sel,
+                                        size_t *n);
 
 /* Calls @fn (when not NULL) for each known workload of the services
  * @svc[0..@nsvc) whose labels include @sel, until it returns true.
@@ -115,8 +114,8 @@ bool mesh__an_is(const struct mesh__node *n, const char *s);
 #define AN_AT(r, n) (r)->file, (n) ? (unsigned)(n)->line : (r)->line
 
 /* The checks, by area. */
-void mesh__an_check_routes(struct an *a);   /* analyze_routes.c */
-void mesh__an_check_matches(struct an *a);  /* analyze_match.c */
-void mesh__an_check_policy(struct an *a);   /* analyze_policy.c */
+void mesh__an_check_routes(struct an *a);  /* analyze_routes.c */
+void mesh__an_check_matches(struct an *a); /* analyze_match.c */
+void mesh__an_check_policy(struct an *a);  /* analyze_policy.c */
 
 #endif

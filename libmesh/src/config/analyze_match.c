@@ -48,8 +48,7 @@ static bool string_match(const struct mesh__node *sm, const char **kind, const c
 
 static bool is_any_regex(const char *re)
 {
-	return !strcmp(re, ".*") || !strcmp(re, "^.*$") || !strcmp(re, "^.*") ||
-	       !strcmp(re, ".*$");
+	return !strcmp(re, ".*") || !strcmp(re, "^.*$") || !strcmp(re, "^.*") || !strcmp(re, ".*$");
 }
 
 /*
@@ -79,7 +78,8 @@ static bool covers_value(const struct mesh__node *a, const struct mesh__node *b,
 	if (!strcmp(ka, "exact"))
 		return !strcmp(kb, "exact") && (ia ? !strcasecmp(va, vb) : !strcmp(va, vb));
 	if (!strcmp(ka, "prefix"))
-		return strcmp(kb, "regex") && (ia ? !strncasecmp(va, vb, la) : !strncmp(va, vb, la));
+		return strcmp(kb, "regex") &&
+		       (ia ? !strncasecmp(va, vb, la) : !strncmp(va, vb, la));
 	return !strcmp(kb, "regex") && !strcmp(va, vb);
 }
 
@@ -102,8 +102,8 @@ static bool covers_map(const struct mesh__node *a, const struct mesh__node *b, b
 		return false;
 	for (size_t i = 0; i < a->count; i++) {
 		const char *k = mesh__node_str(a->u.pairs[i].key);
-		if (!k || !covers_value(a->u.pairs[i].value, lookup(b, k, icase), false, NULL, false,
-		                        false))
+		if (!k || !covers_value(a->u.pairs[i].value, lookup(b, k, icase), false, NULL,
+		                        false, false))
 			return false;
 	}
 	return true;
@@ -170,7 +170,8 @@ static bool covers_field(const struct mesh__node *k, const struct mesh__node *v,
 		return covers_value(v, mesh__node_get(b, "uri"), true, "/", ia, ib);
 	for (size_t j = 0; j < MESH_ARRAY_LEN(always); j++)
 		if (mesh__key_is(k, always[j]))
-			return covers_value(v, mesh__node_get(b, always[j]), true, NULL, false, false);
+			return covers_value(v, mesh__node_get(b, always[j]), true, NULL, false,
+			                    false);
 	if (mesh__key_is(k, "headers"))
 		return covers_map(v, mesh__node_get(b, "headers"), true);
 	if (mesh__key_is(k, "queryParams"))
@@ -248,10 +249,11 @@ static void check_vs(struct an *a, const struct mesh_resource *r)
 		const struct mesh__node *rule = http->u.items[i];
 		snprintf(p, sizeof(p), "spec.http[%zu]", i);
 		if (all != SIZE_MAX) {
-			mesh__an_report(a, r, rule, p, "MESH0007",
-			                "this route is never used: spec.http[%zu] (line %u) before it "
-			                "takes every request",
-			                all, http->u.items[all]->line);
+			mesh__an_report(
+				a, r, rule, p, "MESH0007",
+				"this route is never used: spec.http[%zu] (line %u) before it "
+				"takes every request",
+				all, http->u.items[all]->line);
 			continue;
 		}
 		const struct mesh__node *match = seq(rule, "match");
@@ -259,11 +261,13 @@ static void check_vs(struct an *a, const struct mesh_resource *r)
 		for (size_t k = 0; k < n; k++)
 			covered += find_cover(http, i, match->u.items[k], vsgw, &j, &m) != NULL;
 		if (n && covered == n) {
-			const struct mesh__node *c = find_cover(http, i, match->u.items[0], vsgw, &j, &m);
-			mesh__an_report(a, r, rule, p, "MESH0007",
-			                "this route is never used: spec.http[%zu].match[%zu] (line %u) "
-			                "before it takes every request it matches",
-			                j, m, c->line);
+			const struct mesh__node *c =
+				find_cover(http, i, match->u.items[0], vsgw, &j, &m);
+			mesh__an_report(
+				a, r, rule, p, "MESH0007",
+				"this route is never used: spec.http[%zu].match[%zu] (line %u) "
+				"before it takes every request it matches",
+				j, m, c->line);
 		} else {
 			for (size_t k = 0; covered && k < n; k++) {
 				const struct mesh__node *c =
@@ -271,10 +275,11 @@ static void check_vs(struct an *a, const struct mesh_resource *r)
 				if (!c)
 					continue;
 				snprintf(p, sizeof(p), "spec.http[%zu].match[%zu]", i, k);
-				mesh__an_report(a, r, match->u.items[k], p, "MESH0014",
-				                "this match is never used: spec.http[%zu].match[%zu] "
-				                "(line %u) before it takes every request it matches",
-				                j, m, c->line);
+				mesh__an_report(
+					a, r, match->u.items[k], p, "MESH0014",
+					"this match is never used: spec.http[%zu].match[%zu] "
+					"(line %u) before it takes every request it matches",
+					j, m, c->line);
 			}
 		}
 		if (catches_all(rule, vsgw))

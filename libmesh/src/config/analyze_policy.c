@@ -57,7 +57,8 @@ static struct mtls effective_mtls(struct an *a, const char *ns, const struct mes
 	for (size_t i = 0; labels && i < n; i++) {
 		const struct mesh_resource *pa = pas[i].val;
 		const struct mesh__node *sel = mesh__node_path(pa->spec, "selector.matchLabels");
-		if (mesh__an_has_labels(sel) && mesh__an_labels_match(sel, labels) && pa_mode(pa, &m))
+		if (mesh__an_has_labels(sel) && mesh__an_labels_match(sel, labels) &&
+		    pa_mode(pa, &m))
 			return m;
 	}
 	if (ns_mode(a, ns, &m) || ns_mode(a, a->root_ns, &m))
@@ -138,7 +139,8 @@ static void check_tls(struct an *a, const struct mesh_resource *dr, const char *
 		if (!m.src || strcmp(m.mode, t.bad))
 			return;
 		t.found = m;
-		snprintf(where, sizeof(where), "%s%s", ns ? "namespace " : "the mesh", ns ? ns : "");
+		snprintf(where, sizeof(where), "%s%s", ns ? "namespace " : "the mesh",
+		         ns ? ns : "");
 	} else if (t.w) {
 		snprintf(where, sizeof(where), "%s %s/%s", t.w->r->kind_name, t.w->r->ns,
 		         t.w->r->name);
@@ -148,9 +150,9 @@ static void check_tls(struct an *a, const struct mesh_resource *dr, const char *
 	snprintf(p, sizeof(p), "%s.mode", path);
 	const struct mtls *f = &t.found;
 	mesh__an_report(a, dr, mn, p, code,
-	                "tls mode %s, but %s %s/%s (%s:%u) sets mTLS mode %s for %s (%s): %s",
-	                mode, f->src->kind_name, f->src->ns, f->src->name, AN_AT(f->src, f->at),
-	                f->mode, host, where, effect);
+	                "tls mode %s, but %s %s/%s (%s:%u) sets mTLS mode %s for %s (%s): %s", mode,
+	                f->src->kind_name, f->src->ns, f->src->name, AN_AT(f->src, f->at), f->mode,
+	                host, where, effect);
 }
 
 /* A traffic policy: its tls and those of its port-level settings. */
@@ -175,7 +177,8 @@ static void check_dr(struct an *a, const struct mesh_resource *dr, struct an_map
 	if (!host)
 		return;
 	size_t nsvc = 0;
-	const struct an_kv *svc = strchr(host, '*') ? NULL : mesh__an_lookup(&a->hosts, host, &nsvc);
+	const struct an_kv *svc =
+		strchr(host, '*') ? NULL : mesh__an_lookup(&a->hosts, host, &nsvc);
 	if (!mesh__node_get(dr->spec, "workloadSelector"))
 		mesh__an_map_add(a, same, mesh__an_printf(a, "%s\037%s", host, dr->ns), dr);
 	check_policy(a, dr, host, svc, nsvc, mesh__node_get(dr->spec, "trafficPolicy"),
@@ -212,11 +215,12 @@ static void report_same_host(struct an *a, const struct an_map *same)
 		}
 		const struct mesh_resource *first = same->v[g].val, *r = same->v[i].val;
 		const struct mesh__node *hn = mesh__node_get(r->spec, "host");
-		mesh__an_report(a, r, hn, "spec.host", "MESH0011",
-		                "DestinationRule %s/%s (%s:%u) is also for host %s in namespace %s: "
-		                "only one traffic policy and set of subsets takes effect",
-		                first->ns, first->name, first->file, first->name_node->line,
-		                mesh__an_fqdn(a, mesh__node_str(hn), r->ns), r->ns);
+		mesh__an_report(
+			a, r, hn, "spec.host", "MESH0011",
+			"DestinationRule %s/%s (%s:%u) is also for host %s in namespace %s: "
+			"only one traffic policy and set of subsets takes effect",
+			first->ns, first->name, first->file, first->name_node->line,
+			mesh__an_fqdn(a, mesh__node_str(hn), r->ns), r->ns);
 	}
 }
 
@@ -246,8 +250,7 @@ static void check_selector(struct an *a, const struct mesh_resource *r)
 	for (size_t i = 0; i < n; i++)
 		if (mesh__an_labels_match(sel, ((const struct an_workload *)c[i].val)->labels))
 			return;
-	mesh__an_report(a, r, sel, path, "MESH0006",
-	                "selector %s matches no known workload %s%s",
+	mesh__an_report(a, r, sel, path, "MESH0006", "selector %s matches no known workload %s%s",
 	                mesh__an_labels_str(a, sel), meshwide ? "in the mesh" : "in namespace ",
 	                meshwide ? "" : r->ns);
 }
@@ -294,10 +297,11 @@ static void add_gateway(struct an *a, const struct mesh_resource *r, struct an_m
 	const struct mesh__node *servers = mesh__node_get(r->spec, "servers");
 	for (size_t i = 0; sel && servers && servers->type == MESH_NODE_SEQ && i < servers->count;
 	     i++) {
-		const char *port = mesh__node_str(mesh__node_path(servers->u.items[i], "port.number"));
+		const char *port =
+			mesh__node_str(mesh__node_path(servers->u.items[i], "port.number"));
 		const struct mesh__node *hosts = mesh__node_get(servers->u.items[i], "hosts");
-		for (size_t j = 0; port && hosts && hosts->type == MESH_NODE_SEQ && j < hosts->count;
-		     j++) {
+		for (size_t j = 0;
+		     port && hosts && hosts->type == MESH_NODE_SEQ && j < hosts->count; j++) {
 			const char *h = mesh__node_str(hosts->u.items[j]);
 			if (!h)
 				continue;
@@ -307,10 +311,11 @@ static void add_gateway(struct an *a, const struct mesh_resource *r, struct an_m
 				a->err = MESH_ENOMEM;
 				return;
 			}
-			*g = (struct gw_host){ r, hosts->u.items[j], i, j, slash ? slash + 1 : h, sel,
-				               port, false };
-			mesh__an_map_add(a, m, mesh__an_printf(a, "%s\037%s\037%s", sel, port, g->host),
-			                 g);
+			*g = (struct gw_host){
+				r, hosts->u.items[j], i, j, slash ? slash + 1 : h, sel, port, false
+			};
+			mesh__an_map_add(
+				a, m, mesh__an_printf(a, "%s\037%s\037%s", sel, port, g->host), g);
 		}
 	}
 }
@@ -349,7 +354,8 @@ static void report_gateways(struct an *a, const struct an_map *m)
 		const char *p = strchr(rest + (*rest == '.'), '.');
 		for (bool last = false; !last; p = p ? strchr(p + 1, '.') : NULL) {
 			last = !p;
-			snprintf(key, sizeof(key), "%s\037%s\037*%s", h->selector, h->port, p ? p : "");
+			snprintf(key, sizeof(key), "%s\037%s\037*%s", h->selector, h->port,
+			         p ? p : "");
 			size_t n;
 			const struct an_kv *c = mesh__an_map_find(m, key, &n);
 			for (size_t k = 0; k < n; k++) {
@@ -394,7 +400,8 @@ void mesh__an_check_policy(struct an *a)
 			check_dr(a, r, &same);
 		else if (r->kind == MESH_KIND_GATEWAY)
 			add_gateway(a, r, &gws);
-		else if (r->kind == MESH_KIND_SIDECAR && !mesh__node_get(r->spec, "workloadSelector"))
+		else if (r->kind == MESH_KIND_SIDECAR &&
+		         !mesh__node_get(r->spec, "workloadSelector"))
 			mesh__an_map_add(a, &sidecars, r->ns, r);
 		if (a->nworkloads)
 			check_selector(a, r);

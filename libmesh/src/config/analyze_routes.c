@@ -25,9 +25,8 @@ struct routes {
 	struct an_map mhost; /* fqdn -> struct ref (VirtualServices bound to the mesh) */
 };
 
-static void add_ref(struct an *a, struct an_map *m, const char *key,
-                    const struct mesh_resource *r, const struct mesh__node *at,
-                    const char *path, size_t idx, const char *host)
+static void add_ref(struct an *a, struct an_map *m, const char *key, const struct mesh_resource *r,
+                    const struct mesh__node *at, const char *path, size_t idx, const char *host)
 {
 	struct ref *x = mesh__arena_alloc(&a->arena, sizeof(*x));
 	if (!x) {
@@ -56,8 +55,8 @@ static void no_host(struct an *a, const struct mesh_resource *r, const struct me
 		                "host \"%s\" matches no ServiceEntry or Kubernetes Service", host);
 	else
 		mesh__an_report(a, r, at, path, "MESH0003",
-		                "host \"%s\" (%s) matches no ServiceEntry or Kubernetes Service", raw,
-		                host);
+		                "host \"%s\" (%s) matches no ServiceEntry or Kubernetes Service",
+		                raw, host);
 }
 
 /* MESH0003 for a host node; returns the services (NULL: none, reported). */
@@ -76,8 +75,8 @@ static const struct an_kv *check_host(struct an *a, const struct mesh_resource *
 }
 
 /* MESH0001: the subset must be defined by a DestinationRule of the host. */
-static void check_subset(struct an *a, const struct mesh_resource *r,
-                         const struct mesh__node *sn, const char *host, const char *path)
+static void check_subset(struct an *a, const struct mesh_resource *r, const struct mesh__node *sn,
+                         const char *host, const char *path)
 {
 	const char *subset = mesh__node_str(sn);
 	if (!subset || !*subset)
@@ -87,14 +86,15 @@ static void check_subset(struct an *a, const struct mesh_resource *r,
 	for (size_t i = 0; i < n; i++) {
 		const struct mesh_resource *dr = drs[i].val;
 		const struct mesh__node *subsets = mesh__node_get(dr->spec, "subsets");
-		for (size_t j = 0; subsets && subsets->type == MESH_NODE_SEQ && j < subsets->count; j++)
+		for (size_t j = 0; subsets && subsets->type == MESH_NODE_SEQ && j < subsets->count;
+		     j++)
 			if (mesh__an_is(mesh__node_get(subsets->u.items[j], "name"), subset))
 				return;
 	}
 	if (!drs) {
 		mesh__an_report(a, r, sn, path, "MESH0001",
-		                "subset \"%s\" is not defined: no DestinationRule for host %s", subset,
-		                host);
+		                "subset \"%s\" is not defined: no DestinationRule for host %s",
+		                subset, host);
 		return;
 	}
 	const struct mesh_resource *dr = drs[0].val;
@@ -105,8 +105,7 @@ static void check_subset(struct an *a, const struct mesh_resource *r,
 
 /* MESH0015: a destination port must be one of the service's ports. */
 static void check_port(struct an *a, const struct mesh_resource *r, const struct mesh__node *pn,
-                       const struct an_kv *svc, size_t nsvc, const char *host,
-                       const char *path)
+                       const struct an_kv *svc, size_t nsvc, const char *host, const char *path)
 {
 	int64_t port;
 	if (!mesh__an_int(pn, &port))
@@ -169,8 +168,8 @@ static void check_destination(struct an *a, const struct mesh_resource *r,
 
 /* MESH0010: "name", "ns/name" or "name.ns.svc.cluster.local" must be a
  * Gateway of the configuration ("mesh" is the sidecars). */
-static void check_gateway(struct an *a, const struct mesh_resource *r,
-                          const struct mesh__node *gn, const char *path)
+static void check_gateway(struct an *a, const struct mesh_resource *r, const struct mesh__node *gn,
+                          const char *path)
 {
 	const char *g = mesh__node_str(gn);
 	if (!g || !*g || !strcmp(g, "mesh") || strlen(g) > 300)
@@ -225,17 +224,18 @@ static void check_vs(struct routes *x, const struct mesh_resource *r)
 			for (size_t m = 0; match && m < match->count; m++) {
 				const struct mesh__node *mg = seq(match->u.items[m], "gateways");
 				for (size_t g = 0; mg && g < mg->count; g++) {
-					snprintf(p, sizeof(p), "spec.%s[%zu].match[%zu].gateways[%zu]",
-					         kinds[k], i, m, g);
+					snprintf(p, sizeof(p),
+					         "spec.%s[%zu].match[%zu].gateways[%zu]", kinds[k],
+					         i, m, g);
 					check_gateway(a, r, mg->u.items[g], p);
 				}
 			}
 			const struct mesh__node *route = seq(rule, "route");
 			for (size_t j = 0; route && j < route->count; j++) {
-				snprintf(p, sizeof(p), "spec.%s[%zu].route[%zu].destination", kinds[k], i,
-				         j);
-				check_destination(a, r, mesh__node_get(route->u.items[j], "destination"),
-				                  p);
+				snprintf(p, sizeof(p), "spec.%s[%zu].route[%zu].destination",
+				         kinds[k], i, j);
+				check_destination(
+					a, r, mesh__node_get(route->u.items[j], "destination"), p);
 			}
 			if (k != 0)
 				continue;
@@ -243,9 +243,11 @@ static void check_vs(struct routes *x, const struct mesh_resource *r)
 			check_destination(a, r, mesh__node_get(rule, "mirror"), p);
 			const struct mesh__node *mirrors = seq(rule, "mirrors");
 			for (size_t j = 0; mirrors && j < mirrors->count; j++) {
-				snprintf(p, sizeof(p), "spec.http[%zu].mirrors[%zu].destination", i, j);
-				check_destination(a, r, mesh__node_get(mirrors->u.items[j], "destination"),
-				                  p);
+				snprintf(p, sizeof(p), "spec.http[%zu].mirrors[%zu].destination", i,
+				         j);
+				check_destination(
+					a, r, mesh__node_get(mirrors->u.items[j], "destination"),
+					p);
 			}
 		}
 	}
@@ -255,8 +257,7 @@ static void check_vs(struct routes *x, const struct mesh_resource *r)
  * MESH0002 on its labels when @labels_too. Returns its FQDN. */
 static const char *check_istio_service(struct an *a, const struct mesh_resource *r,
                                        const struct mesh__node *svc, const char *path,
-                                       bool labels_too, const struct an_kv **found,
-                                       size_t *nfound)
+                                       bool labels_too, const struct an_kv **found, size_t *nfound)
 {
 	*found = NULL;
 	*nfound = 0;
@@ -311,8 +312,8 @@ static void check_route_rule(struct routes *x, const struct mesh_resource *r)
 	int64_t prec = 0;
 	if (!mesh__an_int(pn, &prec))
 		pn = NULL;
-	const char *key = mesh__an_printf(a, "%s\037%020" PRIu64, host,
-	                                  (uint64_t)prec ^ ((uint64_t)1 << 63));
+	const char *key =
+		mesh__an_printf(a, "%s\037%020" PRIu64, host, (uint64_t)prec ^ ((uint64_t)1 << 63));
 	if (pn)
 		add_ref(a, &x->prec, key, r, pn, "spec.precedence", 0, host);
 	else
@@ -334,7 +335,8 @@ static bool exported_to(const struct mesh_resource *r, const char *ns)
 		return true;
 	for (size_t i = 0; i < to->count; i++) {
 		const char *e = mesh__node_str(to->u.items[i]);
-		if (e && (!strcmp(e, "*") || !strcmp(e, ns) || (!strcmp(e, ".") && !strcmp(r->ns, ns))))
+		if (e &&
+		    (!strcmp(e, "*") || !strcmp(e, ns) || (!strcmp(e, ".") && !strcmp(r->ns, ns))))
 			return true;
 	}
 	return false;
@@ -367,16 +369,18 @@ static void report_groups(struct an *a, const struct an_map *m, bool precedence)
 		char p[64];
 		snprintf(p, sizeof(p), "spec.hosts[%zu]", f->idx);
 		if (precedence)
-			mesh__an_report(a, f->r, f->at, f->path, "MESH0004",
-			                "RouteRule %s/%s has precedence %s, as has RouteRule %s/%s "
-			                "(%s:%u) for destination %s: which applies first is undefined",
-			                f->r->ns, f->r->name, precedence_text(f), first->r->ns,
-			                first->r->name, AN_AT(first->r, first->at), f->host);
+			mesh__an_report(
+				a, f->r, f->at, f->path, "MESH0004",
+				"RouteRule %s/%s has precedence %s, as has RouteRule %s/%s "
+				"(%s:%u) for destination %s: which applies first is undefined",
+				f->r->ns, f->r->name, precedence_text(f), first->r->ns,
+				first->r->name, AN_AT(first->r, first->at), f->host);
 		else
-			mesh__an_report(a, f->r, f->at, p, "MESH0008",
-			                "host %s is also claimed for the mesh gateway by VirtualService "
-			                "%s/%s (%s:%u); only one of them takes effect",
-			                f->host, first->r->ns, first->r->name, AN_AT(first->r, first->at));
+			mesh__an_report(
+				a, f->r, f->at, p, "MESH0008",
+				"host %s is also claimed for the mesh gateway by VirtualService "
+				"%s/%s (%s:%u); only one of them takes effect",
+				f->host, first->r->ns, first->r->name, AN_AT(first->r, first->at));
 	}
 }
 
@@ -397,8 +401,8 @@ void mesh__an_check_routes(struct an *a)
 			break;
 		case MESH_KIND_DESTINATION_RULE: {
 			const struct mesh__node *hn = mesh__node_get(r->spec, "host");
-			check_host(a, r, hn, mesh__an_fqdn(a, mesh__node_str(hn), r->ns), "spec.host",
-			           &nsvc);
+			check_host(a, r, hn, mesh__an_fqdn(a, mesh__node_str(hn), r->ns),
+			           "spec.host", &nsvc);
 			break;
 		}
 		default: break;

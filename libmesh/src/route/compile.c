@@ -22,6 +22,9 @@ struct build {
 	size_t ctab_cap;
 };
 
+static void cors_policy(struct build *b, struct mesh_route *rt, const struct mesh__node *n,
+                        const struct mesh_resource *res);
+
 /* ---- small helpers ---- */
 
 static void *alloc(struct build *b, size_t n)
@@ -770,6 +773,119 @@ static struct mesh_route *vs_route(struct build *b, const struct mesh__node *h,
 	rt->rewrite_uri = mesh__node_str(mesh__node_get(rewrite, "uri"));
 	rt->rewrite_authority = mesh__node_str(mesh__node_get(rewrite, "authority"));
 	header_ops(b, rt, mesh__node_get(h, "headers"));
+	cors_policy(b, rt, mesh__node_get(h, "corsPolicy"), res);
+	return rt;
+}
+
+static const char *joined(struct build *b, const struct mesh__node *seq)
+{
+	if (!seq || seq->type != MESH_NODE_SEQ || !seq->count)
+		return NULL;
+	struct mesh__sb sb;
+	mesh__sb_init(&sb);
+	for (size_t i = 0; i < seq->count; i++)
+		if (mesh__node_str(seq->u.items[i]))
+			mesh__sb_printf(&sb, "%s%s", sb.len ? "," : "", seq->u.items[i]->u.str);
+	const char *out = dupstr(b, mesh__sb_str(&sb));
+	mesh__sb_fini(&sb);
+	return out;
+}
+
+/* corsPolicy of a VirtualService route or a RouteRule (allowOrigin is the
+ * old list of exact origins, "*" for any). */
+static void cors_policy(struct build *b, struct mesh_route *rt, const struct mesh__node *n,
+                        const struct mesh_resource *res)
+{
+	if (!n || n->type != MESH_NODE_MAP)
+		return;
+	rt->has_cors = true;
+	rt->cors.struct_size = sizeof(rt->cors);
+	rt->cors.allow_methods = joined(b, mesh__node_get(n, "allowMethods"));
+	rt->cors.allow_headers = joined(b, mesh__node_get(n, "allowHeaders"));
+	rt->cors.expose_headers = joined(b, mesh__node_get(n, "exposeHeaders"));
+	const struct mesh__node *age = mesh__node_get(n, "maxAge");
+	rt->cors.max_age_s = age ? duration_ms(age, -1000) / 1000 : -1;
+	const char *cred = mesh__node_str(mesh__node_get(n, "allowCredentials"));
+	rt->cors.allow_credentials = !cred ? -1 : !strcmp(cred, "true");
+	const struct mesh__node *origins = mesh__node_get(n, "allowOrigins");
+	const struct mesh__node *legacy = mesh__node_get(n, "allowOrigin");
+	size_t no = (origins && origins->type == MESH_NODE_SEQ ? origins->count : 0) +
+	            (legacy && legacy->type == MESH_NODE_SEQ ? legacy->count : 0);
+	if (!no)
+		return;
+	rt->origins = alloc(b, no * sizeof(*rt->origins));
+	for (size_t i = 0; rt->origins && origins && origins->type == MESH_NODE_SEQ &&
+	                   i < origins->count; i++)
+		strmatch_from(b, &rt->origins[rt->norigins++], origins->u.items[i], false, res);
+	for (size_t i = 0; rt->origins && legacy && legacy->type == MESH_NODE_SEQ &&
+	                   i < legacy->count; i++) {
+		const struct mesh__node *o = legacy->u.items[i];
+		struct strmatch *m = &rt->origins[rt->norigins++];
+		if (!mesh__node_str(o) || !strcmp(o->u.str, "*")) {
+			m->kind = SM_PRESENT;
+			continue;
+		}
+		m->kind = SM_EXACT;
+		m->value = o->u.str;
+		m->len = o->count;
+	}
+}
+
+/* A tcp or tls route of a VirtualService. */
+static struct mesh_route *vs_l4_route(struct build *b, const struct mesh__node *n,
+                                      const struct mesh_resource *res, const char *const *gws,
+                                      size_t ngws, bool tls)
+{
+	struct mesh_route *rt = alloc(b, sizeof(*rt));
+	if (!rt)
+		return NULL;
+	rt->rule = res;
+	rt->line = n->line;
+	const struct mesh__node *match = mesh__node_get(n, "match");
+	size_t nm = (match && match->type == MESH_NODE_SEQ) ? match->count : 0;
+	rt->matches = alloc(b, (nm ? nm : 1) * sizeof(*rt->matches));
+	if (!rt->matches)
+		return NULL;
+	for (size_t i = 0; i < nm; i++) {
+		const struct mesh__node *m = match->u.items[i];
+		struct match_block *blk = &rt->matches[rt->nmatches++];
+		blk->node = m;
+		blk->port = (uint32_t)integer(mesh__node_get(m, "port"), 0);
+		blk->src_labels = labels_of(b, mesh__node_get(m, "sourceLabels"));
+		blk->src_ns = mesh__node_str(mesh__node_get(m, "sourceNamespace"));
+		size_t ng;
+		blk->gateways = strlist(b, mesh__node_get(m, "gateways"), &ng);
+		blk->ngateways = ng;
+		if (!blk->gateways) {
+			blk->gateways = gws;
+			blk->ngateways = ngws;
+		}
+		if (tls) {
+			size_t ns;
+			blk->sni = strlist(b, mesh__node_get(m, "sniHosts"), &ns);
+			blk->nsni = ns;
+		}
+	}
+	if (!nm) {
+		rt->matches[0].gateways = gws;
+		rt->matches[0].ngateways = ngws;
+		rt->matches[0].node = n;
+		rt->nmatches = 1;
+	}
+	rt->action = MESH_ACTION_FORWARD;
+	const struct mesh__node *route = mesh__node_get(n, "route");
+	size_t nr = (route && route->type == MESH_NODE_SEQ) ? route->count : 0;
+	rt->dests = alloc(b, (nr + 1) * sizeof(*rt->dests));
+	for (size_t i = 0; rt->dests && i < nr; i++) {
+		const struct mesh__node *rd = route->u.items[i];
+		const struct mesh_cluster *c = vs_dest(b, mesh__node_get(rd, "destination"), res);
+		if (!c)
+			continue;
+		int64_t w = integer(mesh__node_get(rd, "weight"), nr == 1 ? 100 : 0);
+		rt->dests[rt->ndests].cluster = c;
+		rt->dests[rt->ndests++].weight = (uint32_t)(w < 0 ? 0 : w);
+	}
+	finish_weights(rt);
 	return rt;
 }
 
@@ -803,6 +919,16 @@ static void compile_vs(struct build *b, const struct mesh_resource *res)
 			struct mesh_route *rt = vs_route(b, http->u.items[j], res, gws, ngws);
 			if (rt)
 				add_route(b, v, rt);
+		}
+		static const char *const l4[] = { "tls", "tcp" };
+		for (int k = 0; k < 2; k++) {
+			const struct mesh__node *list = mesh__node_get(res->spec, l4[k]);
+			for (size_t j = 0; list && list->type == MESH_NODE_SEQ && j < list->count; j++) {
+				struct mesh_route *rt = vs_l4_route(b, list->u.items[j], res, gws, ngws,
+				                                    k == 0);
+				if (rt)
+					push(b, (void ***)&v->tcp, &v->ntcp, &v->captcp, rt);
+			}
 		}
 	}
 }
@@ -967,6 +1093,7 @@ static struct mesh_route *rr_route(struct build *b, const struct mesh_resource *
 				mesh__node_str(append->u.pairs[i].value) ?: ""
 			};
 	}
+	cors_policy(b, rt, mesh__node_get(spec, "corsPolicy"), res);
 	const char *ws = mesh__node_str(mesh__node_get(spec, "websocketUpgrade"));
 	rt->websocket = ws && !strcmp(ws, "true");
 	return rt;
@@ -1029,6 +1156,7 @@ static void compile_route_rules(struct build *b)
 			struct mesh_route *rt = default_route(b, v->host);
 			if (rt)
 				add_route(b, v, rt);
+			v->fallback = rt;
 		}
 	}
 	mesh__free(rules);
@@ -1062,6 +1190,8 @@ int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_d
 		struct mesh_route *rt = v ? default_route(&b, host) : NULL;
 		if (rt)
 			add_route(&b, v, rt);
+		if (v)
+			v->fallback = rt;
 	}
 	size_t nwild = 0;
 	for (size_t i = 0; i < r->nvhosts; i++)
@@ -1088,8 +1218,10 @@ void mesh__router_release(struct mesh_router *r)
 		mesh__free(r->clusters[i]);
 	}
 	mesh__free(r->clusters);
-	for (size_t i = 0; i < r->nvhosts; i++)
+	for (size_t i = 0; i < r->nvhosts; i++) {
 		mesh__free(r->vhosts[i]->routes);
+		mesh__free(r->vhosts[i]->tcp);
+	}
 	mesh__free(r->vhosts);
 	mesh__free(r->index);
 	mesh__free(r->wild);

@@ -76,7 +76,7 @@ const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *
 	return NULL;
 }
 
-static bool str_match(const struct strmatch *m, const char *s, size_t len,
+bool mesh__str_match(const struct strmatch *m, const char *s, size_t len,
                       mesh_route_scratch *scr)
 {
 	switch (m->kind) {
@@ -166,25 +166,25 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 	/* prefix matches see the whole :path, exact and regex the path alone
 	 * (as Envoy's prefix / path / safe_regex) */
 	size_t ulen = m->uri.kind == SM_PREFIX ? strlen(path) : plen;
-	if (!str_match(&m->uri, path, ulen, s)) {
+	if (!mesh__str_match(&m->uri, path, ulen, s)) {
 		WHY("uri %s \"%s\" does not match \"%.*s\"", kind_name(&m->uri), m->uri.value,
 		    (int)ulen, path);
 		return false;
 	}
 	const char *scheme = req->scheme ? req->scheme : "http";
-	if (!str_match(&m->scheme, scheme, strlen(scheme), s)) {
+	if (!mesh__str_match(&m->scheme, scheme, strlen(scheme), s)) {
 		WHY("scheme %s \"%s\" does not match \"%s\"", kind_name(&m->scheme), m->scheme.value,
 		    scheme);
 		return false;
 	}
 	const char *method = req->method ? req->method : "GET";
-	if (!str_match(&m->method, method, strlen(method), s)) {
+	if (!mesh__str_match(&m->method, method, strlen(method), s)) {
 		WHY("method %s \"%s\" does not match \"%s\"", kind_name(&m->method), m->method.value,
 		    method);
 		return false;
 	}
 	const char *auth = req->authority ? req->authority : "";
-	if (!str_match(&m->authority, auth, strlen(auth), s)) {
+	if (!mesh__str_match(&m->authority, auth, strlen(auth), s)) {
 		WHY("authority %s \"%s\" does not match \"%s\"", kind_name(&m->authority),
 		    m->authority.value, auth);
 		return false;
@@ -192,7 +192,7 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 	for (size_t i = 0; i < m->nheaders; i++) {
 		const struct hdrmatch *h = &m->headers[i];
 		const char *v = header(req, h->name);
-		bool hit = v && str_match(&h->m, v, strlen(v), s);
+		bool hit = v && mesh__str_match(&h->m, v, strlen(v), s);
 		if (h->absent && hit) {
 			WHY("header \"%s\" is present and matches, but withoutHeaders excludes it", h->name);
 			return false;
@@ -211,7 +211,7 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 		const struct hdrmatch *h = &m->query[i];
 		size_t vlen;
 		const char *v = query_param(path, h->name, &vlen);
-		if (!v || !str_match(&h->m, v, vlen, s)) {
+		if (!v || !mesh__str_match(&h->m, v, vlen, s)) {
 			WHY("query parameter \"%s\" %s", h->name, v ? "does not match" : "is absent");
 			return false;
 		}
@@ -281,5 +281,59 @@ bool mesh__route_matches(const struct mesh_router *r, const struct mesh_route *r
 	if (why && rt->nmatches > 1)
 		snprintf(why->text, sizeof(why->text), "%.200s (and %zu more match blocks failed)",
 		         first.text, rt->nmatches - 1);
+	return false;
+}
+
+/* "*.example.com" covers "a.example.com"; "*" covers everything. */
+static bool host_covers(const char *pattern, const char *host)
+{
+	if (!strcmp(pattern, "*"))
+		return true;
+	if (pattern[0] == '*') {
+		size_t pl = strlen(pattern) - 1, hl = strlen(host);
+		return hl > pl && !strcasecmp(host + hl - pl, pattern + 1);
+	}
+	return !strcasecmp(pattern, host);
+}
+
+bool mesh__conn_matches(const struct mesh_router *r, const struct mesh_route *rt,
+                        const struct mesh_connection *c)
+{
+	const struct mesh_workload *src = c->source;
+	const char *src_ns = src && src->namespace_name ? src->namespace_name : r->ns;
+	const char *const *src_labels = src ? src->labels : r->labels;
+	const char *gw = c->gateway ? c->gateway : "mesh";
+	for (size_t i = 0; i < rt->nmatches; i++) {
+		const struct match_block *m = &rt->matches[i];
+		if (m->port && c->port && m->port != c->port)
+			continue;
+		if (m->src_ns && strcmp(m->src_ns, src_ns))
+			continue;
+		bool ok = true;
+		for (size_t j = 0; ok && m->src_labels && m->src_labels[j]; j += 2)
+			ok = label_in(src_labels, m->src_labels[j], m->src_labels[j + 1]);
+		if (!ok)
+			continue;
+		if (!m->gateways) {
+			if (strcmp(gw, "mesh"))
+				continue;
+		} else {
+			const char *slash = strchr(gw, '/');
+			bool hit = false;
+			for (size_t j = 0; j < m->ngateways && !hit; j++)
+				hit = !strcmp(m->gateways[j], gw) ||
+				      (slash && !strcmp(m->gateways[j], slash + 1));
+			if (!hit)
+				continue;
+		}
+		if (m->sni) {
+			bool hit = false;
+			for (size_t j = 0; c->sni && j < m->nsni && !hit; j++)
+				hit = host_covers(m->sni[j], c->sni);
+			if (!hit)
+				continue;
+		}
+		return true;
+	}
 	return false;
 }

@@ -127,6 +127,36 @@ MESH_API int mesh_router_route(const mesh_router *r, const struct mesh_request *
 	return MESH_ENOTFOUND;
 }
 
+MESH_API int mesh_router_route_connection(const mesh_router *r, const struct mesh_connection *c,
+                                          const mesh_route **out)
+{
+	if (!r || !c || !out)
+		return MESH_EINVAL;
+	struct mesh_connection copy;
+	if (c->struct_size < sizeof(*c)) {
+		memset(&copy, 0, sizeof(copy));
+		memcpy(&copy, c, c->struct_size);
+		c = &copy;
+	}
+	const struct vhost *v = mesh__router_vhost(r, c->host ? c->host : c->sni);
+	if (!v)
+		return MESH_ENOTFOUND;
+	for (size_t i = 0; i < v->ntcp; i++) {
+		const struct mesh_route *rt = v->tcp[i];
+		/* tls routes need an SNI; tcp routes take any connection */
+		bool is_tls = rt->nmatches && rt->matches[0].sni;
+		if ((is_tls && !c->sni) || !mesh__conn_matches(r, rt, c))
+			continue;
+		*out = rt;
+		return 0;
+	}
+	if (v->fallback) {
+		*out = v->fallback;
+		return 0;
+	}
+	return MESH_ENOTFOUND;
+}
+
 /* ---- accessors ---- */
 
 /* Copy a value struct into the caller's, which may be an older, smaller
@@ -351,4 +381,25 @@ MESH_API size_t mesh_router_cluster_count(const mesh_router *r)
 MESH_API const mesh_cluster *mesh_router_cluster_at(const mesh_router *r, size_t i)
 {
 	return (r && i < r->nclusters) ? r->clusters[i] : NULL;
+}
+
+MESH_API int mesh_route_get_cors(const mesh_route *rt, struct mesh_cors *out)
+{
+	if (!rt || !out || out->struct_size < sizeof(size_t))
+		return MESH_EINVAL;
+	if (!rt->has_cors)
+		return MESH_ENOTFOUND;
+	FILL(out, rt->cors);
+	return 0;
+}
+
+MESH_API int mesh_route_cors_origin_allowed(const mesh_route *rt, const char *origin,
+                                            mesh_route_scratch *s)
+{
+	if (!rt || !origin || !s)
+		return 0;
+	for (size_t i = 0; i < rt->norigins; i++)
+		if (mesh__str_match(&rt->origins[i], origin, strlen(origin), s))
+			return 1;
+	return 0;
 }

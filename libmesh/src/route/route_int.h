@@ -45,6 +45,8 @@ struct match_block {
 	const char *src_name;      /* RouteRule match.source.name */
 	const char *const *gateways; /* NULL: "mesh" only */
 	size_t ngateways;
+	const char *const *sni;      /* tls routes: sniHosts */
+	size_t nsni;
 	const struct mesh__node *node; /* for explain */
 };
 
@@ -90,6 +92,11 @@ struct mesh_route {
 	struct header_op *hops;
 	size_t nhops;
 	bool websocket;
+	/* corsPolicy */
+	bool has_cors;
+	struct mesh_cors cors;
+	struct strmatch *origins;
+	size_t norigins;
 };
 
 struct vhost {
@@ -97,6 +104,9 @@ struct vhost {
 	const struct mesh_resource *source; /* VirtualService, first RouteRule, or NULL */
 	struct mesh_route **routes;
 	size_t nroutes, caproutes;
+	struct mesh_route **tcp; /* tls routes first, then tcp routes */
+	size_t ntcp, captcp;
+	struct mesh_route *fallback; /* default route of a registry service */
 };
 
 struct mesh_router {
@@ -137,5 +147,10 @@ const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *
 bool mesh__route_matches(const struct mesh_router *r, const struct mesh_route *rt,
                          const struct mesh_request *req, mesh_route_scratch *s,
                          struct why *why);
+bool mesh__str_match(const struct strmatch *m, const char *s, size_t len,
+                     mesh_route_scratch *scr);
+/* A tcp / tls route for a connection. */
+bool mesh__conn_matches(const struct mesh_router *r, const struct mesh_route *rt,
+                        const struct mesh_connection *c);
 
 #endif
