@@ -90,7 +90,8 @@ static void gen_vs(FILE *f, unsigned i)
 	        "  - svc-%u.ns-%u.svc.cluster.local\n",
 	        i, ns, i, i % 7, i, ns);
 	if (rnd(3) == 0)
-		fprintf(f, "  - svc-%u.example.com\n  gateways:\n  - mesh\n  - ns-%u/edge\n", i, ns);
+		fprintf(f, "  - svc-%u.example.com\n  gateways:\n  - mesh\n  - ns-%u/edge\n", i,
+		        ns);
 	fprintf(f, "  http:\n");
 	for (unsigned r = 0; r + 1 < routes; r++) {
 		fprintf(f, "  - name: route-%u\n    match:\n", r);

@@ -451,6 +451,82 @@ START_TEST(load_resolutions)
 }
 END_TEST
 
+START_TEST(load_istio_details)
+{
+	mesh_diag *d;
+	mesh_registry *reg =
+		load_reg("apiVersion: networking.istio.io/v1\n"
+	                 "kind: ServiceEntry\n"
+	                 "metadata: {name: db}\n"
+	                 "spec:\n"
+	                 "  hosts: [db.local]\n"
+	                 "  resolution: STATIC\n"
+	                 "  ports:\n"
+	                 "  - {number: 3306, name: db}\n"     /* well-known: TCP, not sniffed */
+	                 "  - {number: 3307, name: db2}\n"    /* sniffed */
+	                 "  - {number: 27017, name: mongo}\n" /* by its name */
+	                 "  workloadSelector: {labels: {app: db}}\n"
+	                 "---\n"
+	                 "apiVersion: networking.istio.io/v1\n"
+	                 "kind: WorkloadEntry\n"
+	                 "metadata: {name: db-1}\n"
+	                 "spec:\n"
+	                 "  address: 10.3.0.1\n"
+	                 "  labels: {app: db, istio-locality: us-west1.us-west1-a.r1}\n"
+	                 "---\n"
+	                 "apiVersion: networking.istio.io/v1\n"
+	                 "kind: WorkloadEntry\n"
+	                 "metadata: {name: db-2}\n"
+	                 "spec:\n"
+	                 "  address: 10.3.0.2\n"
+	                 "  locality: eu/eu-1\n"
+	                 "  labels: {app: db, istio-locality: us-west1.us-west1-a}\n"
+	                 "---\n"
+	                 "apiVersion: networking.istio.io/v1\n"
+	                 "kind: ServiceEntry\n"
+	                 "metadata: {name: sock}\n"
+	                 "spec:\n"
+	                 "  hosts: [sock.local]\n"
+	                 "  resolution: STATIC\n"
+	                 "  ports: [{number: 80, name: http}]\n"
+	                 "  endpoints: [{address: \"unix:///var/run/app.sock\"}]\n"
+	                 "---\n"
+	                 "apiVersion: networking.istio.io/v1\n"
+	                 "kind: ServiceEntry\n"
+	                 "metadata: {name: dns-selector}\n"
+	                 "spec:\n"
+	                 "  hosts: [dsel.example.com]\n"
+	                 "  resolution: DNS\n"
+	                 "  ports: [{number: 80, name: http}]\n"
+	                 "  workloadSelector: {labels: {app: db}}\n",
+	                 &d);
+	const mesh_service *s = must_find(reg, "db.local");
+	int proto;
+	ck_assert_int_eq(mesh_service_port(s, 0, NULL, NULL, &proto), 0);
+	ck_assert_int_eq(proto, MESH_PROTO_TCP);
+	ck_assert_int_eq(mesh_service_port(s, 1, NULL, NULL, &proto), 0);
+	ck_assert_int_eq(proto, MESH_PROTO_UNKNOWN);
+	ck_assert_int_eq(mesh_service_port(s, 2, NULL, NULL, &proto), 0);
+	ck_assert_int_eq(proto, MESH_PROTO_MONGO);
+	/* locality from the istio-locality label, unless the field is set */
+	ck_assert_str_eq(ep_at(s, (size_t)find_ep(s, "10.3.0.1", 3306)).locality,
+	                 "us-west1/us-west1-a/r1");
+	ck_assert_str_eq(ep_at(s, (size_t)find_ep(s, "10.3.0.2", 3306)).locality, "eu/eu-1");
+	/* a unix socket has no port */
+	s = must_find(reg, "sock.local");
+	ck_assert_uint_eq(mesh_service_endpoint_count(s), 1);
+	ck_assert_str_eq(ep_at(s, 0).address, "unix:///var/run/app.sock");
+	ck_assert_uint_eq(ep_at(s, 0).port, 0);
+	ck_assert_uint_eq(ep_at(s, 0).service_port, 80);
+	/* DNS with a selector: no host endpoint (and the selector has no
+	 * effect, as the validator says) */
+	s = must_find(reg, "dsel.example.com");
+	ck_assert_uint_eq(mesh_service_endpoint_count(s), 0);
+	mesh_diag_free(d);
+	mesh_registry_free(reg);
+}
+END_TEST
+
 START_TEST(load_merges_hosts)
 {
 	mesh_diag *d;
@@ -1056,6 +1132,7 @@ int main(void)
 	tcase_add_test(tc, load_workload_selector);
 	tcase_add_test(tc, load_selector_cases);
 	tcase_add_test(tc, load_resolutions);
+	tcase_add_test(tc, load_istio_details);
 	tcase_add_test(tc, load_merges_hosts);
 	tcase_add_test(tc, wildcard_find);
 	tcase_add_test(tc, many_services);

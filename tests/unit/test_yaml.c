@@ -95,7 +95,7 @@ static int load(const char *buf, size_t len, mesh_config **cfg, mesh_diag **d)
 
 /* Loading @len bytes gives @rc and exactly one diagnostic: an error at
  * @line:@col with message @msg; nothing is accepted. */
-#define assert_fails(buf, len, rc, line, col, msg) \
+#define assert_fails(buf, len, rc, line, col, msg)                                                 \
 	assert_fails_(__LINE__, buf, len, rc, line, col, msg)
 static void assert_fails_(int fline, const char *buf, size_t len, int want_rc, unsigned line,
                           unsigned col, const char *msg)
@@ -109,7 +109,8 @@ static void assert_fails_(int fline, const char *buf, size_t len, int want_rc, u
 	          !strcmp(mesh_diag_file(d, 0), "test.yaml") &&
 	          mesh_config_resource_count(cfg) == 0;
 	if (!ok) {
-		fprintf(stderr, "line %d: expected rc=%d and test.yaml:%u:%u: error: %s\n  got rc=%d:\n",
+		fprintf(stderr,
+		        "line %d: expected rc=%d and test.yaml:%u:%u: error: %s\n  got rc=%d:\n",
 		        fline, want_rc, line, col, msg, rc);
 		tu_dump(d);
 	}
@@ -118,7 +119,7 @@ static void assert_fails_(int fline, const char *buf, size_t len, int want_rc, u
 	ck_assert_msg(ok, "line %d: diagnostic mismatch (see stderr)", fline);
 }
 
-#define assert_fails_str(yaml, rc, line, col, msg) \
+#define assert_fails_str(yaml, rc, line, col, msg)                                                 \
 	assert_fails_(__LINE__, yaml, strlen(yaml), rc, line, col, msg)
 
 /* Loading gives rc 0, no diagnostic at all and @nres resources. */
@@ -130,7 +131,8 @@ static void assert_loads_(int fline, const char *buf, size_t len, size_t nres)
 	int rc = load(buf, len, &cfg, &d);
 	bool ok = rc == 0 && mesh_diag_count(d) == 0 && mesh_config_resource_count(cfg) == nres;
 	if (!ok) {
-		fprintf(stderr, "line %d: expected %zu resources and no diagnostic, got rc=%d, %zu:\n",
+		fprintf(stderr,
+		        "line %d: expected %zu resources and no diagnostic, got rc=%d, %zu:\n",
 		        fline, nres, rc, mesh_config_resource_count(cfg));
 		tu_dump(d);
 	}
@@ -192,55 +194,54 @@ static uint64_t rng(void)
 }
 
 /* A VirtualService with several routes, matches, retries and a fault. */
-static const char *const vs_yaml =
-	"apiVersion: networking.istio.io/v1\n"
-	"kind: VirtualService\n"
-	"metadata:\n"
-	"  name: reviews-route\n"
-	"  namespace: bookinfo\n"
-	"  labels:\n"
-	"    app: reviews\n"
-	"spec:\n"
-	"  hosts:\n"
-	"  - reviews.bookinfo.svc.cluster.local\n"
-	"  http:\n"
-	"  - name: jason\n"
-	"    match:\n"
-	"    - headers:\n"
-	"        end-user:\n"
-	"          exact: jason\n"
-	"      uri:\n"
-	"        prefix: /api/v1\n"
-	"    route:\n"
-	"    - destination:\n"
-	"        host: reviews\n"
-	"        subset: v2\n"
-	"    retries:\n"
-	"      attempts: 3\n"
-	"      perTryTimeout: 2s\n"
-	"      retryOn: 5xx,connect-failure\n"
-	"    timeout: 10s\n"
-	"  - match:\n"
-	"    - uri:\n"
-	"        regex: \"^/reviews/[0-9]+$\"\n"
-	"    fault:\n"
-	"      delay:\n"
-	"        percentage:\n"
-	"          value: 10\n"
-	"        fixedDelay: 5s\n"
-	"    route:\n"
-	"    - destination:\n"
-	"        host: reviews\n"
-	"        subset: v1\n"
-	"      weight: 75\n"
-	"    - destination:\n"
-	"        host: reviews\n"
-	"        subset: v3\n"
-	"      weight: 25\n"
-	"  - route:\n"
-	"    - destination:\n"
-	"        host: reviews\n"
-	"        subset: v1\n";
+static const char *const vs_yaml = "apiVersion: networking.istio.io/v1\n"
+				   "kind: VirtualService\n"
+				   "metadata:\n"
+				   "  name: reviews-route\n"
+				   "  namespace: bookinfo\n"
+				   "  labels:\n"
+				   "    app: reviews\n"
+				   "spec:\n"
+				   "  hosts:\n"
+				   "  - reviews.bookinfo.svc.cluster.local\n"
+				   "  http:\n"
+				   "  - name: jason\n"
+				   "    match:\n"
+				   "    - headers:\n"
+				   "        end-user:\n"
+				   "          exact: jason\n"
+				   "      uri:\n"
+				   "        prefix: /api/v1\n"
+				   "    route:\n"
+				   "    - destination:\n"
+				   "        host: reviews\n"
+				   "        subset: v2\n"
+				   "    retries:\n"
+				   "      attempts: 3\n"
+				   "      perTryTimeout: 2s\n"
+				   "      retryOn: 5xx,connect-failure\n"
+				   "    timeout: 10s\n"
+				   "  - match:\n"
+				   "    - uri:\n"
+				   "        regex: \"^/reviews/[0-9]+$\"\n"
+				   "    fault:\n"
+				   "      delay:\n"
+				   "        percentage:\n"
+				   "          value: 10\n"
+				   "        fixedDelay: 5s\n"
+				   "    route:\n"
+				   "    - destination:\n"
+				   "        host: reviews\n"
+				   "        subset: v1\n"
+				   "      weight: 75\n"
+				   "    - destination:\n"
+				   "        host: reviews\n"
+				   "        subset: v3\n"
+				   "      weight: 25\n"
+				   "  - route:\n"
+				   "    - destination:\n"
+				   "        host: reviews\n"
+				   "        subset: v1\n";
 
 /* ---- malformed YAML ---- */
 
@@ -368,11 +369,42 @@ END_TEST
  * into the scanner, parser and tree builder. */
 START_TEST(garbage_yaml_tokens)
 {
-	static const char *const tok[] = { "{", "}", "[", "]", ":", ": ", ",", "- ", "? ",
-		                           "&a ", "*a", "&b ", "*b", "!", "!!str ", "|", ">",
-		                           "'", "\"", "#", "%", "@", "`", "\n", "\n  ", "\t",
-		                           " ", "---\n", "...\n", "key", "1", "~", "\\0", "\r\n",
-		                           "kind: VirtualService\n", "apiVersion: v1\n" };
+	static const char *const tok[] = { "{",
+		                           "}",
+		                           "[",
+		                           "]",
+		                           ":",
+		                           ": ",
+		                           ",",
+		                           "- ",
+		                           "? ",
+		                           "&a ",
+		                           "*a",
+		                           "&b ",
+		                           "*b",
+		                           "!",
+		                           "!!str ",
+		                           "|",
+		                           ">",
+		                           "'",
+		                           "\"",
+		                           "#",
+		                           "%",
+		                           "@",
+		                           "`",
+		                           "\n",
+		                           "\n  ",
+		                           "\t",
+		                           " ",
+		                           "---\n",
+		                           "...\n",
+		                           "key",
+		                           "1",
+		                           "~",
+		                           "\\0",
+		                           "\r\n",
+		                           "kind: VirtualService\n",
+		                           "apiVersion: v1\n" };
 	struct bound bd = bound_start();
 	rng_state = 42;
 	for (int round = 0; round < 3000; round++) {
@@ -404,8 +436,8 @@ START_TEST(garbage_after_valid_text)
 	b.p[start] = '\0';
 	struct bound bd = bound_start();
 	char msg[128];
-	snprintf(msg, sizeof(msg), "not valid YAML text: control characters are not allowed at byte %zu",
-	         start);
+	snprintf(msg, sizeof(msg),
+	         "not valid YAML text: control characters are not allowed at byte %zu", start);
 	assert_fails(b.p, b.len, MESH_ECONFIG, 6, 11, msg);
 	bound_check(bd, 1, 32);
 	free(b.p);
@@ -454,7 +486,7 @@ START_TEST(huge_file)
 		mesh_diag *d;
 		ck_assert_int_eq(mesh_config_new(&cfg), 0);
 		ck_assert_int_eq(mesh_diag_new(&d), 0);
-		int rc = how == 0 ? mesh_config_load_file(cfg, path, d)
+		int rc = how == 0   ? mesh_config_load_file(cfg, path, d)
 		         : how == 1 ? mesh_config_load_path(cfg, path, d)
 		                    : mesh_config_load_path(cfg, dir, d);
 		if (rc != MESH_ELIMIT || mesh_diag_count(d) != 1)
@@ -584,7 +616,8 @@ START_TEST(alias_billion_laughs)
 		char line[128];
 		int n = snprintf(line, sizeof(line), "%c: &%c [", c, c);
 		for (int i = 0; i < 10; i++)
-			n += snprintf(line + n, sizeof(line) - (size_t)n, "%s*%c", i ? "," : "", c - 1);
+			n += snprintf(line + n, sizeof(line) - (size_t)n, "%s*%c", i ? "," : "",
+			              c - 1);
 		snprintf(line + n, sizeof(line) - (size_t)n, "]\n");
 		puts_(&b, line);
 	}
@@ -612,6 +645,27 @@ START_TEST(alias_wide)
 	 * passes 4 Mi */
 	assert_fails(b.p, b.len, MESH_ELIMIT, 2, 5 + 40 * 4,
 	             "document expands to more than 4194304 nodes (through aliases?); refusing it");
+	bound_check(bd, 1, 64);
+	free(b.p);
+}
+END_TEST
+
+/* Each document has its own node limit, but what aliases add is limited
+ * for the whole input: five documents of a million alias nodes each. */
+START_TEST(alias_per_input)
+{
+	struct buf b = { 0 };
+	for (int doc = 0; doc < 5; doc++) {
+		puts_(&b, "---\na: &a [");
+		repeat(&b, "x,", 999);
+		puts_(&b, "x]\nb: [");
+		repeat(&b, "*a, ", 999);
+		puts_(&b, "*a]\n");
+	}
+	struct bound bd = bound_start();
+	/* 4 * 1001000 alias nodes before; the 191st *a of the fifth passes */
+	assert_fails(b.p, b.len, MESH_ELIMIT, 15, 5 + 190 * 4,
+	             "aliases in this input expand to more than 4194304 nodes; refusing it");
 	bound_check(bd, 1, 64);
 	free(b.p);
 }
@@ -711,13 +765,13 @@ START_TEST(encoding_not_utf8)
 {
 	/* latin-1 "é" in a value, in the middle of a resource */
 	const char *latin1 = "apiVersion: networking.istio.io/v1\n"
-	                     "kind: VirtualService\n"
-	                     "metadata:\n"
-	                     "  name: cafe\n"
-	                     "  annotations:\n"
-	                     "    owner: Ren\xe9 Dupont\n"
-	                     "spec:\n"
-	                     "  hosts: [cafe]\n";
+			     "kind: VirtualService\n"
+			     "metadata:\n"
+			     "  name: cafe\n"
+			     "  annotations:\n"
+			     "    owner: Ren\xe9 Dupont\n"
+			     "spec:\n"
+			     "  hosts: [cafe]\n";
 	assert_fails_str(latin1, MESH_ECONFIG, 6, 15,
 	                 "not valid YAML text: invalid trailing UTF-8 octet at byte 109");
 	/* at the very end the sequence is cut short */
@@ -743,15 +797,15 @@ END_TEST
 START_TEST(encoding_utf8_ok)
 {
 	const char *y = "\xef\xbb\xbf"
-	                "apiVersion: networking.istio.io/v1\n"
-	                "kind: VirtualService\n"
-	                "metadata:\n"
-	                "  name: cafe\n"
-	                "  annotations:\n"
-	                "    owner: \"Ren\xc3\xa9 \xe2\x98\x95 \xf0\x9d\x84\x9e\"\n"
-	                "spec:\n"
-	                "  hosts: [cafe]\n"
-	                "  http: [{route: [{destination: {host: cafe}}]}]\n";
+			"apiVersion: networking.istio.io/v1\n"
+			"kind: VirtualService\n"
+			"metadata:\n"
+			"  name: cafe\n"
+			"  annotations:\n"
+			"    owner: \"Ren\xc3\xa9 \xe2\x98\x95 \xf0\x9d\x84\x9e\"\n"
+			"spec:\n"
+			"  hosts: [cafe]\n"
+			"  http: [{route: [{destination: {host: cafe}}]}]\n";
 	mesh_config *cfg;
 	mesh_diag *d;
 	ck_assert_int_eq(load(y, strlen(y), &cfg, &d), 0);
@@ -789,13 +843,13 @@ static size_t to_utf16(const char *s, char *out, bool le, bool bom)
 START_TEST(encoding_utf16)
 {
 	const char *y = "apiVersion: networking.istio.io/v1\n"
-	                "kind: VirtualService\n"
-	                "metadata:\n"
-	                "  name: wide\n"
-	                "spec:\n"
-	                "  hosts:\n"
-	                "  - wide.example.com\n"
-	                "  http: [{route: [{destination: {host: wide.example.com}}]}]\n";
+			"kind: VirtualService\n"
+			"metadata:\n"
+			"  name: wide\n"
+			"spec:\n"
+			"  hosts:\n"
+			"  - wide.example.com\n"
+			"  http: [{route: [{destination: {host: wide.example.com}}]}]\n";
 	char *buf = malloc(2 * strlen(y) + 2);
 	ck_assert_ptr_nonnull(buf);
 	for (int le = 0; le <= 1; le++) {
@@ -858,12 +912,12 @@ START_TEST(duplicate_keys)
 	                 "duplicate key 'x' (first at line 1)");
 	/* inside a resource */
 	const char *y = "apiVersion: networking.istio.io/v1\n"
-	                "kind: VirtualService\n"
-	                "metadata:\n"
-	                "  name: one\n"
-	                "  name: two\n"
-	                "spec:\n"
-	                "  hosts: [a]\n";
+			"kind: VirtualService\n"
+			"metadata:\n"
+			"  name: one\n"
+			"  name: two\n"
+			"spec:\n"
+			"  hosts: [a]\n";
 	assert_fails_str(y, MESH_ECONFIG, 5, 3, "duplicate key 'name' (first at line 4)");
 	/* quoted and plain spellings are the same key */
 	assert_fails_str("a: 1\n\"a\": 2\n", MESH_ECONFIG, 2, 1,
@@ -933,8 +987,14 @@ END_TEST
 START_TEST(document_empty)
 {
 	static const char *const empty[] = {
-		"", "\n\n   \n", "# only\n# comments\n", "---\n", "---\n---\n...\n",
-		"--- # a comment\n...\n", "\xef\xbb\xbf", "%YAML 1.1\n---\n",
+		"",
+		"\n\n   \n",
+		"# only\n# comments\n",
+		"---\n",
+		"---\n---\n...\n",
+		"--- # a comment\n...\n",
+		"\xef\xbb\xbf",
+		"%YAML 1.1\n---\n",
 	};
 	for (size_t i = 0; i < MESH_ARRAY_LEN(empty); i++)
 		assert_loads(empty[i], strlen(empty[i]), 0);
@@ -963,13 +1023,13 @@ START_TEST(line_endings)
 		const mesh_resource *r = mesh_config_resource_at(cfg, 0);
 		const char *s;
 		unsigned line, col;
-		ck_assert_int_eq(mesh_resource_get_string(r, "spec.http[1].route[1].destination.subset",
-		                                          &s),
-		                 0);
+		ck_assert_int_eq(
+			mesh_resource_get_string(r, "spec.http[1].route[1].destination.subset", &s),
+			0);
 		ck_assert_str_eq(s, "v3");
-		ck_assert_int_eq(mesh_resource_get_position(r, "spec.http[1].route[1].weight", &line,
-		                                            &col),
-		                 0);
+		ck_assert_int_eq(
+			mesh_resource_get_position(r, "spec.http[1].route[1].weight", &line, &col),
+			0);
 		ck_assert_uint_eq(line, 44);
 		ck_assert_uint_eq(col, 15);
 		mesh_config_unref(cfg);
@@ -1099,23 +1159,23 @@ START_TEST(alloc_failures_invalid)
 {
 	/* errors (diagnostics allocate), anchors, aliases, several documents */
 	const char *y = "apiVersion: networking.istio.io/v1\n"
-	                "kind: VirtualService\n"
-	                "metadata: {name: a, labels: &l {app: a}}\n"
-	                "spec:\n"
-	                "  hosts: [a, b]\n"
-	                "  http:\n"
-	                "  - route: &r\n"
-	                "    - destination: {host: a}\n"
-	                "      weight: 90\n"
-	                "  - route: *r\n"
-	                "    timeot: 1s\n"
-	                "---\n"
-	                "apiVersion: networking.istio.io/v1\n"
-	                "kind: DestinationRule\n"
-	                "metadata: {name: a}\n"
-	                "spec: {host: a, subsets: [{name: v1, labels: {version: v1}}]}\n"
-	                "---\n"
-	                "- a list\n";
+			"kind: VirtualService\n"
+			"metadata: {name: a, labels: &l {app: a}}\n"
+			"spec:\n"
+			"  hosts: [a, b]\n"
+			"  http:\n"
+			"  - route: &r\n"
+			"    - destination: {host: a}\n"
+			"      weight: 90\n"
+			"  - route: *r\n"
+			"    timeot: 1s\n"
+			"---\n"
+			"apiVersion: networking.istio.io/v1\n"
+			"kind: DestinationRule\n"
+			"metadata: {name: a}\n"
+			"spec: {host: a, subsets: [{name: v1, labels: {version: v1}}]}\n"
+			"---\n"
+			"- a list\n";
 	long n = alloc_fail_loop(y, MESH_ECONFIG, 1);
 	ck_assert_int_gt(n, 20);
 }
@@ -1161,6 +1221,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, alias_billion_laughs);
 	tcase_add_test(tc, alias_wide);
+	tcase_add_test(tc, alias_per_input);
 	tcase_add_test(tc, alias_many_anchors);
 	tcase_add_test(tc, alias_limit_counts_nodes);
 	tcase_add_test(tc, alias_unknown);

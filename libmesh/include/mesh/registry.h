@@ -79,7 +79,8 @@ MESH_API void mesh_registry_free(mesh_registry *reg);
  * mesh_registry_load_config - add the services of every ServiceEntry in
  * @cfg, with their inline endpoints and the WorkloadEntries their
  * workloadSelector picks. Problems (a WorkloadEntry port name that the
- * service lacks ...) go to @diag as warnings. Returns 0 or MESH_ENOMEM.
+ * service lacks ...) go to @diag as warnings. A call that fails leaves
+ * @reg as it was. Returns 0, MESH_EINVAL (@reg or @cfg NULL) or MESH_ENOMEM.
  * @since 0.1
  */
 MESH_API int mesh_registry_load_config(mesh_registry *reg, const mesh_config *cfg, mesh_diag *diag);
@@ -135,7 +136,8 @@ MESH_API const mesh_service *mesh_registry_find(const mesh_registry *reg, const 
 
 /** Service accessors. Strings are borrowed: valid until the registry
  * changes. Calls taking an index return 0, or MESH_EINVAL when an argument
- * is NULL or the index out of range. @since 0.1 */
+ * is NULL or the index out of range (mesh_service_address: NULL).
+ * @since 0.1 */
 MESH_API const char *mesh_service_host(const mesh_service *s);
 MESH_API const char *mesh_service_namespace(const mesh_service *s);
 MESH_API size_t mesh_service_port_count(const mesh_service *s);
@@ -154,7 +156,9 @@ MESH_API size_t mesh_service_address_count(const mesh_service *s);
 MESH_API const char *mesh_service_address(const mesh_service *s, size_t i);
 
 /** mesh_protocol_from_name - "http2" -> MESH_PROTO_HTTP2 (case-insensitive;
- * "http-web" style prefixes count, as in Istio port naming). @since 0.1 */
+ * "http-web" style prefixes count, as in Istio port naming; "GRPC-Web" and
+ * "grpc-web-*" read as MESH_PROTO_GRPC); MESH_PROTO_UNKNOWN for anything
+ * else, NULL included. @since 0.1 */
 MESH_API int mesh_protocol_from_name(const char *name);
 
 #ifdef __cplusplus

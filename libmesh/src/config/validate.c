@@ -3,9 +3,11 @@
  * reports compiler-style diagnostics with field paths.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -171,7 +173,9 @@ const char *mesh__parse_duration(const char *s, int64_t *ns_out)
 				mult = units[i].ns;
 			}
 		}
-		if (!best)
+		/* a unit is followed by a number or the end: "10sec" and
+		 * "5min" have an unknown unit, not a missing number */
+		if (!best || (p[best] && !(p[best] >= '0' && p[best] <= '9') && p[best] != '.'))
 			return *p ? "unknown unit (use ns, us, ms, s, m or h)"
 			          : "missing unit (use e.g. 1.5s, 100ms or 1h)";
 		p += best;
@@ -382,8 +386,13 @@ bool mesh__v_regex(struct mesh__vctx *v, const struct mesh__node *n, const char 
 	PCRE2_UCHAR msg[160];
 	if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0)
 		snprintf((char *)msg, sizeof(msg), "error %d", errcode);
+	/* PCRE2 counts bytes; a reader counts characters */
+	size_t chars = 0;
+	for (size_t i = 0; i < off && i < n->count; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			chars++;
 	mesh__v_error(v, n, rel, "invalid regex \"%s\": %s at offset %zu", s, (const char *)msg,
-	              (size_t)off);
+	              chars);
 	return false;
 }
 
@@ -402,15 +411,24 @@ static void check_int(struct mesh__vctx *v, const struct mesh__field *f,
 		return;
 	}
 	if (!mesh__node_int(n, &x)) {
-		/* protobuf JSON also takes integers as strings: "8080" */
+		/* protobuf JSON also takes integers as strings: "8080"; an
+		 * integer too large for 64 bits is out of range, not a string */
+		const char *s = n->u.str;
+		const char *d = (s[0] == '-' || s[0] == '+') ? s + 1 : s;
 		char *end;
-		long long y = strtoll(n->u.str, &end, 10);
-		if (n->scalar == MESH_SCALAR_STRING && *n->u.str && !*end) {
-			x = y;
-		} else {
+		errno = 0;
+		long long y = strtoll(s, &end, 10);
+		if ((n->scalar != MESH_SCALAR_STRING && n->scalar != MESH_SCALAR_INT) || *d < '0' ||
+		    *d > '9' || *end) {
 			type_error(v, n, what);
 			return;
 		}
+		if (errno == ERANGE) {
+			mesh__v_error(v, n, NULL, "must be between %lld and %lld, got %s",
+			              (long long)min, (long long)max, s);
+			return;
+		}
+		x = y;
 	}
 	if (x < min || x > max)
 		mesh__v_error(v, n, NULL, "must be between %lld and %lld, got %lld", (long long)min,
@@ -430,32 +448,57 @@ static void check_double(struct mesh__vctx *v, const struct mesh__node *n, doubl
 		mesh__v_error(v, n, NULL, "must be between %g and %g, got %s", min, max, n->u.str);
 }
 
+/* "A, B, C" for messages. */
+static void list_values(const char *const *vals, struct mesh__sb *sb)
+{
+	for (size_t i = 0; vals[i]; i++)
+		mesh__sb_printf(sb, "%s%s", i ? ", " : "", vals[i]);
+}
+
 static void check_enum(struct mesh__vctx *v, const struct mesh__field *f,
                        const struct mesh__node *n)
 {
 	const char *const *vals = f->sub;
-	if (!want_string(v, n))
+	struct mesh__sb sb;
+	if (n->type != MESH_NODE_SCALAR || n->scalar != MESH_SCALAR_STRING) {
+		/* not "quote it": a quoted 2 is no better than a plain one */
+		char got[96];
+		describe(n, got, sizeof(got));
+		mesh__sb_init(&sb);
+		list_values(vals, &sb);
+		mesh__v_error(v, n, NULL, "expected one of %s, got %s", mesh__sb_str(&sb), got);
+		mesh__sb_fini(&sb);
 		return;
+	}
 	const char *s = n->u.str;
 	const char *close = NULL;
-	size_t best = 3;
+	/* two edits, more for long names ("CLIENT_SERVER") */
+	size_t len = strlen(s), limit = len / 3 < 2 ? 2 : len / 3 > 4 ? 4 : len / 3;
+	size_t best = limit + 1, prefixed = 0;
+	const char *prefix_of = NULL;
 	for (size_t i = 0; vals[i]; i++) {
 		if (!strcmp(vals[i], s))
 			return;
-		size_t d = mesh__streq_icase(vals[i], s) ? 0 : mesh__edit_distance(vals[i], s, 2);
+		size_t d = mesh__streq_icase(vals[i], s) ? 0
+		                                         : mesh__edit_distance(vals[i], s, limit);
 		if (d < best) {
 			best = d;
 			close = vals[i];
 		}
+		/* a value cut short: "REGISTRY" for REGISTRY_ONLY */
+		if (len >= 3 && !strncasecmp(vals[i], s, len)) {
+			prefixed++;
+			prefix_of = vals[i];
+		}
 	}
+	if (!close && prefixed == 1)
+		close = prefix_of;
 	if (close) {
 		mesh__v_error(v, n, NULL, "invalid value \"%s\", did you mean \"%s\"?", s, close);
 		return;
 	}
-	struct mesh__sb sb;
 	mesh__sb_init(&sb);
-	for (size_t i = 0; vals[i]; i++)
-		mesh__sb_printf(&sb, "%s%s", i ? ", " : "", vals[i]);
+	list_values(vals, &sb);
 	mesh__v_error(v, n, NULL, "invalid value \"%s\"; expected one of %s", s, mesh__sb_str(&sb));
 	mesh__sb_fini(&sb);
 }
@@ -689,11 +732,37 @@ static const struct mesh__field *find_field(const struct mesh__schema *s,
 	return NULL;
 }
 
-static void unknown_field(struct mesh__vctx *v, const struct mesh__schema *s,
-                          const struct mesh__node *key)
+/* "maxConnections" -> "max_connections"; false when it does not fit. */
+static bool to_snake(const char *camel, char *buf, size_t size)
+{
+	size_t o = 0;
+	for (const char *p = camel; *p; p++) {
+		if (o + 3 > size)
+			return false;
+		if (*p >= 'A' && *p <= 'Z') {
+			buf[o++] = '_';
+			buf[o++] = (char)(*p - 'A' + 'a');
+		} else {
+			buf[o++] = *p;
+		}
+	}
+	buf[o] = '\0';
+	return true;
+}
+
+/*
+ * Reports an unknown field, with the closest field name as a hint (in
+ * snake_case when the user writes snake_case). Returns the field hinted
+ * at, or NULL.
+ */
+static const struct mesh__field *unknown_field(struct mesh__vctx *v,
+                                               const struct mesh__schema *s,
+                                               const struct mesh__node *key)
 {
 	const char *name = key->u.str;
-	const char *close = NULL;
+	const struct mesh__field *close = NULL;
+	bool snake = strchr(name, '_') != NULL;
+	char alt[128], hint[128];
 	size_t limit = strlen(name) / 3 + 1;
 	if (limit > 3)
 		limit = 3;
@@ -701,21 +770,48 @@ static void unknown_field(struct mesh__vctx *v, const struct mesh__schema *s,
 	for (size_t i = 0; i < s->nfields; i++) {
 		const char *cand = s->fields[i].name;
 		size_t d = mesh__streq_icase(cand, name) ? 0 : mesh__edit_distance(cand, name, limit);
+		if (snake && to_snake(cand, alt, sizeof(alt))) {
+			size_t d2 = mesh__streq_icase(alt, name)
+			                    ? 0
+			                    : mesh__edit_distance(alt, name, limit);
+			if (d2 < d)
+				d = d2;
+		}
 		if (d < best) {
 			best = d;
-			close = cand;
+			close = &s->fields[i];
 		}
 	}
 	void (*emit)(struct mesh__vctx *, const struct mesh__node *, const char *, const char *,
 	             ...) = (v->flags & MESH_CONFIG_ALLOW_UNKNOWN_FIELDS) ? mesh__v_warn
 	                                                                 : mesh__v_error;
 	size_t mark = push_key(v, name);
-	if (close)
+	if (close) {
+		if (!snake || !to_snake(close->name, hint, sizeof(hint)))
+			snprintf(hint, sizeof(hint), "%s", close->name);
 		emit(v, key, NULL, "unknown field \"%s\" in %s, did you mean \"%s\"?", name, s->name,
-		     close);
-	else
+		     hint);
+	} else {
 		emit(v, key, NULL, "unknown field \"%s\" in %s", name, s->name);
+	}
 	mesh__sb_truncate(&v->path, mark);
+	return close;
+}
+
+/* Does @n have the node type @f takes (a list, a mapping or a scalar)? */
+static bool shape_ok(const struct mesh__field *f, const struct mesh__node *n)
+{
+	if (f->flags & MESH_F_LIST)
+		return n->type == MESH_NODE_SEQ;
+	switch (f->type) {
+	case MESH_FT_ANY: return true;
+	case MESH_FT_OBJECT:
+	case MESH_FT_LABELS:
+	case MESH_FT_STRMAP:
+	case MESH_FT_MAP:
+	case MESH_FT_PORTMAP: return n->type == MESH_NODE_MAP;
+	default: return n->type == MESH_NODE_SCALAR;
+	}
 }
 
 static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
@@ -730,6 +826,17 @@ static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
 	/* at most 32 one-of groups; the first member seen of each */
 	const struct mesh__pair *seen[33] = { 0 };
 	const struct mesh__field *seen_field[33] = { 0 };
+	/* fields an unknown key was taken for ("destinaton"): not reported
+	 * missing as well. Past the first few, they are just not remembered. */
+	const struct mesh__field *meant[8];
+	size_t nmeant = 0;
+	/*
+	 * A misspelled field, or a list where a mapping belongs, leaves the
+	 * object without what its writer meant; its cross-field check would
+	 * then report consequences ("must set at least one field") of the one
+	 * mistake already reported.
+	 */
+	bool skip_check = false;
 	for (size_t i = 0; i < n->count; i++) {
 		const struct mesh__node *key = n->u.pairs[i].key, *val = n->u.pairs[i].value;
 		if (key->type != MESH_NODE_SCALAR) {
@@ -738,7 +845,26 @@ static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
 		}
 		const struct mesh__field *f = find_field(s, key);
 		if (!f) {
-			unknown_field(v, s, key);
+			const struct mesh__field *hint = unknown_field(v, s, key);
+			if (hint && !(v->flags & MESH_CONFIG_ALLOW_UNKNOWN_FIELDS)) {
+				skip_check = true;
+				if (nmeant < MESH_ARRAY_LEN(meant))
+					meant[nmeant++] = hint;
+			}
+			continue;
+		}
+		/* "maxConnections" and "max_connections" name one field */
+		const struct mesh__node *first = NULL;
+		for (size_t j = 0; j < i && !first; j++)
+			if (n->u.pairs[j].key->type == MESH_NODE_SCALAR &&
+			    mesh__key_is(n->u.pairs[j].key, f->name))
+				first = n->u.pairs[j].key;
+		if (first) {
+			size_t mark = push_key(v, f->name);
+			mesh__v_error(v, key, NULL,
+			              "field \"%s\" is already set as \"%s\" on line %u", key->u.str,
+			              first->u.str, first->line);
+			mesh__sb_truncate(&v->path, mark);
 			continue;
 		}
 		if (val->type == MESH_NODE_NULL)
@@ -753,19 +879,30 @@ static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
 				seen_field[f->oneof] = f;
 			}
 		}
+		size_t errors = v->errors;
 		check_field(v, f, val);
+		if (v->errors > errors && !shape_ok(f, val))
+			skip_check = true;
 		mesh__sb_truncate(&v->path, mark);
 	}
 	for (size_t i = 0; i < s->nfields; i++) {
 		const struct mesh__field *f = &s->fields[i];
 		if (!(f->flags & MESH_F_REQUIRED))
 			continue;
+		bool misspelled = false;
+		for (size_t k = 0; k < nmeant; k++)
+			misspelled = misspelled || meant[k] == f;
 		const struct mesh__node *val = mesh__node_get(n, f->name);
-		if (!val || val->type == MESH_NODE_NULL)
+		if (!misspelled && (!val || val->type == MESH_NODE_NULL))
 			mesh__v_error(v, n, NULL, "missing required field \"%s\"", f->name);
 	}
 	for (unsigned g = 1; g <= 31; g++) {
 		if (!(s->oneof_required & (1u << g)) || seen[g])
+			continue;
+		bool misspelled = false;
+		for (size_t k = 0; k < nmeant; k++)
+			misspelled = misspelled || meant[k]->oneof == g;
+		if (misspelled)
 			continue;
 		struct mesh__sb names;
 		mesh__sb_init(&names);
@@ -776,7 +913,7 @@ static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
 		mesh__v_error(v, n, NULL, "one of %s is required", mesh__sb_str(&names));
 		mesh__sb_fini(&names);
 	}
-	if (s->check)
+	if (s->check && !skip_check)
 		s->check(v, n);
 }
 

@@ -42,7 +42,8 @@ struct parser {
 	 * a linear search made "many anchors, many aliases" quadratic */
 	size_t *atab;
 	size_t atab_cap;
-	size_t doc_weight;
+	size_t doc_weight;   /* nodes of this document, aliases followed */
+	size_t alias_weight; /* nodes that aliases stand for, whole input */
 	int err;
 };
 
@@ -408,7 +409,17 @@ static int on_alias(struct parser *p, const yaml_event_t *ev)
 		            name);
 	if (expecting_key(p) && a->node->type != MESH_NODE_SCALAR)
 		return fail(p, MESH_ECONFIG, line, col, "a mapping key must be a plain value");
-	return emit(p, a->node, a->weight, a->weight, line, col, NULL);
+	if (emit(p, a->node, a->weight, a->weight, line, col, NULL))
+		return p->err;
+	/* The document limit alone would let every document of a file use
+	 * its full allowance: what aliases add is limited per input too, so
+	 * that a small file cannot make validation walk billions of nodes. */
+	p->alias_weight = add_weight(p->alias_weight, a->weight);
+	if (p->alias_weight > MESH_YAML_MAX_NODES)
+		return fail(p, MESH_ELIMIT, line, col,
+		            "aliases in this input expand to more than %u nodes; refusing it",
+		            MESH_YAML_MAX_NODES);
+	return 0;
 }
 
 /* One code point of @enc at @buf[*i] (advancing *i), or -1 at the end. */

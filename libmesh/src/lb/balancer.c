@@ -27,14 +27,27 @@ struct ep_state {
 	uint64_t uneject_at;  /* when returned: the time it did */
 };
 
-/* Earliest-deadline-first schedule (Envoy's EdfScheduler): an endpoint of
- * weight w is due every 1/w; ties go to the one queued first. */
-struct edf {
-	uint32_t *heap;   /* endpoint indexes, a binary min-heap */
-	double *deadline; /* by endpoint */
-	uint64_t *order;  /* by endpoint: queueing order, for ties */
-	uint64_t seq;
+/*
+ * Earliest-deadline-first schedule (Envoy's EdfScheduler): an endpoint of
+ * weight w is due every 1/w. Deadlines are fixed point (1.0 = 2^32) and
+ * live in the heap nodes themselves, so that a pick walks one array with
+ * branch-free child selection; equal deadlines are served in heap order
+ * rather than Envoy's queueing order, which changes no proportion.
+ */
+struct edf_node {
+	uint64_t due;
+	uint32_t ep;
 };
+
+struct edf {
+	struct edf_node *heap; /* binary min-heap on due */
+	uint64_t *step;        /* by endpoint: 2^32 / weight */
+};
+
+/* Renormalise deadlines before they could overflow. */
+#define EDF_REBASE (UINT64_C(1) << 62)
+/* Cap on the active-request factor of weighted least request. */
+#define EDF_MAX_FACTOR (UINT64_C(1) << 20)
 
 struct cstate {
 	const struct mesh_cluster *c;
@@ -87,50 +100,46 @@ static inline uint32_t rng_below(mesh_balancer *b, uint32_t n)
 
 /* ---- EDF heap ---- */
 
-static inline bool edf_less(const struct edf *e, uint32_t a, uint32_t b)
+static void edf_sift_down(struct edf_node *h, uint32_t n, uint32_t i)
 {
-	if (e->deadline[a] != e->deadline[b])
-		return e->deadline[a] < e->deadline[b];
-	return e->order[a] < e->order[b];
-}
-
-static void edf_sift_down(struct edf *e, uint32_t n, uint32_t i)
-{
-	uint32_t x = e->heap[i];
+	const struct edf_node x = h[i];
 	for (;;) {
 		uint32_t l = 2 * i + 1, m;
 		if (l >= n)
 			break;
-		m = (l + 1 < n && edf_less(e, e->heap[l + 1], e->heap[l])) ? l + 1 : l;
-		if (!edf_less(e, e->heap[m], x))
+		m = l + (l + 1 < n && h[l + 1].due < h[l].due);
+		if (h[m].due >= x.due)
 			break;
-		e->heap[i] = e->heap[m];
+		h[i] = h[m];
 		i = m;
 	}
-	e->heap[i] = x;
+	h[i] = x;
 }
 
 static void edf_init(struct cstate *cs)
 {
 	struct edf *e = cs->edf;
-	e->seq = 0;
 	for (uint32_t i = 0; i < cs->n; i++) {
-		e->heap[i] = i;
-		e->deadline[i] = 1.0 / (double)mesh__ep_weight(&cs->c->eps[i]);
-		e->order[i] = e->seq++;
+		e->step[i] = (UINT64_C(1) << 32) / mesh__ep_weight(&cs->c->eps[i]);
+		e->heap[i].due = e->step[i];
+		e->heap[i].ep = i;
 	}
 	for (uint32_t i = cs->n / 2; i-- > 0;)
-		edf_sift_down(e, cs->n, i);
+		edf_sift_down(e->heap, cs->n, i);
 }
 
-/* Take the endpoint due first and queue it again @1/weight later. */
-static inline uint32_t edf_next(struct cstate *cs, double weight)
+/* Take the endpoint due first and queue it again @factor steps later. */
+static inline uint32_t edf_next(struct cstate *cs, uint64_t factor)
 {
-	struct edf *e = cs->edf;
-	uint32_t i = e->heap[0];
-	e->deadline[i] += 1.0 / weight;
-	e->order[i] = e->seq++;
-	edf_sift_down(e, cs->n, 0);
+	struct edf_node *h = cs->edf->heap;
+	uint32_t i = h[0].ep;
+	if (h[0].due >= EDF_REBASE) {
+		const uint64_t base = h[0].due;
+		for (uint32_t k = 0; k < cs->n; k++)
+			h[k].due -= base;
+	}
+	h[0].due += cs->edf->step[i] * factor;
+	edf_sift_down(h, cs->n, 0);
 	return i;
 }
 
@@ -141,8 +150,7 @@ static void cstate_fini(struct cstate *cs)
 	mesh__free(cs->eps);
 	if (cs->edf) {
 		mesh__free(cs->edf->heap);
-		mesh__free(cs->edf->deadline);
-		mesh__free(cs->edf->order);
+		mesh__free(cs->edf->step);
 		mesh__free(cs->edf);
 	}
 }
@@ -184,9 +192,8 @@ static int cstate_init(struct cstate *cs, const struct mesh_cluster *c)
 			return MESH_ENOMEM;
 		cs->edf = e;
 		e->heap = mesh__malloc(cs->n * sizeof(*e->heap));
-		e->deadline = mesh__malloc(cs->n * sizeof(*e->deadline));
-		e->order = mesh__malloc(cs->n * sizeof(*e->order));
-		if (!e->heap || !e->deadline || !e->order)
+		e->step = mesh__malloc(cs->n * sizeof(*e->step));
+		if (!e->heap || !e->step)
 			return MESH_ENOMEM;
 	}
 	return 0;
@@ -426,8 +433,7 @@ static int pick_round_robin(mesh_balancer *b, struct cstate *cs, bool all)
 	(void)b;
 	if (cs->edf) {
 		for (uint32_t k = 0; k < cs->n; k++) {
-			uint32_t i = cs->edf->heap[0];
-			edf_next(cs, (double)mesh__ep_weight(&cs->c->eps[i]));
+			uint32_t i = edf_next(cs, 1);
 			if (USABLE(cs, all, i))
 				return (int)i;
 		}
@@ -446,12 +452,12 @@ static int pick_least_request(mesh_balancer *b, struct cstate *cs, bool all)
 {
 	if (cs->edf) {
 		/* unequal weights: EDF with weight / (active + 1), Envoy's
-		 * active_request_bias of 1.0 */
+		 * active_request_bias of 1.0, so the next turn comes
+		 * (active + 1) steps later */
 		for (uint32_t k = 0; k < cs->n; k++) {
-			uint32_t i = cs->edf->heap[0];
-			double w = (double)mesh__ep_weight(&cs->c->eps[i]) /
-			           ((double)cs->eps[i].active + 1.0);
-			edf_next(cs, w);
+			uint32_t i = cs->edf->heap[0].ep;
+			uint64_t f = (uint64_t)cs->eps[i].active + 1;
+			edf_next(cs, f < EDF_MAX_FACTOR ? f : EDF_MAX_FACTOR);
 			if (USABLE(cs, all, i))
 				return (int)i;
 		}

@@ -236,7 +236,10 @@ static int make_endpoint(struct ld *ld, const struct mesh__node *spec, const str
 	if (!address || !*address)
 		return MESH_ENOTFOUND;
 	uint32_t port = p->target ? p->target : p->number;
-	for (size_t i = 0; ports && i < ports->count; i++) {
+	bool unix_socket = !strncmp(address, "unix://", 7);
+	if (unix_socket)
+		port = 0; /* a socket path has no port */
+	for (size_t i = 0; ports && !unix_socket && i < ports->count; i++) {
 		const char *name = mesh__node_str(ports->u.pairs[i].key);
 		int64_t v;
 		if (!name || strcmp(name, p->name))
@@ -247,6 +250,8 @@ static int make_endpoint(struct ld *ld, const struct mesh__node *spec, const str
 			port = (uint32_t)v;
 	}
 	const struct mesh__node *labels = mesh__node_get(spec, "labels");
+	const char *locality = mesh__node_str(mesh__node_get(spec, "locality"));
+	char dotted[256];
 	size_t nlabels = 0;
 	for (size_t i = 0; is_map(labels) && i < labels->count; i++) {
 		const char *k = mesh__node_str(labels->u.pairs[i].key);
@@ -264,10 +269,20 @@ static int make_endpoint(struct ld *ld, const struct mesh__node *spec, const str
 		ld->kv[2 * nlabels] = k;
 		ld->kv[2 * nlabels + 1] = v;
 		nlabels++;
+		/* as Istio: without a locality field, the istio-locality label
+		 * ("region.zone.subzone") gives it */
+		if ((!locality || !*locality) && !strcmp(k, "istio-locality") &&
+		    strlen(v) < sizeof(dotted)) {
+			size_t j = 0;
+			for (; v[j]; j++)
+				dotted[j] = v[j] == '.' ? '/' : v[j];
+			dotted[j] = '\0';
+			locality = dotted;
+		}
 	}
 	return mesh__reg_endpoint_make(out, address, port, p->number,
 	                               get_u32(spec, "weight", 0, UINT32_MAX, 1), ld->kv, nlabels,
-	                               mesh__node_str(mesh__node_get(spec, "locality")),
+	                               locality && *locality ? locality : NULL,
 	                               mesh__node_str(mesh__node_get(spec, "serviceAccount")),
 	                               mesh__node_str(mesh__node_get(spec, "network")));
 }
@@ -480,10 +495,9 @@ static int load_entry(struct ld *ld, const struct mesh_resource *r)
 		uint32_t number = get_u32(p, "number", 1, 65535, 0);
 		if (!number)
 			continue;
-		ports[nports++] =
-			(struct sport){ number, get_u32(p, "targetPort", 1, 65535, 0),
-			                name ? name : "",
-			                mesh_protocol_from_name(proto && *proto ? proto : name) };
+		ports[nports++] = (struct sport){ number, get_u32(p, "targetPort", 1, 65535, 0),
+			                          name ? name : "",
+			                          mesh__port_protocol(proto, name, number) };
 	}
 
 	/* Resolution NONE passes traffic through: no endpoints. A selector
@@ -504,7 +518,7 @@ static int load_entry(struct ld *ld, const struct mesh_resource *r)
 			goto out;
 	}
 	bool dns = res == MESH_RESOLUTION_DNS || res == MESH_RESOLUTION_DNS_ROUND_ROBIN;
-	bool dns_fallback = dns && !list_len(eps);
+	bool dns_fallback = dns && !list_len(eps) && !selector;
 	uint64_t mark = ++ld->reg->marks;
 	rc = 0;
 	for (size_t i = 0; !rc && i < hosts->count; i++)

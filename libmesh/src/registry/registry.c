@@ -44,6 +44,18 @@ MESH_API int mesh_protocol_from_name(const char *name)
 	return MESH_PROTO_UNKNOWN;
 }
 
+int mesh__port_protocol(const char *protocol, const char *name, unsigned number)
+{
+	if (protocol && *protocol)
+		return mesh_protocol_from_name(protocol);
+	int p = mesh_protocol_from_name(name);
+	/* Istio's well-known server-first ports are never sniffed */
+	if (p == MESH_PROTO_UNKNOWN &&
+	    (number == 25 || number == 53 || number == 3306 || number == 27017))
+		p = MESH_PROTO_TCP;
+	return p;
+}
+
 int mesh__resolution_from_name(const char *name)
 {
 	static const char *const names[] = { "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN" };
@@ -120,7 +132,7 @@ MESH_API int mesh_registry_add_service(mesh_registry *reg, const char *host, con
 {
 	if (!reg || !host || !mesh__registry_host_ok(host) || port == 0 || port > 65535)
 		return MESH_EINVAL;
-	int proto = mesh_protocol_from_name(protocol && *protocol ? protocol : port_name);
+	int proto = mesh__port_protocol(protocol, port_name, port);
 	struct mesh_service *s = mesh__registry_exact(reg, host, host_len(host));
 	if (s) {
 		/* a targetPort from configuration stays */

@@ -181,6 +181,12 @@ int mesh__registry_load(mesh_registry *reg, const mesh_config *cfg, mesh_diag *d
 
 /* ---- registry.c ---- */
 
+/* The protocol of a service port: @protocol when set, else by @name as
+ * Istio selects it by port name ("http-web"); with neither, TCP for the
+ * well-known server-first ports (25, 53, 3306, 27017), which Istio never
+ * sniffs. */
+int mesh__port_protocol(const char *protocol, const char *name, unsigned number);
+
 /* ServiceEntry resolution and location names (case-insensitive); -1 when
  * unknown. */
 int mesh__resolution_from_name(const char *name);

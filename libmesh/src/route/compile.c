@@ -10,13 +10,24 @@
 
 #include "route_int.h"
 
+#define MESH_ROUTE_JIT_MAX 512
+
 #define DEFAULT_RETRY_ON "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+
+/* A DestinationRule or DestinationPolicy under the host it names. */
+struct hostref {
+	const char *host;
+	const struct mesh_resource *res;
+};
 
 struct build {
 	struct mesh_router *r;
 	const mesh_registry *reg;
 	mesh_diag *diag;
 	int err;
+	/* policies by host, sorted (exact hosts) or in load order (wildcards) */
+	struct hostref *drs, *wild_drs, *dps;
+	size_t ndrs, nwild_drs, ndps;
 	/* cluster index by name */
 	struct mesh_cluster **ctab;
 	size_t ctab_cap;
@@ -198,7 +209,6 @@ static pcre2_code *compile_regex(struct build *b, const struct mesh__node *n, bo
 		return NULL;
 	}
 	/* without JIT (not built in, or no executable memory) PCRE2 interprets */
-	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
 	struct mesh_router *r = b->r;
 	if (!push(b, (void ***)&r->regexes, &r->nregexes, &r->capregexes, re)) {
 		pcre2_code_free(re);
@@ -228,7 +238,10 @@ static void strmatch_from(struct build *b, struct strmatch *m, const struct mesh
 		m->kind = SM_PRESENT;
 		return;
 	}
-	m->value = v->u.str;
+	/* a copy beside the route, so a match touches fewer cache lines */
+	m->value = mesh__arena_strndup(&b->r->arena, v->u.str, v->count);
+	if (!m->value)
+		b->err = MESH_ENOMEM;
 	m->len = v->count;
 }
 
@@ -302,33 +315,96 @@ static bool ctab_grow(struct build *b)
 	return true;
 }
 
-/* The DestinationRule for @host that this workload uses: one in the
- * workload's namespace first, then one in the host's own namespace, then
- * any (Istio looks in the client, service and root namespaces). */
-static const struct mesh_resource *find_dr(struct build *b, const char *host)
+static int cmp_hostref(const void *a, const void *b)
+{
+	return strcmp(((const struct hostref *)a)->host, ((const struct hostref *)b)->host);
+}
+
+/* Index DestinationRules and DestinationPolicies by host once, so that
+ * making a cluster does not scan every resource. */
+static void index_policies(struct build *b)
 {
 	const mesh_config *cfg = b->r->cfg;
-	const struct mesh_resource *best = NULL;
-	int best_rank = 0;
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->nres; i++)
+		n += cfg->res[i]->kind == MESH_KIND_DESTINATION_RULE ||
+		     cfg->res[i]->kind == MESH_KIND_DESTINATION_POLICY;
+	if (!n)
+		return;
+	b->drs = mesh__calloc(n, sizeof(*b->drs));
+	b->wild_drs = mesh__calloc(n, sizeof(*b->wild_drs));
+	b->dps = mesh__calloc(n, sizeof(*b->dps));
+	if (!b->drs || !b->wild_drs || !b->dps) {
+		b->err = MESH_ENOMEM;
+		return;
+	}
 	for (size_t i = 0; i < cfg->nres; i++) {
 		const struct mesh_resource *res = cfg->res[i];
-		if (res->kind != MESH_KIND_DESTINATION_RULE)
-			continue;
-		const char *h = fqdn(b, mesh__node_str(mesh__node_get(res->spec, "host")), res->ns);
-		if (!h)
-			continue;
-		bool exact = !strcmp(h, host);
-		bool wild = !exact && h[0] == '*' &&
-		            (h[1] == '\0' || (strlen(host) > strlen(h) - 1 &&
-		                              !strcmp(host + strlen(host) - (strlen(h) - 1), h + 1)));
-		if (!exact && !wild)
-			continue;
-		const struct mesh__node *sel = mesh__node_path(res->spec, "workloadSelector.matchLabels");
-		if (sel && !labels_subset(labels_of(b, sel), b->r->labels))
-			continue;
-		int rank = (exact ? 10 : 0) + (!strcmp(res->ns, b->r->ns) ? 2 : 1);
+		if (res->kind == MESH_KIND_DESTINATION_RULE) {
+			const char *h = fqdn(b, mesh__node_str(mesh__node_get(res->spec, "host")), res->ns);
+			if (!h)
+				continue;
+			if (h[0] == '*')
+				b->wild_drs[b->nwild_drs++] = (struct hostref){ h, res };
+			else
+				b->drs[b->ndrs++] = (struct hostref){ h, res };
+		} else if (res->kind == MESH_KIND_DESTINATION_POLICY) {
+			const struct mesh__node *d = mesh__node_get(res->spec, "destination");
+			const char *h = fqdn(b, mesh__node_str(mesh__node_get(d, "name")), res->ns);
+			if (h)
+				b->dps[b->ndps++] = (struct hostref){ h, res };
+		}
+	}
+	qsort(b->drs, b->ndrs, sizeof(*b->drs), cmp_hostref);
+	qsort(b->dps, b->ndps, sizeof(*b->dps), cmp_hostref);
+}
+
+/* First entry of @v for @host (sorted by host), or NULL. */
+static const struct hostref *first_for(const struct hostref *v, size_t n, const char *host)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(v[mid].host, host) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo < n && !strcmp(v[lo].host, host)) ? &v[lo] : NULL;
+}
+
+static int dr_rank(struct build *b, const struct mesh_resource *res, bool exact)
+{
+	const struct mesh__node *sel = mesh__node_path(res->spec, "workloadSelector.matchLabels");
+	if (sel && !labels_subset(labels_of(b, sel), b->r->labels))
+		return 0;
+	return (exact ? 10 : 0) + (!strcmp(res->ns, b->r->ns) ? 2 : 1);
+}
+
+/* The DestinationRule for @host that this workload uses: one in the
+ * workload's namespace first, then one elsewhere; an exact host before a
+ * wildcard (Istio looks in the client, service and root namespaces). */
+static const struct mesh_resource *find_dr(struct build *b, const char *host)
+{
+	const struct mesh_resource *best = NULL;
+	int best_rank = 0;
+	const struct hostref *e = first_for(b->drs, b->ndrs, host);
+	for (; e && e < b->drs + b->ndrs && !strcmp(e->host, host); e++) {
+		int rank = dr_rank(b, e->res, true);
 		if (rank > best_rank) {
-			best = res;
+			best = e->res;
+			best_rank = rank;
+		}
+	}
+	size_t hl = strlen(host);
+	for (size_t i = 0; i < b->nwild_drs && best_rank < 10; i++) {
+		const char *h = b->wild_drs[i].host;
+		size_t wl = strlen(h) - 1; /* ".suffix" or "" */
+		if (!(wl == 0 || (hl > wl && !strcmp(host + hl - wl, h + 1))))
+			continue;
+		int rank = dr_rank(b, b->wild_drs[i].res, false);
+		if (rank > best_rank) {
+			best = b->wild_drs[i].res;
 			best_rank = rank;
 		}
 	}
@@ -351,19 +427,13 @@ static const struct mesh__node *find_subset(const struct mesh_resource *dr, cons
 static const struct mesh_resource *find_policy(struct build *b, const char *host,
                                                const char *const *labels)
 {
-	const mesh_config *cfg = b->r->cfg;
-	for (size_t i = 0; i < cfg->nres; i++) {
-		const struct mesh_resource *res = cfg->res[i];
-		if (res->kind != MESH_KIND_DESTINATION_POLICY)
-			continue;
-		const struct mesh__node *d = mesh__node_get(res->spec, "destination");
-		const char *h = fqdn(b, mesh__node_str(mesh__node_get(d, "name")), res->ns);
-		if (!h || strcmp(h, host))
-			continue;
+	const struct hostref *e = first_for(b->dps, b->ndps, host);
+	for (; e && e < b->dps + b->ndps && !strcmp(e->host, host); e++) {
+		const struct mesh__node *d = mesh__node_get(e->res->spec, "destination");
 		const char *const *want = labels_of(b, mesh__node_get(d, "labels"));
 		if (want && !(labels && labels_subset(want, labels) && labels_subset(labels, want)))
 			continue;
-		return res;
+		return e->res;
 	}
 	return NULL;
 }
@@ -384,6 +454,9 @@ static void add_endpoints(struct build *b, struct mesh_cluster *c, const char *c
 	for (size_t i = 0; i < n; i++) {
 		struct mesh_endpoint_info ep = { .struct_size = sizeof(ep) };
 		if (mesh_service_endpoint(svc, i, &ep) || !labels_subset(sel, ep.labels))
+			continue;
+		/* a multi-port service lists an endpoint once per service port */
+		if (ep.service_port && c->port && ep.service_port != c->port)
 			continue;
 		/* endpoints are heap strings: mesh__cluster_fini frees them */
 		struct mesh__endpoint *e = &c->eps[c->neps];
@@ -1162,6 +1235,59 @@ static void compile_route_rules(struct build *b)
 	mesh__free(rules);
 }
 
+static void lookup_put(struct mesh_router *r, const char *key, size_t len, const struct vhost *v)
+{
+	uint64_t hash = mesh__host_hash(key, len);
+	size_t i = (size_t)hash & (r->lookup_cap - 1);
+	for (;; i = (i + 1) & (r->lookup_cap - 1)) {
+		struct vkey *k = &r->lookup[i];
+		if (!k->key) {
+			*k = (struct vkey){ hash, key, len, v };
+			return;
+		}
+		if (k->hash == hash && k->len == len && !memcmp(k->key, key, len))
+			return; /* taken: a full name wins over an alias */
+	}
+}
+
+/* The request-time host table: every FQDN, then the short names that
+ * mean it to a client in the router's namespace, as Istio lists them as
+ * domains of a virtual host. */
+static void build_lookup(struct build *b)
+{
+	struct mesh_router *r = b->r;
+	size_t want = r->nvhosts * 4 + 1, cap = 64;
+	while (cap < want * 2)
+		cap *= 2;
+	r->lookup = mesh__calloc(cap, sizeof(*r->lookup));
+	if (!r->lookup) {
+		b->err = MESH_ENOMEM;
+		return;
+	}
+	r->lookup_cap = cap;
+	for (size_t i = 0; i < r->nvhosts; i++)
+		if (r->vhosts[i]->host[0] != '*')
+			lookup_put(r, r->vhosts[i]->host, strlen(r->vhosts[i]->host), r->vhosts[i]);
+	char suffix[300];
+	int sl = snprintf(suffix, sizeof(suffix), ".svc.%s", r->domain);
+	for (size_t i = 0; i < r->nvhosts; i++) {
+		const char *h = r->vhosts[i]->host;
+		size_t hl = strlen(h);
+		if (sl <= 0 || hl <= (size_t)sl || strcmp(h + hl - (size_t)sl, suffix))
+			continue;
+		/* h = name.ns.svc.domain */
+		size_t base = hl - (size_t)sl; /* "name.ns" */
+		const char *dot = memchr(h, '.', base);
+		if (!dot)
+			continue;
+		lookup_put(r, h, base + 4, r->vhosts[i]); /* name.ns.svc */
+		lookup_put(r, h, base, r->vhosts[i]);     /* name.ns */
+		size_t nl = (size_t)(dot - h);
+		if (base - nl - 1 == strlen(r->ns) && !memcmp(dot + 1, r->ns, base - nl - 1))
+			lookup_put(r, h, nl, r->vhosts[i]); /* name */
+	}
+}
+
 static int cmp_wild(const void *pa, const void *pb)
 {
 	const struct vhost *a = *(const struct vhost *const *)pa;
@@ -1174,6 +1300,7 @@ int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_d
 {
 	struct build b = { .r = r, .reg = reg, .diag = diag };
 	const mesh_config *cfg = r->cfg;
+	index_policies(&b);
 	for (size_t i = 0; i < cfg->nres && !b.err; i++)
 		if (cfg->res[i]->kind == MESH_KIND_VIRTUAL_SERVICE)
 			compile_vs(&b, cfg->res[i]);
@@ -1207,7 +1334,18 @@ int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_d
 			qsort(r->wild, r->nwild, sizeof(*r->wild), cmp_wild);
 		}
 	}
+	if (!b.err)
+		build_lookup(&b);
+	/* JIT code is faster per match, but thousands of separate JIT blobs
+	 * thrash the instruction cache and cost more than the interpreter
+	 * (bench/README.md); past this many patterns we interpret */
+	if (!b.err && r->nregexes <= MESH_ROUTE_JIT_MAX && !getenv("MESH_NO_JIT"))
+		for (size_t i = 0; i < r->nregexes; i++)
+			(void)pcre2_jit_compile(r->regexes[i], PCRE2_JIT_COMPLETE);
 	mesh__free(b.ctab);
+	mesh__free(b.drs);
+	mesh__free(b.wild_drs);
+	mesh__free(b.dps);
 	return b.err;
 }
 
@@ -1224,6 +1362,7 @@ void mesh__router_release(struct mesh_router *r)
 	}
 	mesh__free(r->vhosts);
 	mesh__free(r->index);
+	mesh__free(r->lookup);
 	mesh__free(r->wild);
 	for (size_t i = 0; i < r->nregexes; i++)
 		pcre2_code_free(r->regexes[i]);

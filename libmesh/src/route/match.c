@@ -8,26 +8,27 @@
 
 #include "route_int.h"
 
-static uint64_t strhash_n(const char *s, size_t n)
+uint64_t mesh__host_hash(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
+	return h ^ (h >> 32); /* the table uses the low bits */
 }
 
 static const struct vhost *lookup_exact(const struct mesh_router *r, const char *h, size_t n)
 {
-	if (!r->index_cap)
+	if (!r->lookup_cap)
 		return NULL;
-	size_t i = (size_t)strhash_n(h, n) & (r->index_cap - 1);
-	while (r->index[i]) {
-		const struct vhost *v = r->index[i];
-		if (!strncmp(v->host, h, n) && v->host[n] == '\0')
-			return v;
-		i = (i + 1) & (r->index_cap - 1);
+	uint64_t hash = mesh__host_hash(h, n);
+	size_t i = (size_t)hash & (r->lookup_cap - 1);
+	for (;; i = (i + 1) & (r->lookup_cap - 1)) {
+		const struct vkey *k = &r->lookup[i];
+		if (!k->key)
+			return NULL;
+		if (k->hash == hash && k->len == n && !memcmp(k->key, h, n))
+			return k->v;
 	}
-	return NULL;
 }
 
 const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *authority)
@@ -103,8 +104,10 @@ bool mesh__str_match(const struct strmatch *m, const char *s, size_t len,
 
 static const char *header(const struct mesh_request *req, const char *name)
 {
+	/* @name is lower case; check the first letter before the whole name */
 	for (size_t i = 0; i < req->nheaders; i++)
-		if (req->headers[i].name && !strcasecmp(req->headers[i].name, name))
+		if (req->headers[i].name && (req->headers[i].name[0] | 0x20) == (name[0] | 0x20) &&
+		    !strcasecmp(req->headers[i].name, name))
 			return req->headers[i].value ? req->headers[i].value : "";
 	return NULL;
 }
@@ -271,16 +274,15 @@ bool mesh__route_matches(const struct mesh_router *r, const struct mesh_route *r
 		}
 		return true;
 	}
-	struct why first = { "" };
-	for (size_t i = 0; i < rt->nmatches; i++) {
+	for (size_t i = 0; i < rt->nmatches; i++)
 		if (block_matches(r, &rt->matches[i], req, s, i == 0 ? why : NULL))
 			return true;
-		if (i == 0 && why)
-			first = *why;
-	}
-	if (why && rt->nmatches > 1)
+	if (why && rt->nmatches > 1) {
+		char first[sizeof(why->text)];
+		memcpy(first, why->text, sizeof(first));
 		snprintf(why->text, sizeof(why->text), "%.200s (and %zu more match blocks failed)",
-		         first.text, rt->nmatches - 1);
+		         first, rt->nmatches - 1);
+	}
 	return false;
 }
 

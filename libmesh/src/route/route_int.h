@@ -109,6 +109,13 @@ struct vhost {
 	struct mesh_route *fallback; /* default route of a registry service */
 };
 
+struct vkey {
+	uint64_t hash; /* compared before the key, to skip most strcmp */
+	const char *key;
+	size_t len;
+	const struct vhost *v;
+};
+
 struct mesh_router {
 	atomic_int refs;
 	mesh_config *cfg;
@@ -118,8 +125,12 @@ struct mesh_router {
 	const char *domain; /* "cluster.local" */
 	struct vhost **vhosts;
 	size_t nvhosts, capvhosts;
-	struct vhost **index; /* open addressing on exact host names */
+	struct vhost **index; /* build-time: open addressing on FQDNs */
 	size_t index_cap;
+	/* request-time: FQDNs and the short names a client in the router's
+	 * namespace may use ("reviews", "reviews.ns", "reviews.ns.svc") */
+	struct vkey *lookup;
+	size_t lookup_cap;
 	struct vhost **wild;  /* wildcard vhosts, longest suffix first */
 	size_t nwild;
 	struct mesh_cluster **clusters;
@@ -143,6 +154,7 @@ struct why {
 int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_diag *diag);
 void mesh__router_release(struct mesh_router *r);
 /* match.c */
+uint64_t mesh__host_hash(const char *s, size_t n);
 const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *authority);
 bool mesh__route_matches(const struct mesh_router *r, const struct mesh_route *rt,
                          const struct mesh_request *req, mesh_route_scratch *s,
