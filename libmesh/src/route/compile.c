@@ -31,6 +31,13 @@ struct build {
 	/* cluster index by name */
 	struct mesh_cluster **ctab;
 	size_t ctab_cap;
+	/* compiled regexes by (pattern, options): configs repeat patterns */
+	struct rekey {
+		const char *pattern;
+		uint32_t opts;
+		pcre2_code *re;
+	} *retab;
+	size_t retab_cap, nre;
 };
 
 static void cors_policy(struct build *b, struct mesh_route *rt, const struct mesh__node *n,
@@ -191,12 +198,43 @@ static const char *labels_name(struct build *b, const char *const *kv)
 
 /* ---- regexes and string matches ---- */
 
+static struct rekey *reslot(struct rekey *tab, size_t cap, const char *pattern, uint32_t opts)
+{
+	size_t i = (size_t)(strhash(pattern) ^ opts) & (cap - 1);
+	while (tab[i].pattern && (tab[i].opts != opts || strcmp(tab[i].pattern, pattern)))
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static bool retab_grow(struct build *b)
+{
+	size_t cap = b->retab_cap ? b->retab_cap * 2 : 64;
+	struct rekey *tab = mesh__calloc(cap, sizeof(*tab));
+	if (!tab) {
+		b->err = MESH_ENOMEM;
+		return false;
+	}
+	for (size_t i = 0; i < b->retab_cap; i++)
+		if (b->retab[i].pattern)
+			*reslot(tab, cap, b->retab[i].pattern, b->retab[i].opts) = b->retab[i];
+	mesh__free(b->retab);
+	b->retab = tab;
+	b->retab_cap = cap;
+	return true;
+}
+
+/* Compiled once per distinct pattern; JIT is decided at the end. */
 static pcre2_code *compile_regex(struct build *b, const struct mesh__node *n, bool icase,
                                  const struct mesh_resource *res)
 {
+	uint32_t opts = PCRE2_UTF | PCRE2_ANCHORED | PCRE2_ENDANCHORED | (icase ? PCRE2_CASELESS : 0);
+	if ((b->nre + 1) * 2 > b->retab_cap && !retab_grow(b))
+		return NULL;
+	struct rekey *slot = reslot(b->retab, b->retab_cap, n->u.str, opts);
+	if (slot->pattern)
+		return slot->re;
 	int errcode;
 	PCRE2_SIZE off;
-	uint32_t opts = PCRE2_UTF | PCRE2_ANCHORED | PCRE2_ENDANCHORED | (icase ? PCRE2_CASELESS : 0);
 	pcre2_code *re = pcre2_compile((PCRE2_SPTR)n->u.str, n->count, opts, &errcode, &off, NULL);
 	if (!re) {
 		PCRE2_UCHAR msg[160];
@@ -208,12 +246,13 @@ static pcre2_code *compile_regex(struct build *b, const struct mesh__node *n, bo
 			b->err = MESH_ECONFIG;
 		return NULL;
 	}
-	/* without JIT (not built in, or no executable memory) PCRE2 interprets */
 	struct mesh_router *r = b->r;
 	if (!push(b, (void ***)&r->regexes, &r->nregexes, &r->capregexes, re)) {
 		pcre2_code_free(re);
 		return NULL;
 	}
+	*slot = (struct rekey){ n->u.str, opts, re };
+	b->nre++;
 	return re;
 }
 
@@ -1343,6 +1382,7 @@ int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_d
 		for (size_t i = 0; i < r->nregexes; i++)
 			(void)pcre2_jit_compile(r->regexes[i], PCRE2_JIT_COMPLETE);
 	mesh__free(b.ctab);
+	mesh__free(b.retab);
 	mesh__free(b.drs);
 	mesh__free(b.wild_drs);
 	mesh__free(b.dps);
