@@ -1,9 +1,23 @@
-/* analyze.c - meshctl analyze: cross-resource checks with coded findings. */
+/* check.c - meshctl validate and meshctl analyze: load configuration,
+ * check it (per resource, or also across resources), report. */
 #include <string.h>
 
 #include "meshctl.h"
 
-static void usage(FILE *out)
+static void usage_validate(FILE *out)
+{
+	fprintf(out,
+	        "usage: meshctl validate [OPTIONS] FILE|DIR|- ...\n\n"
+	        "Check mesh configuration files against the resource schemas.\n\n"
+	        "  --strict                non-mesh and unknown kinds are errors, not notes\n"
+	        "  --allow-unknown-fields  unknown fields are warnings, not errors\n"
+	        "  -n, --namespace NS      namespace of resources that name none (default)\n"
+	        "  -o, --output FORMAT     text (default) or json\n"
+	        "  -q, --quiet             hide notes\n\n"
+	        "Exit status: 0 valid, 1 invalid, 2 usage or I/O error.\n");
+}
+
+static void usage_analyze(FILE *out)
 {
 	fprintf(out,
 	        "usage: meshctl analyze [OPTIONS] FILE|DIR|- ...\n\n"
@@ -13,6 +27,7 @@ static void usage(FILE *out)
 	        "docs/analyze-codes.md.\n\n"
 	        "  --fail-on-warnings      exit 1 when there is any finding\n"
 	        "  --strict                non-mesh and unknown kinds are errors, not notes\n"
+	        "  --allow-unknown-fields  unknown fields are warnings, not errors\n"
 	        "  -n, --namespace NS      namespace of resources that name none (default)\n"
 	        "  -o, --output FORMAT     text (default) or json\n"
 	        "  -q, --quiet             hide notes\n\n"
@@ -20,8 +35,10 @@ static void usage(FILE *out)
 	        "(or findings with --fail-on-warnings), 2 usage or I/O error.\n");
 }
 
-int cmd_analyze(int argc, char **argv)
+static int run(int argc, char **argv, bool analyze)
 {
+	const char *cmd = analyze ? "analyze" : "validate";
+	void (*usage)(FILE *) = analyze ? usage_analyze : usage_validate;
 	struct load_opts o = { 0 };
 	bool fail_on_warnings = false;
 	char **paths = argv + 1;
@@ -31,7 +48,7 @@ int cmd_analyze(int argc, char **argv)
 			usage(stdout);
 			return EXIT_VALID;
 		}
-		if (!strcmp(argv[i], "--fail-on-warnings")) {
+		if (analyze && !strcmp(argv[i], "--fail-on-warnings")) {
 			fail_on_warnings = true;
 			continue;
 		}
@@ -40,7 +57,7 @@ int cmd_analyze(int argc, char **argv)
 			if (r < 0)
 				return EXIT_USAGE;
 			if (r == 0) {
-				fprintf(stderr, "meshctl analyze: unknown option '%s'\n", argv[i]);
+				fprintf(stderr, "meshctl %s: unknown option '%s'\n", cmd, argv[i]);
 				usage(stderr);
 				return EXIT_USAGE;
 			}
@@ -60,7 +77,7 @@ int cmd_analyze(int argc, char **argv)
 	}
 	int status = EXIT_VALID;
 	int rc = load_paths(&o, paths, npaths, &cfg, diag);
-	if (rc != MESH_ENOMEM) {
+	if (analyze && rc != MESH_ENOMEM) {
 		int findings = mesh_config_analyze(cfg, diag);
 		if (findings < 0)
 			rc = findings;
@@ -69,7 +86,7 @@ int cmd_analyze(int argc, char **argv)
 		fprintf(stderr, "meshctl: out of memory\n");
 		status = EXIT_USAGE;
 	} else {
-		print_report(&o, cfg, diag, "analyze");
+		print_report(&o, cfg, diag, cmd);
 		if (rc == MESH_EIO)
 			status = EXIT_USAGE;
 		else if (mesh_diag_count_severity(diag, MESH_SEV_ERROR) ||
@@ -79,4 +96,14 @@ int cmd_analyze(int argc, char **argv)
 	mesh_config_unref(cfg);
 	mesh_diag_free(diag);
 	return status;
+}
+
+int cmd_validate(int argc, char **argv)
+{
+	return run(argc, argv, false);
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+	return run(argc, argv, true);
 }
