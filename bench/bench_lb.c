@@ -54,29 +54,32 @@ static struct mesh_cluster *mk_cluster(int policy, bool weighted)
 	return c;
 }
 
-enum mode { PICK, PICK_BEGIN_END, HASH_HEADER };
+enum mode { PICK, PICK_BEGIN_END, HASH_HEADER, PICK_EJECTED };
+
+#define NKEYS 65536 /* distinct hash keys, so that table reads are not all cached */
 
 struct result {
 	const char *name;
 	double median, p99, target, build_ms;
 };
 
-static struct result run(const char *name, int policy, bool weighted, enum mode mode,
-                         double target)
+static struct result run(const char *name, int policy, bool weighted, enum mode mode, double target)
 {
 	struct result r = { name, 0, 0, target, 0 };
 	struct mesh_cluster *c = mk_cluster(policy, weighted);
 	const struct mesh_cluster *cl[1] = { c };
 	mesh_balancer *b;
-	uint64_t keys[4096];
+	static uint64_t keys[NKEYS];
 	char vals[4096][24];
-	struct mesh_header hdr[3] = { { "user-agent", "curl/8" }, { "accept", "*/*" },
+	struct mesh_header hdr[3] = { { "user-agent", "curl/8" },
+		                      { "accept", "*/*" },
 		                      { "x-user", NULL } };
 	struct mesh_request req = { sizeof(req), .path = "/", .headers = hdr, .nheaders = 3 };
 	double *per = malloc(n_batches * sizeof(*per));
 
 	c->lb.hash_on = MESH_HASH_HEADER;
 	c->lb.hash_name = "x-user";
+	c->lb.outlier = mode == PICK_EJECTED;
 	uint64_t t0 = now_ns();
 	if (mesh__cluster_prepare(c) || mesh__balancer_new_for(cl, 1, &b) || !per) {
 		fprintf(stderr, "out of memory\n");
@@ -84,9 +87,18 @@ static struct result run(const char *name, int policy, bool weighted, enum mode 
 	}
 	r.build_ms = (double)(now_ns() - t0) / 1e6;
 	mesh_balancer_seed(b, 1);
-	for (unsigned i = 0; i < 4096; i++) {
-		snprintf(vals[i], sizeof(vals[i]), "user-%u", i * 7919u);
-		keys[i] = mesh__hash64(vals[i], strlen(vals[i]), 0);
+	for (unsigned i = 0; i < NKEYS; i++) {
+		char v[24];
+		snprintf(v, sizeof(v), "user-%u", i * 7919u);
+		keys[i] = mesh__hash64(v, strlen(v), 0);
+		if (i < 4096)
+			memcpy(vals[i], v, sizeof(v));
+	}
+	if (mode == PICK_EJECTED) {
+		/* 10% of the endpoints out (maxEjectionPercent 10) */
+		for (unsigned i = 0; i < n_endpoints; i += 10)
+			for (int k = 0; k < 5; k++)
+				mesh_balancer_end(b, c, (int)i, MESH_OUTCOME_HTTP_5XX, 1);
 	}
 	/* some requests in flight, so least request has counts to compare */
 	for (unsigned i = 0; i < n_endpoints; i++)
@@ -96,13 +108,14 @@ static struct result run(const char *name, int policy, bool weighted, enum mode 
 	unsigned ki = 0;
 	int acc = 0;
 	for (unsigned w = 0; w < 200000; w++) /* warm up */
-		acc ^= mesh_balancer_pick(b, c, keys[w & 4095], 1);
+		acc ^= mesh_balancer_pick(b, c, keys[w % NKEYS], 1);
 	for (unsigned j = 0; j < n_batches; j++) {
 		uint64_t s = now_ns();
 		switch (mode) {
 		case PICK:
+		case PICK_EJECTED:
 			for (unsigned i = 0; i < batch; i++)
-				acc ^= mesh_balancer_pick(b, c, keys[ki++ & 4095], 1);
+				acc ^= mesh_balancer_pick(b, c, keys[ki++ % NKEYS], 1);
 			break;
 		case PICK_BEGIN_END:
 			for (unsigned i = 0; i < batch; i++) {
@@ -149,8 +162,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--check"))
 			check = true;
 		else {
-			fprintf(stderr, "usage: %s [--endpoints N] [--batches B] [--batch K] "
-			                "[--cpu C] [--check]\n",
+			fprintf(stderr,
+			        "usage: %s [--endpoints N] [--batches B] [--batch K] "
+			        "[--cpu C] [--check]\n",
 			        argv[0]);
 			return 2;
 		}
@@ -178,12 +192,15 @@ int main(int argc, char **argv)
 		run("maglev", MESH_LB_MAGLEV, false, PICK, 200),
 		run("maglev, weighted", MESH_LB_MAGLEV, true, PICK, 200),
 		run("maglev + header hash", MESH_LB_MAGLEV, false, HASH_HEADER, 0),
+		run("round robin, 10% ejected", MESH_LB_ROUND_ROBIN, false, PICK_EJECTED, 0),
+		run("least request (P2C), 10% ejected", MESH_LB_LEAST_REQUEST, false, PICK_EJECTED,
+		    0),
+		run("maglev, 10% ejected", MESH_LB_MAGLEV, false, PICK_EJECTED, 0),
 	};
 	int missed = 0;
-	printf("endpoint pick among %u endpoints, %u batches of %u picks, %s cpu %d\n",
-	       n_endpoints, n_batches, batch, pinned ? "pinned to" : "NOT pinned, on", cpu);
-	printf("%-32s %10s %10s %8s %10s\n", "policy", "median ns", "p99 ns", "target",
-	       "build ms");
+	printf("endpoint pick among %u endpoints, %u batches of %u picks, %s cpu %d\n", n_endpoints,
+	       n_batches, batch, pinned ? "pinned to" : "NOT pinned, on", cpu);
+	printf("%-32s %10s %10s %8s %10s\n", "policy", "median ns", "p99 ns", "target", "build ms");
 	for (size_t i = 0; i < MESH_ARRAY_LEN(rs); i++) {
 		const struct result *r = &rs[i];
 		char target[16] = "-";

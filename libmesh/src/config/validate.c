@@ -837,6 +837,12 @@ static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
 	 * mistake already reported.
 	 */
 	bool skip_check = false;
+	/* "maxConnections" and "max_connections" name one field: the same
+	 * field twice needs a snake_case key (YAML refuses equal keys) */
+	bool any_snake = false;
+	for (size_t i = 0; i < n->count && !any_snake; i++)
+		any_snake = n->u.pairs[i].key->type == MESH_NODE_SCALAR &&
+		            strchr(n->u.pairs[i].key->u.str, '_');
 	for (size_t i = 0; i < n->count; i++) {
 		const struct mesh__node *key = n->u.pairs[i].key, *val = n->u.pairs[i].value;
 		if (key->type != MESH_NODE_SCALAR) {
@@ -853,9 +859,8 @@ static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
 			}
 			continue;
 		}
-		/* "maxConnections" and "max_connections" name one field */
 		const struct mesh__node *first = NULL;
-		for (size_t j = 0; j < i && !first; j++)
+		for (size_t j = 0; any_snake && j < i && !first; j++)
 			if (n->u.pairs[j].key->type == MESH_NODE_SCALAR &&
 			    mesh__key_is(n->u.pairs[j].key, f->name))
 				first = n->u.pairs[j].key;

@@ -17,9 +17,9 @@
 #define RANDOM_TRIES 8
 
 struct ep_state {
-	uint32_t active;      /* attempts begun, not yet ended */
-	uint8_t ejected;      /* outlier detection has it out */
-	uint8_t returned;     /* has come back at least once (uneject_at is set) */
+	uint32_t active;  /* attempts begun, not yet ended */
+	uint8_t ejected;  /* outlier detection has it out */
+	uint8_t returned; /* has come back at least once (uneject_at is set) */
 	uint32_t cons_5xx, cons_gw, cons_local;
 	uint32_t backoff;     /* ejection time multiplier */
 	uint32_t ejections;   /* total, for stats */
@@ -57,7 +57,7 @@ struct cstate {
 	uint32_t nejected; /* endpoints flagged ejected */
 	uint8_t policy;
 	bool outlier;
-	struct edf *edf;   /* weighted ROUND_ROBIN / LEAST_REQUEST */
+	struct edf *edf; /* weighted ROUND_ROBIN / LEAST_REQUEST */
 	/* outlier bookkeeping runs when now >= next_event */
 	uint64_t next_event, next_expiry, next_tick;
 	uint32_t cb_used[4];
@@ -186,7 +186,8 @@ static int cstate_init(struct cstate *cs, const struct mesh_cluster *c)
 		return 0;
 	if (!(cs->eps = mesh__calloc(cs->n, sizeof(*cs->eps))))
 		return MESH_ENOMEM;
-	if (!uniform && (cs->policy == MESH_LB_ROUND_ROBIN || cs->policy == MESH_LB_LEAST_REQUEST)) {
+	if (!uniform &&
+	    (cs->policy == MESH_LB_ROUND_ROBIN || cs->policy == MESH_LB_LEAST_REQUEST)) {
 		struct edf *e = mesh__calloc(1, sizeof(*e));
 		if (!e)
 			return MESH_ENOMEM;
@@ -377,19 +378,15 @@ static void record(struct cstate *cs, uint32_t ep, int outcome, uint64_t now)
 		outcome = MESH_OUTCOME_GATEWAY_ERROR;
 	}
 	e->cons_local = 0; /* a response came back: the connection worked */
-	switch (outcome) {
-	case MESH_OUTCOME_GATEWAY_ERROR:
-		e->cons_gw++;
-		e->cons_5xx++;
-		break;
-	case MESH_OUTCOME_HTTP_5XX:
-		e->cons_gw = 0;
-		e->cons_5xx++;
-		break;
-	default:
+	if (outcome != MESH_OUTCOME_GATEWAY_ERROR && outcome != MESH_OUTCOME_HTTP_5XX) {
 		e->cons_gw = e->cons_5xx = 0;
 		return;
 	}
+	e->cons_5xx++;
+	if (outcome == MESH_OUTCOME_GATEWAY_ERROR)
+		e->cons_gw++;
+	else
+		e->cons_gw = 0;
 	/* >= rather than Envoy's ==: when the ejection cap refused one,
 	 * the next error tries again */
 	if ((s->consecutive_gateway && e->cons_gw >= s->consecutive_gateway) ||
@@ -553,8 +550,7 @@ static int pick_maglev(mesh_balancer *b, struct cstate *cs, uint64_t hash, bool 
 	return MESH_ENOTFOUND;
 }
 
-int mesh__bal_pick(mesh_balancer *b, const struct mesh_cluster *c, uint64_t hash,
-                   uint64_t now_ms)
+int mesh__bal_pick(mesh_balancer *b, const struct mesh_cluster *c, uint64_t hash, uint64_t now_ms)
 {
 	struct cstate *cs = state_of(b, c);
 	bool all;
@@ -649,8 +645,7 @@ int mesh__balancer_ep_stats(const mesh_balancer *b, const struct mesh_cluster *c
 	return 0;
 }
 
-uint32_t mesh__balancer_cb_used(const mesh_balancer *b, const struct mesh_cluster *c,
-                                int resource)
+uint32_t mesh__balancer_cb_used(const mesh_balancer *b, const struct mesh_cluster *c, int resource)
 {
 	const struct cstate *cs = state_of(b, c);
 	if (!cs || resource < 0 || resource > MESH_CB_RETRIES)

@@ -28,9 +28,9 @@ static inline uint64_t rotl64(uint64_t x, int r)
  * single loads on little-endian machines). */
 static inline uint64_t rd64(const uint8_t *p)
 {
-	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-	       (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-	       (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+	       (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+	       (uint64_t)p[7] << 56;
 }
 
 static inline uint32_t rd32(const uint8_t *p)
@@ -245,16 +245,17 @@ out:
 
 uint32_t mesh__ring_lookup(const struct mesh__lb_table *t, uint64_t hash, size_t *pos)
 {
-	/* first entry whose hash is >= @hash; past the end wraps to 0 */
-	size_t lo = 0, hi = t->ring_len;
-	const uint64_t *h = t->ring_hash;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (h[mid] < hash)
-			lo = mid + 1;
-		else
-			hi = mid;
+	/* First entry whose hash is >= @hash; past the end wraps to 0. A
+	 * branch-free lower bound: keys are random, so the branches of the
+	 * textbook search would mispredict half the time. */
+	const uint64_t *h = t->ring_hash, *base = h;
+	size_t len = t->ring_len;
+	while (len > 1) {
+		size_t half = len / 2;
+		base += (size_t)(base[half - 1] < hash) * half;
+		len -= half;
 	}
+	size_t lo = (size_t)(base - h) + (*base < hash);
 	if (lo == t->ring_len)
 		lo = 0;
 	*pos = lo;

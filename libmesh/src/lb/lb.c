@@ -68,8 +68,7 @@ static uint64_t key_hash(const char *s, size_t len)
 	return h ? h : 1;
 }
 
-static const char *header(const struct mesh_request *req, const char *name, size_t from,
-                          size_t *at)
+static const char *header(const struct mesh_request *req, const char *name, size_t from, size_t *at)
 {
 	for (size_t i = from; req->headers && i < req->nheaders; i++) {
 		const struct mesh_header *h = &req->headers[i];
@@ -127,8 +126,7 @@ static bool query_value(const char *path, const char *name, const char **val, si
 	return false;
 }
 
-MESH_API uint64_t mesh_balancer_hash_request(const mesh_cluster *c,
-                                             const struct mesh_request *req,
+MESH_API uint64_t mesh_balancer_hash_request(const mesh_cluster *c, const struct mesh_request *req,
                                              const char *source_ip)
 {
 	const char *name, *v;

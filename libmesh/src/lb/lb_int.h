@@ -15,16 +15,16 @@
 
 /* Limits, as Envoy's. */
 #define MESH_LB_RING_MAX (8u * 1024 * 1024) /* maximum_ring_size default */
-#define MESH_LB_MAGLEV_MAX 5000011u          /* largest Maglev table Envoy accepts */
-#define MESH_LB_MAX_EJECTION_MS 300000       /* max_ejection_time default (300s) */
+#define MESH_LB_MAGLEV_MAX 5000011u         /* largest Maglev table Envoy accepts */
+#define MESH_LB_MAX_EJECTION_MS 300000      /* max_ejection_time default (300s) */
 
 /*
  * What mesh__cluster_prepare() precomputes for a cluster. Immutable once
  * built, so it is shared by every thread's balancer.
  */
 struct mesh__lb_table {
-	uint32_t n;            /* endpoints the table was built for */
-	bool uniform;          /* every endpoint has the same weight */
+	uint32_t n;   /* endpoints the table was built for */
+	bool uniform; /* every endpoint has the same weight */
 	uint32_t max_weight;
 	uint64_t total_weight;
 	/* weighted RANDOM: Vose alias table; keep i when a 32-bit draw is
@@ -75,21 +75,19 @@ void mesh__balancer_set_owner(mesh_balancer *b, void *owner, void (*drop)(void *
 
 /* Books of one endpoint, for tests and admin output. */
 struct mesh__ep_stats {
-	uint32_t active;       /* attempts begun and not ended */
-	uint32_t ejections;    /* times ejected so far */
-	uint32_t backoff;      /* current ejection time multiplier */
-	bool ejected;          /* flagged (may be past its time until the next pick) */
-	uint64_t eject_until;  /* when flagged: the time it returns */
+	uint32_t active;      /* attempts begun and not ended */
+	uint32_t ejections;   /* times ejected so far */
+	uint32_t backoff;     /* current ejection time multiplier */
+	bool ejected;         /* flagged (may be past its time until the next pick) */
+	uint64_t eject_until; /* when flagged: the time it returns */
 };
 int mesh__balancer_ep_stats(const mesh_balancer *b, const struct mesh_cluster *c, int ep,
                             struct mesh__ep_stats *out);
 /* Units of circuit-breaker resource @resource in use. */
-uint32_t mesh__balancer_cb_used(const mesh_balancer *b, const struct mesh_cluster *c,
-                                int resource);
+uint32_t mesh__balancer_cb_used(const mesh_balancer *b, const struct mesh_cluster *c, int resource);
 
 /* The balancer's operations, called by the public wrappers in lb.c. */
-int mesh__bal_pick(mesh_balancer *b, const struct mesh_cluster *c, uint64_t hash,
-                   uint64_t now_ms);
+int mesh__bal_pick(mesh_balancer *b, const struct mesh_cluster *c, uint64_t hash, uint64_t now_ms);
 void mesh__bal_begin(mesh_balancer *b, const struct mesh_cluster *c, int ep);
 void mesh__bal_end(mesh_balancer *b, const struct mesh_cluster *c, int ep, int outcome,
                    uint64_t now_ms);

@@ -233,8 +233,7 @@ static void apply_outlier(struct mesh__lb_settings *s, const struct mesh__node *
 	if (get_u32(od, "maxEjectionPercent", &s->max_ejection_percent) &&
 	    s->max_ejection_percent > 100)
 		s->max_ejection_percent = 100;
-	if (get_u32(od, "minHealthPercent", &s->min_health_percent) &&
-	    s->min_health_percent > 100)
+	if (get_u32(od, "minHealthPercent", &s->min_health_percent) && s->min_health_percent > 100)
 		s->min_health_percent = 100;
 	if (s->interval_ms <= 0)
 		s->interval_ms = 10000;
@@ -281,7 +280,8 @@ void mesh__lb_settings_apply(struct mesh__lb_settings *s, const struct mesh__nod
 	for (size_t i = 0; port && pls && pls->type == MESH_NODE_SEQ && i < pls->count; i++) {
 		const struct mesh__node *e = pls->u.items[i];
 		uint32_t num;
-		if (is_map(e) && get_u32(mesh__node_get(e, "port"), "number", &num) && num == port) {
+		if (is_map(e) && get_u32(mesh__node_get(e, "port"), "number", &num) &&
+		    num == port) {
 			apply_sections(s, e);
 			break; /* the first match wins, as in Istio */
 		}
