@@ -6,7 +6,6 @@
  *
  *   build/bench/bench_route [N_VS] [ROUNDS]
  */
-#define _GNU_SOURCE
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>

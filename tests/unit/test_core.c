@@ -1,4 +1,5 @@
 /* test_core.c - diagnostics, strings, durations, host and label syntax. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,39 @@ START_TEST(strerror_and_version)
 }
 END_TEST
 
+static void regex_case(const char *re, unsigned col, const char *msg)
+{
+	char yaml[512];
+	snprintf(yaml, sizeof(yaml),
+	         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
+	         "spec:\n  hosts: [r]\n  http:\n  - match: [{uri: {regex: '%s'}}]\n"
+	         "    route: [{destination: {host: r}}]\n", re);
+	if (msg)
+		tu_assert_one_error(yaml, 7, col, "spec.http[0].match[0].uri.regex", msg);
+	else
+		tu_assert_valid(yaml);
+}
+
+/* RE2 is what Istio and Envoy accept: PCRE2-only syntax is refused. */
+START_TEST(regex_dialect)
+{
+	regex_case("^(?!/admin).*", 27,
+	           "invalid regex \"^(?!/admin).*\": negative lookahead (?! is not supported "
+	           "(Istio and Envoy use RE2 syntax) at offset 1");
+	regex_case("(a)\\1", 27,
+	           "invalid regex \"(a)\\1\": backreference is not supported (Istio and Envoy "
+	           "use RE2 syntax) at offset 3");
+	regex_case("a++", 27,
+	           "invalid regex \"a++\": possessive quantifier is not supported (Istio and "
+	           "Envoy use RE2 syntax) at offset 2");
+	regex_case("/api/(v1|v2)/.*?", 0, NULL);
+	regex_case("[(?!]x\\.y", 0, NULL);
+	regex_case("^(.*?;)?(user=jason)(;.*)?$", 0, NULL);
+	regex_case("/caf\xc3\xa9/(menu", 27,
+	           "invalid regex \"/caf\xc3\xa9/(menu\": missing closing parenthesis at offset 11");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -175,6 +209,7 @@ int main(void)
 	tcase_add_test(tc, hosts);
 	tcase_add_test(tc, labels);
 	tcase_add_test(tc, strerror_and_version);
+	tcase_add_test(tc, regex_dialect);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -229,6 +229,28 @@ START_TEST(least_request_prefers_idle)
 }
 END_TEST
 
+START_TEST(weighted_least_request_rebases_deadlines)
+{
+	/* 2^20 requests in flight on each endpoint: every turn pushes a
+	 * deadline 2^51..2^52 further, past 2^62 within a few thousand
+	 * picks; the schedule must rebase, not wrap, and keep 1:2. */
+	static const uint32_t w[] = { 1, 2 };
+	struct mesh_cluster *c = mk_cluster(2, w, MESH_LB_LEAST_REQUEST);
+	size_t counts[2] = { 0 };
+	prepare(c);
+	mesh_balancer *b = mk_balancer(c);
+	for (int ep = 0; ep < 2; ep++)
+		for (int i = 0; i < (1 << 20); i++)
+			mesh_balancer_begin(b, c, ep);
+	for (int i = 0; i < 30000; i++)
+		counts[mesh_balancer_pick(b, c, 0, 0)]++;
+	ck_assert_uint_ge(counts[0], 9990);
+	ck_assert_uint_le(counts[0], 10010);
+	mesh_balancer_free(b);
+	free_cluster(c);
+}
+END_TEST
+
 /* A closed loop: endpoint 0 answers ten times slower than the others.
  * Round robin still sends it a quarter; least request much less. */
 static double slow_share(int policy, const uint32_t *w)
@@ -485,6 +507,41 @@ START_TEST(ring_honours_weights_and_size)
 	prepare(c);
 	ck_assert_uint_eq(c->table->ring_len, 2000);
 	free_cluster(c);
+}
+END_TEST
+
+START_TEST(ring_lookup_is_lower_bound)
+{
+	/* the branch-free search against a linear scan, edges included */
+	const size_t sizes[] = { 1, 2, 3, 7, 100 };
+	for (size_t k = 0; k < MESH_ARRAY_LEN(sizes); k++) {
+		struct mesh_cluster *c = mk_cluster(sizes[k], NULL, MESH_LB_RING_HASH);
+		c->lb.ring_size = sizes[k] == 7 ? 7 : 1024; /* one point each, or many */
+		prepare(c);
+		const struct mesh__lb_table *t = c->table;
+		uint64_t probes[3000];
+		size_t np = 0;
+		probes[np++] = 0;
+		probes[np++] = UINT64_MAX;
+		for (size_t i = 0; i < t->ring_len && np + 3 < MESH_ARRAY_LEN(probes); i++) {
+			probes[np++] = t->ring_hash[i];
+			probes[np++] = t->ring_hash[i] + 1;
+			probes[np++] = t->ring_hash[i] - 1;
+		}
+		for (int i = 0; np < MESH_ARRAY_LEN(probes); i++)
+			probes[np++] = key(i);
+		for (size_t i = 0; i < np; i++) {
+			size_t want = 0, pos;
+			while (want < t->ring_len && t->ring_hash[want] < probes[i])
+				want++;
+			if (want == t->ring_len)
+				want = 0;
+			uint32_t ep = mesh__ring_lookup(t, probes[i], &pos);
+			REQUIRE(pos == want);
+			REQUIRE(ep == t->ring_ep[want]);
+		}
+		free_cluster(c);
+	}
 }
 END_TEST
 
@@ -1256,11 +1313,13 @@ static Suite *lb_suite(void)
 	tcase_add_test(t, round_robin_is_exact);
 	tcase_add_test(t, least_request_prefers_idle);
 	tcase_add_test(t, least_request_avoids_slow_endpoint);
+	tcase_add_test(t, weighted_least_request_rebases_deadlines);
 	tcase_add_test(t, consistent_hash_is_stable);
 	tcase_add_test(t, consistent_hash_ignores_endpoint_order);
 	tcase_add_test(t, adding_an_endpoint_moves_few_keys);
 	tcase_add_test(t, maglev_honours_weights);
 	tcase_add_test(t, ring_honours_weights_and_size);
+	tcase_add_test(t, ring_lookup_is_lower_bound);
 	tcase_add_test(t, hash_without_key_is_random);
 	tcase_add_test(t, hash_request_keys);
 	tcase_add_test(t, outlier_ejects_and_returns);

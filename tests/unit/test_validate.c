@@ -1058,7 +1058,7 @@ START_TEST(dr_insecure_skip_verify_quoted)
 	                       "      mode: SIMPLE\n"
 	                       "      insecureSkipVerify: \"yes\"\n",
 	                    10, 27, "spec.trafficPolicy.tls.insecureSkipVerify",
-	                    "expected true or false, got string \"yes\"");
+	                    "expected true or false, got \"yes\" (write true)");
 }
 END_TEST
 

@@ -51,7 +51,9 @@ enum mesh_cb_resource {
 
 /**
  * mesh_balancer_new - per-thread state for every cluster of @r (a
- * reference to @r is taken). Returns 0 or MESH_ENOMEM.
+ * reference to @r is taken). Outlier ejections, active-request counts and
+ * circuit-breaker counts are this balancer's own: with N workers, a limit
+ * applies per worker. Returns 0, MESH_EINVAL or MESH_ENOMEM.
  * @since 0.1
  */
 MESH_API int mesh_balancer_new(mesh_router *r, mesh_balancer **out);
@@ -64,10 +66,14 @@ MESH_API void mesh_balancer_seed(mesh_balancer *b, uint64_t seed);
 /**
  * mesh_balancer_pick - choose a healthy, not ejected endpoint of @c.
  * @hash: for consistent-hash policies, the request's hash key (see
- *        mesh_balancer_hash_request()); ignored otherwise.
+ *        mesh_balancer_hash_request()); 0 means no key: a random endpoint,
+ *        as Envoy does. Ignored by the other policies.
  * @now_ms: the caller's monotonic clock.
  * Returns the endpoint index (>= 0), or MESH_ENOTFOUND when the cluster has
- * no usable endpoint (Envoy's UH, a 503). Allocates nothing.
+ * no usable endpoint (Envoy's UH, a 503), or MESH_EINVAL when @c is not a
+ * cluster of @b's router. A MESH_LB_PASSTHROUGH cluster always gives
+ * MESH_ENOTFOUND: forward to the request's original destination instead.
+ * Allocates nothing, takes no lock, makes no system call.
  * @since 0.1
  */
 MESH_API int mesh_balancer_pick(mesh_balancer *b, const mesh_cluster *c, uint64_t hash,
@@ -96,7 +102,8 @@ MESH_API int mesh_balancer_is_ejected(const mesh_balancer *b, const mesh_cluster
 /**
  * mesh_balancer_acquire - take one unit of a circuit-breaker resource of
  * @c. Returns 0, or MESH_ELIMIT when the limit is reached (Envoy's UO
- * overflow: answer 503 without trying). Pair each success with _release.
+ * overflow: answer 503 without trying), or MESH_EINVAL for an unknown
+ * cluster or resource. Pair each success with _release.
  * @since 0.1
  */
 MESH_API int mesh_balancer_acquire(mesh_balancer *b, const mesh_cluster *c, int resource);

@@ -995,12 +995,15 @@ static void check_weights(struct mesh__vctx *v, const struct mesh__node *obj)
 		return;
 	int64_t sum = 0;
 	const struct mesh__node *last = NULL;
-	size_t last_i = 0;
+	size_t last_i = 0, unweighted = n;
 	for (size_t i = 0; i < n; i++) {
 		const struct mesh__node *w = get(route->u.items[i], "weight");
 		int64_t x;
-		if (!w)
+		if (!w) {
+			if (unweighted == n)
+				unweighted = i;
 			continue;
+		}
 		if (!to_int(w, &x))
 			return; /* already reported as a type error */
 		sum += x;
@@ -1010,6 +1013,14 @@ static void check_weights(struct mesh__vctx *v, const struct mesh__node *obj)
 	if (sum == 100)
 		return;
 	char rel[48];
+	if (last && unweighted < n) {
+		/* the mistake is most likely the destination that has no weight */
+		snprintf(rel, sizeof(rel), ".route[%zu]", unweighted);
+		mesh__v_error(v, route->u.items[unweighted], rel,
+		              "route[%zu] has no weight; weights must sum to 100, got %lld", unweighted,
+		              (long long)sum);
+		return;
+	}
 	if (last) {
 		snprintf(rel, sizeof(rel), ".route[%zu].weight", last_i);
 	} else {
@@ -2498,7 +2509,8 @@ static void check_server(struct mesh__vctx *v, const struct mesh__node *obj)
 		return;
 	bool uds = bind && starts_with(bind, "unix://");
 	bool port_ok = true;
-	if ((num > 0 || !uds) && (num < 1 || num > 65535)) {
+	/* the field table already refuses numbers past 65535 */
+	if ((num > 0 || !uds) && num < 1) {
 		mesh__v_error(v, num_node ? num_node : port, num_node ? ".port.number" : ".port",
 		              "port number must be between 1 and 65535, got %lld", (long long)num);
 		port_ok = false;
@@ -2659,7 +2671,8 @@ static void check_ingress_listener(struct mesh__vctx *v, const struct mesh__node
 	int64_t n = 0;
 	if (is_map(port)) {
 		check_sidecar_target_port(v, port);
-		if ((!num || to_int(num, &n)) && (n < 1 || n > 65535))
+		/* numbers past 65535 are refused by the field table */
+		if ((!num || to_int(num, &n)) && n < 1)
 			mesh__v_error(v, num ? num : port, num ? ".port.number" : ".port",
 			              "port number must be between 1 and 65535, got %lld",
 			              (long long)n);

@@ -631,6 +631,12 @@ static void authorization_policy_check(struct mesh__vctx *v, const struct mesh__
 	const struct mesh__node *an = get(obj, "action"), *provider = get(obj, "provider");
 	const struct mesh__node *rules = get(obj, "rules");
 	const char *action = str_of(an) ? str_of(an) : "ALLOW";
+	static const char *const actions[] = { "ALLOW", "DENY", "AUDIT", "CUSTOM" };
+	bool known = false;
+	for (size_t i = 0; i < MESH_ARRAY_LEN(actions); i++)
+		known |= !strcmp(action, actions[i]);
+	if (!known)
+		return; /* the enum check has said what is wrong */
 	bool has_rules = rules && rules->type == MESH_NODE_SEQ && rules->count > 0;
 	const struct mesh__node *at = an ? an : obj;
 	const char *rel = an ? ".action" : NULL;

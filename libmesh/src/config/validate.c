@@ -365,6 +365,69 @@ const char *mesh__check_label_value(const char *s)
 	return check_label_name(s, len);
 }
 
+/* Character offset of byte @off in UTF-8 text @s. */
+static size_t char_offset(const char *s, size_t off)
+{
+	size_t chars = 0;
+	for (size_t i = 0; i < off && s[i]; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			chars++;
+	return chars;
+}
+
+/*
+ * PCRE2 accepts constructs that RE2 (Envoy's safe_regex, Go's regexp in
+ * istiod) refuses; a config that only works here would break elsewhere.
+ * Returns the construct's name and sets *at, or NULL when there is none.
+ */
+static const char *non_re2(const char *s, size_t *at)
+{
+	static const struct {
+		const char *text, *what;
+	} groups[] = {
+		{ "(?=", "lookahead (?=" }, { "(?!", "negative lookahead (?!" },
+		{ "(?<=", "lookbehind (?<=" }, { "(?<!", "negative lookbehind (?<!" },
+		{ "(?>", "atomic group (?>" }, { "(?R", "recursion (?R)" }, { "(?C", "callout (?C" },
+		{ "(?|", "branch reset (?|" }, { "(*", "verb (*" },
+	};
+	bool in_class = false;
+	for (size_t i = 0; s[i]; i++) {
+		if (s[i] == '\\') {
+			char c = s[i + 1];
+			if (!in_class && ((c >= '1' && c <= '9') || c == 'g' || c == 'k')) {
+				*at = i;
+				return "backreference";
+			}
+			if (c)
+				i++;
+			continue;
+		}
+		if (in_class) {
+			in_class = s[i] != ']';
+			continue;
+		}
+		if (s[i] == '[') {
+			in_class = true;
+			if (s[i + 1] == '^')
+				i++;
+			if (s[i + 1] == ']')
+				i++; /* a leading ']' is a literal */
+			continue;
+		}
+		for (size_t g = 0; g < MESH_ARRAY_LEN(groups); g++)
+			if (!strncmp(s + i, groups[g].text, strlen(groups[g].text))) {
+				*at = i;
+				return groups[g].what;
+			}
+		if ((s[i] == '*' || s[i] == '+' || s[i] == '?' || s[i] == '}') && s[i + 1] == '+' &&
+		    i > 0) {
+			*at = i + 1;
+			return "possessive quantifier";
+		}
+	}
+	return NULL;
+}
+
 bool mesh__v_regex(struct mesh__vctx *v, const struct mesh__node *n, const char *rel)
 {
 	const char *s = mesh__node_str(n);
@@ -381,18 +444,22 @@ bool mesh__v_regex(struct mesh__vctx *v, const struct mesh__node *n, const char 
 	pcre2_code *re = pcre2_compile((PCRE2_SPTR)s, n->count, PCRE2_UTF, &errcode, &off, NULL);
 	if (re) {
 		pcre2_code_free(re);
-		return true;
+		size_t at;
+		const char *what = non_re2(s, &at);
+		if (!what)
+			return true;
+		mesh__v_error(v, n, rel,
+		              "invalid regex \"%s\": %s is not supported (Istio and Envoy use RE2 "
+		              "syntax) at offset %zu",
+		              s, what, char_offset(s, at));
+		return false;
 	}
 	PCRE2_UCHAR msg[160];
 	if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0)
 		snprintf((char *)msg, sizeof(msg), "error %d", errcode);
 	/* PCRE2 counts bytes; a reader counts characters */
-	size_t chars = 0;
-	for (size_t i = 0; i < off && i < n->count; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			chars++;
 	mesh__v_error(v, n, rel, "invalid regex \"%s\": %s at offset %zu", s, (const char *)msg,
-	              chars);
+	              char_offset(s, off));
 	return false;
 }
 
@@ -626,7 +693,16 @@ static void check_value(struct mesh__vctx *v, const struct mesh__field *f,
 		want_string(v, n);
 		break;
 	case MESH_FT_BOOL:
-		if (n->type != MESH_NODE_SCALAR || n->scalar != MESH_SCALAR_BOOL)
+		if (n->type == MESH_NODE_SCALAR && n->scalar == MESH_SCALAR_STRING &&
+		    (mesh__streq_icase(n->u.str, "yes") || mesh__streq_icase(n->u.str, "no") ||
+		     mesh__streq_icase(n->u.str, "on") || mesh__streq_icase(n->u.str, "off")))
+			/* YAML 1.1 read these as booleans; YAML 1.2 and libmesh do not */
+			mesh__v_error(v, n, NULL, "expected true or false, got \"%s\" (write %s)",
+			              n->u.str,
+			              (mesh__streq_icase(n->u.str, "yes") || mesh__streq_icase(n->u.str, "on"))
+			                      ? "true"
+			                      : "false");
+		else if (n->type != MESH_NODE_SCALAR || n->scalar != MESH_SCALAR_BOOL)
 			type_error(v, n, "true or false");
 		break;
 	case MESH_FT_INT:
