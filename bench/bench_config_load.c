@@ -14,6 +14,9 @@
  *   analyze      load-multi, then mesh_config_analyze (for information)
  *   idle         a process that loads nothing (its RSS is the baseline)
  *
+ * Times are wall clock (median, min, max) and the median CPU time (user +
+ * system) of the measured part, which other load on the machine disturbs less.
+ *
  * Usage: bench_config_load [-n COUNT] [-r REPS] [-c CPU] [-k DIR]
  *   -k DIR  write the inputs to DIR and keep them (default: a temp dir,
  *           removed at the end)
@@ -309,10 +312,19 @@ static long yaml_dir(const char *dir)
 	return events;
 }
 
-/* Child: one measurement; prints "seconds maxrss_kb count errors". */
+/* CPU time (user + system) this process used so far. */
+static double cpu_now(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Child: one measurement; prints "wall_s cpu_s maxrss_kb count errors". */
 static int run(const char *mode, const char *path)
 {
-	double t0 = now(), t1;
+	double t0 = now(), c0 = cpu_now(), t1;
 	long count = 0, errors = 0;
 	if (!strcmp(mode, "yaml-multi") || !strcmp(mode, "yaml-files")) {
 		count = !strcmp(mode, "yaml-multi") ? yaml_events(path) : yaml_dir(path);
@@ -328,6 +340,7 @@ static int run(const char *mode, const char *path)
 		int rc = mesh_config_load_path(cfg, path, d);
 		if (!strcmp(mode, "analyze")) {
 			t0 = now(); /* the analysis alone */
+			c0 = cpu_now();
 			mesh_config_analyze(cfg, d);
 		}
 		t1 = now();
@@ -346,16 +359,17 @@ static int run(const char *mode, const char *path)
 		mesh_diag_free(d);
 		mesh_config_unref(cfg);
 	}
+	double c1 = cpu_now();
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	printf("%.6f %ld %ld %ld\n", t1 - t0, ru.ru_maxrss, count, errors);
+	printf("%.6f %.6f %ld %ld %ld\n", t1 - t0, c1 - c0, ru.ru_maxrss, count, errors);
 	return 0;
 }
 
 /* ---- the driver ---- */
 
 struct result {
-	double sec;
+	double sec, cpu;
 	long rss_kb, count, errors;
 };
 
@@ -385,9 +399,10 @@ static struct result spawn_run(const char *self, const char *mode, const char *p
 	fclose(f);
 	int status;
 	waitpid(pid, &status, 0);
-	struct result r = { -1, -1, -1, -1 };
+	struct result r = { -1, -1, -1, -1, -1 };
 	if (!WIFEXITED(status) || WEXITSTATUS(status) ||
-	    sscanf(line, "%lf %ld %ld %ld", &r.sec, &r.rss_kb, &r.count, &r.errors) != 4) {
+	    sscanf(line, "%lf %lf %ld %ld %ld", &r.sec, &r.cpu, &r.rss_kb, &r.count, &r.errors) !=
+	            5) {
 		fprintf(stderr, "%s %s failed\n", mode, path);
 		exit(2);
 	}
@@ -401,15 +416,22 @@ static int cmp_double(const void *a, const void *b)
 }
 
 struct stats {
-	double med, min, max;
+	double med, min, max, cpu_med;
 	long rss_kb;
 };
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 static struct stats measure(const char *self, const char *mode, const char *path, int reps,
                             long want_count)
 {
 	double *t = calloc((size_t)reps, sizeof(*t));
-	struct stats s = { 0, 0, 0, 0 };
+	double *c = calloc((size_t)reps, sizeof(*c));
+	struct stats s = { 0, 0, 0, 0, 0 };
 	for (int i = 0; i < reps; i++) {
 		struct result r = spawn_run(self, mode, path);
 		if (r.errors || (want_count >= 0 && r.count != want_count)) {
@@ -420,20 +442,22 @@ static struct stats measure(const char *self, const char *mode, const char *path
 			exit(1);
 		}
 		t[i] = r.sec;
+		c[i] = r.cpu;
 		if (r.rss_kb > s.rss_kb)
 			s.rss_kb = r.rss_kb;
 	}
-	qsort(t, (size_t)reps, sizeof(*t), cmp_double);
+	s.med = median(t, reps);
 	s.min = t[0];
 	s.max = t[reps - 1];
-	s.med = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
+	s.cpu_med = median(c, reps);
 	free(t);
+	free(c);
 	return s;
 }
 
 static void print_row(const char *what, struct stats s)
 {
-	printf("%-12s %9.3f %9.3f %9.3f %10.1f\n", what, s.med, s.min, s.max,
+	printf("%-12s %9.3f %9.3f %9.3f %9.3f %10.1f\n", what, s.med, s.min, s.max, s.cpu_med,
 	       (double)s.rss_kb * 1024 / 1e6);
 }
 
@@ -525,7 +549,8 @@ int main(int argc, char **argv)
 	spawn_run(self, "yaml-multi", all);
 	spawn_run(self, "yaml-files", files);
 
-	printf("%-12s %9s %9s %9s %10s\n", "", "median s", "min s", "max s", "peak MB");
+	printf("%-12s %9s %9s %9s %9s %10s\n", "", "median s", "min s", "max s", "cpu s",
+	       "peak MB");
 	struct stats idle = measure(self, "idle", all, 1, -1);
 	struct stats lm = measure(self, "load-multi", all, reps, count);
 	struct stats lf = measure(self, "load-files", files, reps, count);

@@ -1006,6 +1006,84 @@ START_TEST(balancer_survives_allocation_failures)
 }
 END_TEST
 
+/* ---- through a router ---- */
+
+static const char router_yaml[] =
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: ServiceEntry\n"
+	"metadata: {name: reviews}\n"
+	"spec:\n"
+	"  hosts: [reviews.default.svc.cluster.local]\n"
+	"  ports: [{number: 9080, name: http, protocol: HTTP}]\n"
+	"  resolution: STATIC\n"
+	"  endpoints:\n"
+	"  - {address: 10.0.0.1, labels: {version: v1}}\n"
+	"  - {address: 10.0.0.2, labels: {version: v1}}\n"
+	"  - {address: 10.0.0.3, labels: {version: v2}}\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: DestinationRule\n"
+	"metadata: {name: reviews}\n"
+	"spec:\n"
+	"  host: reviews\n"
+	"  trafficPolicy:\n"
+	"    loadBalancer: {simple: ROUND_ROBIN}\n"
+	"    connectionPool: {http: {http1MaxPendingRequests: 1}}\n"
+	"    outlierDetection: {consecutive5xxErrors: 2, maxEjectionPercent: 100}\n";
+
+START_TEST(balancer_from_router)
+{
+	mesh_config *cfg;
+	mesh_diag *d;
+	mesh_registry *reg;
+	mesh_router *r;
+	mesh_balancer *b;
+	const mesh_route *rt;
+	ck_assert_int_eq(tu_load(router_yaml, 0, &cfg, &d), 0);
+	ck_assert_int_eq(mesh_registry_new(&reg), 0);
+	ck_assert_int_eq(mesh_registry_load_config(reg, cfg, d), 0);
+	ck_assert_int_eq(mesh_router_new(cfg, reg, NULL, &r, d), 0);
+	ck_assert_int_eq(mesh_balancer_new(r, &b), 0);
+	mesh_balancer_seed(b, 3);
+	struct mesh_request req = { sizeof(req), .authority = "reviews:9080", .path = "/" };
+	mesh_route_scratch *scr;
+	ck_assert_int_eq(mesh_route_scratch_new(&scr), 0);
+	ck_assert_int_eq(mesh_router_route(r, &req, scr, &rt), 0);
+	mesh_route_scratch_free(scr);
+	const mesh_cluster *c = mesh_route_destination(rt, 0, NULL);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(mesh_cluster_lb_policy(c), MESH_LB_ROUND_ROBIN);
+	ck_assert_uint_eq(mesh_cluster_endpoint_count(c), 3);
+	/* round robin visits each endpoint once per round */
+	int seen = 0;
+	for (int i = 0; i < 3; i++) {
+		int ep = mesh_balancer_pick(b, c, 0, 0);
+		ck_assert_int_ge(ep, 0);
+		seen |= 1 << ep;
+	}
+	ck_assert_int_eq(seen, 7);
+	/* the DestinationRule's limits and outlier detection are in force */
+	ck_assert_int_eq(mesh_balancer_acquire(b, c, MESH_CB_PENDING), 0);
+	ck_assert_int_eq(mesh_balancer_acquire(b, c, MESH_CB_PENDING), MESH_ELIMIT);
+	for (int i = 0; i < 2; i++)
+		mesh_balancer_end(b, c, 1, MESH_OUTCOME_GATEWAY_ERROR, 0);
+	ck_assert(mesh_balancer_is_ejected(b, c, 1, 29999));
+	for (int i = 0; i < 30; i++)
+		ck_assert_int_ne(mesh_balancer_pick(b, c, 0, 1), 1);
+	/* every cluster of the router has state */
+	for (size_t i = 0; i < mesh_router_cluster_count(r); i++)
+		ck_assert_int_ne(mesh_balancer_pick(b, mesh_router_cluster_at(r, i), 0, 0),
+		                 MESH_EINVAL);
+	/* the balancer holds a reference: the router outlives our unref */
+	mesh_router_unref(r);
+	ck_assert_int_ge(mesh_balancer_pick(b, c, 0, 2), 0);
+	mesh_balancer_free(b);
+	mesh_registry_free(reg);
+	mesh_diag_free(d);
+	mesh_config_unref(cfg);
+}
+END_TEST
+
 /* ---- settings from YAML ---- */
 
 static const char dr_yaml[] = "apiVersion: networking.istio.io/v1\n"
@@ -1333,6 +1411,7 @@ static Suite *lb_suite(void)
 	tcase_add_test(t, circuit_breaker_limits);
 	tcase_add_test(t, balancer_rejects_foreign_cluster);
 	tcase_add_test(t, balancer_survives_allocation_failures);
+	tcase_add_test(t, balancer_from_router);
 	tcase_add_test(t, settings_defaults);
 	tcase_add_test(t, settings_from_destination_rule);
 	tcase_add_test(t, settings_load_balancer_variants);

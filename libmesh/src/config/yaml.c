@@ -16,6 +16,11 @@ struct anchor {
 	size_t weight;
 };
 
+struct interned {
+	const char *str;
+	uint32_t len, hash;
+};
+
 /* Children of the collections still open, on one shared stack. */
 struct pending {
 	struct mesh__node *node;
@@ -42,6 +47,9 @@ struct parser {
 	 * a linear search made "many anchors, many aliases" quadratic */
 	size_t *atab;
 	size_t atab_cap;
+	/* short scalars seen in this input, so that each is stored once */
+	struct interned *strs;
+	size_t nstrs, strs_cap;
 	size_t doc_weight;   /* nodes of this document, aliases followed */
 	size_t alias_weight; /* nodes that aliases stand for, whole input */
 	int err;
@@ -141,6 +149,57 @@ static int resolve_plain(const char *s)
 	if (is_float(s) || !strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN"))
 		return MESH_SCALAR_FLOAT;
 	return MESH_SCALAR_STRING;
+}
+
+/* Keys and many values repeat ("destination", "host", "v1"): scalars of up
+ * to STR_SHARE_MAX bytes are stored once per input. The table stops growing
+ * at STR_TABLE_MAX slots; common strings come early and later ones are then
+ * simply copied, so that inputs of distinct values pay no more than before. */
+#define STR_SHARE_MAX 64
+#define STR_TABLE_MAX (1u << 16)
+
+static uint32_t hash_bytes(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static const char *store_str(struct parser *p, const char *s, size_t len)
+{
+	if (len > STR_SHARE_MAX)
+		return mesh__arena_strndup(p->arena, s, len);
+	if ((p->nstrs + 1) * 2 > p->strs_cap) {
+		if (p->strs_cap >= STR_TABLE_MAX)
+			return mesh__arena_strndup(p->arena, s, len);
+		size_t cap = p->strs_cap ? p->strs_cap * 2 : 256;
+		struct interned *t = mesh__calloc(cap, sizeof(*t));
+		if (!t)
+			return NULL;
+		for (size_t i = 0; i < p->strs_cap; i++) {
+			if (!p->strs[i].str)
+				continue;
+			size_t j = p->strs[i].hash & (cap - 1);
+			while (t[j].str)
+				j = (j + 1) & (cap - 1);
+			t[j] = p->strs[i];
+		}
+		mesh__free(p->strs);
+		p->strs = t;
+		p->strs_cap = cap;
+	}
+	uint32_t h = hash_bytes(s, len);
+	size_t i = h & (p->strs_cap - 1);
+	for (; p->strs[i].str; i = (i + 1) & (p->strs_cap - 1))
+		if (p->strs[i].hash == h && p->strs[i].len == len && !memcmp(p->strs[i].str, s, len))
+			return p->strs[i].str;
+	char *copy = mesh__arena_strndup(p->arena, s, len);
+	if (!copy)
+		return NULL;
+	p->strs[i] = (struct interned){ copy, (uint32_t)len, h };
+	p->nstrs++;
+	return copy;
 }
 
 static struct mesh__node *new_node(struct parser *p, int type, const yaml_mark_t *m)
@@ -319,7 +378,9 @@ static int close_frame(struct parser *p)
 		weight = add_weight(weight, p->stack[i].weight);
 	if (node->type == MESH_NODE_MAP) {
 		node->count = nchild / 2;
-		node->u.pairs = mesh__arena_alloc(p->arena, node->count * sizeof(struct mesh__pair) + 1);
+		/* (an empty map still gets a valid pointer, at no extra cost) */
+		node->u.pairs = mesh__arena_alloc(p->arena,
+		                                  (node->count ? node->count : 1) * sizeof(struct mesh__pair));
 		if (!node->u.pairs)
 			return p->err = MESH_ENOMEM;
 		for (size_t i = 0; i < node->count; i++) {
@@ -328,7 +389,8 @@ static int close_frame(struct parser *p)
 		}
 	} else {
 		node->count = nchild;
-		node->u.items = mesh__arena_alloc(p->arena, nchild * sizeof(struct mesh__node *) + 1);
+		node->u.items =
+			mesh__arena_alloc(p->arena, (nchild ? nchild : 1) * sizeof(struct mesh__node *));
 		if (!node->u.items)
 			return p->err = MESH_ENOMEM;
 		for (size_t i = 0; i < nchild; i++)
@@ -384,7 +446,7 @@ static int on_scalar(struct parser *p, const yaml_event_t *ev)
 	size_t len = ev->data.scalar.length;
 	if (memchr(v, '\0', len))
 		return fail(p, MESH_ECONFIG, n->line, n->col, "NUL character in a value");
-	n->u.str = mesh__arena_strndup(p->arena, v, len);
+	n->u.str = store_str(p, v, len);
 	if (!n->u.str)
 		return p->err = MESH_ENOMEM;
 	n->count = len;
@@ -597,6 +659,7 @@ int mesh__yaml_parse(const char *name, const char *buf, size_t len, struct mesh_
 	clear_anchors(&p);
 	mesh__free(p.anchors);
 	mesh__free(p.atab);
+	mesh__free(p.strs);
 	mesh__free(p.stack);
 	yaml_parser_delete(&yp);
 	return p.err;

@@ -157,9 +157,14 @@ static void cstate_fini(struct cstate *cs)
 
 static void cstate_reset(mesh_balancer *b, struct cstate *cs)
 {
-	cs->rr = cs->n ? rng_below(b, cs->n) : 0; /* workers do not march in step */
-	if (cs->edf)
+	/* workers start at different places, so they do not march in step
+	 * (for EDF, as Envoy's createWithPicks: a random number of turns) */
+	cs->rr = cs->n ? rng_below(b, cs->n) : 0;
+	if (cs->edf) {
 		edf_init(cs);
+		for (uint32_t k = rng_below(b, cs->n); k > 0; k--)
+			edf_next(cs, 1);
+	}
 }
 
 static int cstate_init(struct cstate *cs, const struct mesh_cluster *c)

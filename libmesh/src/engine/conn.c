@@ -1,0 +1,352 @@
+/*
+ * conn.c - downstream connections: accept, read and parse HTTP/1 requests
+ * one at a time (pipelined ones wait in the buffer), write responses, and
+ * the header and idle timeouts that stop slow clients.
+ */
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stream.h"
+
+static int cb_head(void *ud, const struct mesh__h1_head *h)
+{
+	return mesh__stream_on_head(ud, h);
+}
+
+static int cb_body(void *ud, const char *data, size_t len)
+{
+	return mesh__stream_on_body(ud, data, len);
+}
+
+static int cb_end(void *ud)
+{
+	return mesh__stream_on_end(ud);
+}
+
+static const struct mesh__h1_callbacks callbacks = {
+	.on_head = cb_head,
+	.on_body = cb_body,
+	.on_end = cb_end,
+};
+
+static void on_read(struct ev_loop *loop, ev_io *io, int revents);
+static void on_write(struct ev_loop *loop, ev_io *io, int revents);
+static void on_timer(struct ev_loop *loop, ev_timer *t, int revents);
+
+static void arm_timer(struct mesh__dconn *d, int64_t ms)
+{
+	ev_timer_stop(d->w->loop, &d->timer);
+	ev_timer_set(&d->timer, ms / 1000.0, 0);
+	ev_timer_start(d->w->loop, &d->timer);
+}
+
+void mesh__accept(struct mesh__listener *l)
+{
+	struct mesh__worker *w = l->w;
+	struct mesh_proxy *p = w->proxy;
+	for (int k = 0; k < 64; k++) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (w->nconns >= p->opts.max_connections || w->draining) {
+			mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_OVERFLOW], 1);
+			close(fd);
+			continue;
+		}
+		struct mesh__dconn *d = mesh__calloc(1, sizeof(*d));
+		if (!d) {
+			close(fd);
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		d->w = w;
+		d->l = l;
+		d->fd = fd;
+		struct mesh__h1_limits lim = { .max_head_bytes = p->opts.max_header_bytes,
+			                       .max_headers = p->opts.max_headers };
+		mesh__h1_parser_init(&d->parser, MESH_H1_REQUEST, &lim);
+		ev_io_init(&d->rio, on_read, fd, EV_READ);
+		ev_io_init(&d->wio, on_write, fd, EV_WRITE);
+		ev_init(&d->timer, on_timer);
+		d->rio.data = d->wio.data = d->timer.data = d;
+		ev_io_start(w->loop, &d->rio);
+		/* the first request head must arrive within the header timeout */
+		d->head_started_ms = mesh__now_ms();
+		arm_timer(d, p->opts.header_timeout_ms);
+		d->next = w->dconns;
+		if (w->dconns)
+			w->dconns->prev = d;
+		w->dconns = d;
+		w->nconns++;
+		mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_TOTAL], 1);
+		mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], 1);
+	}
+}
+
+void mesh__dconn_close(struct mesh__dconn *d)
+{
+	struct mesh__worker *w = d->w;
+	if (d->closed)
+		return;
+	d->closed = true;
+	if (d->st) {
+		d->st->flags |= F_DC;
+		mesh__stream_abort(d->st);
+	}
+	ev_io_stop(w->loop, &d->rio);
+	ev_io_stop(w->loop, &d->wio);
+	ev_timer_stop(w->loop, &d->timer);
+	close(d->fd);
+	mesh__chain_clear(&d->out, &w->pool);
+	if (d->in)
+		mesh__block_put(&w->pool, d->in);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		w->dconns = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	w->nconns--;
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], -1);
+	if (d->in_parse)
+		return; /* freed by the parse loop once it unwinds */
+	mesh__free(d);
+}
+
+/* Answer a request that failed to parse, then close. */
+static void protocol_error(struct mesh__dconn *d, int err)
+{
+	struct mesh__worker *w = d->w;
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_BAD], 1);
+	mesh__ctr_add(&w->flag_ctr[11], 1); /* DPE */
+	if (d->st) {
+		/* the body of a request in flight was malformed: nothing more can be
+		 * sent on this connection in order */
+		d->st->flags |= F_DPE;
+		mesh__dconn_close(d);
+		return;
+	}
+	int status = mesh__h1_error_status(err);
+	mesh__log(MESH_LOG_DEBUG, "bad request: %s", mesh__h1_strerror(err));
+	struct mesh__sb *sb = &w->sb;
+	mesh__sb_truncate(sb, 0);
+	const char *msg = mesh__h1_strerror(err);
+	mesh__h1_write_response_head(sb, status ? status : 400, NULL, 0, NULL, 0,
+	                             (int64_t)strlen(msg) + 1, MESH_H1_W_CLOSE);
+	mesh__sb_puts(sb, msg);
+	mesh__sb_putc(sb, '\n');
+	mesh__chain_append(&d->out, &w->pool, sb->buf, sb->len);
+	d->close_after = true;
+	ev_io_stop(w->loop, &d->rio);
+	mesh__dconn_write(d);
+}
+
+/* Parse what is buffered. Stops at the end of each request (the stream
+ * pauses the parser) until that request's response is done. */
+static void parse_buffered(struct mesh__dconn *d)
+{
+	struct mesh__worker *w = d->w;
+	d->in_parse = true;
+	while (!d->closed && !d->st && d->in && d->in->len) {
+		long n = mesh__h1_parse(&d->parser, d->in->data + d->in->off, d->in->len, &callbacks, d);
+		if (n < 0) {
+			if (!d->closed)
+				protocol_error(d, (int)n);
+			break;
+		}
+		d->in->off += (size_t)n;
+		d->in->len -= (size_t)n;
+		int state = mesh__h1_parser_state(&d->parser);
+		if (state == MESH_H1_CLOSED)
+			d->close_after = true;
+		if (state == MESH_H1_TUNNEL) {
+			/* CONNECT and Upgrade are not proxied yet: refuse and close */
+			if (d->st)
+				d->st->upgrade = true;
+			break;
+		}
+		if (n == 0)
+			break; /* needs more bytes */
+	}
+	/* a stream in its body phase consumes as bytes arrive */
+	if (!d->closed && d->st && !d->st->req_done && d->in && d->in->len) {
+		long n = mesh__h1_parse(&d->parser, d->in->data + d->in->off, d->in->len, &callbacks, d);
+		if (n < 0) {
+			if (!d->closed)
+				protocol_error(d, (int)n);
+		} else {
+			d->in->off += (size_t)n;
+			d->in->len -= (size_t)n;
+		}
+	}
+	d->in_parse = false;
+	if (d->closed) {
+		mesh__free(d);
+		return;
+	}
+	if (d->in && d->in->len == 0) {
+		/* nothing buffered: give the block back, so idle costs little */
+		mesh__block_put(&w->pool, d->in);
+		d->in = NULL;
+	} else if (d->in && d->in->off) {
+		memmove(d->in->data, d->in->data + d->in->off, d->in->len);
+		d->in->off = 0;
+	}
+}
+
+void mesh__dconn_resume(struct mesh__dconn *d)
+{
+	struct mesh__worker *w = d->w;
+	if (d->closed)
+		return;
+	if (d->close_after || w->stopping) {
+		ev_io_stop(w->loop, &d->rio);
+		mesh__dconn_write(d);
+		return;
+	}
+	if (d->read_paused) {
+		d->read_paused = false;
+		ev_io_start(w->loop, &d->rio);
+	}
+	d->head_started_ms = mesh__now_ms();
+	arm_timer(d, w->proxy->opts.idle_timeout_ms);
+	if (d->in && d->in->len) {
+		arm_timer(d, w->proxy->opts.header_timeout_ms);
+		parse_buffered(d);
+	}
+}
+
+static void on_read(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct mesh__dconn *d = io->data;
+	struct mesh__worker *w = d->w;
+	if (!d->in && !(d->in = mesh__block_get(&w->pool))) {
+		mesh__dconn_close(d);
+		return;
+	}
+	struct mesh__block *b = d->in;
+	size_t room = MESH_BLOCK_SIZE - b->off - b->len;
+	if (room == 0) {
+		if (b->off) {
+			memmove(b->data, b->data + b->off, b->len);
+			b->off = 0;
+			room = MESH_BLOCK_SIZE - b->len;
+		} else {
+			/* a full buffer: a head longer than a block, or pipelined
+			 * requests behind the current one; wait for the stream */
+			if (d->st) {
+				ev_io_stop(loop, io);
+				d->read_paused = true;
+				return;
+			}
+			protocol_error(d, MESH_H1_E_HEADERS_TOO_LARGE);
+			return;
+		}
+	}
+	ssize_t r = read(d->fd, b->data + b->off + b->len, room);
+	if (r < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		mesh__dconn_close(d);
+		return;
+	}
+	if (r == 0) {
+		/* the client closed: an unfinished request is a DC */
+		if (d->st && !d->st->req_done)
+			mesh__dconn_close(d);
+		else if (d->st) {
+			/* half-close after a full request: answer, then close */
+			ev_io_stop(loop, io);
+			d->close_after = true;
+		} else
+			mesh__dconn_close(d);
+		return;
+	}
+	bool was_idle = !d->st && b->len == 0 &&
+	                mesh__h1_parser_state(&d->parser) == MESH_H1_IDLE;
+	b->len += (size_t)r;
+	if (was_idle) {
+		d->head_started_ms = mesh__now_ms();
+		arm_timer(d, w->proxy->opts.header_timeout_ms);
+	}
+	if (d->st && d->st->req_done) {
+		/* pipelined bytes wait until the current response is done */
+		return;
+	}
+	parse_buffered(d);
+}
+
+void mesh__dconn_write(struct mesh__dconn *d)
+{
+	struct mesh__worker *w = d->w;
+	if (d->closed)
+		return;
+	ssize_t n = mesh__chain_writev(&d->out, &w->pool, d->fd);
+	if (n < 0) {
+		mesh__dconn_close(d);
+		return;
+	}
+	if (d->out.bytes) {
+		ev_io_start(w->loop, &d->wio);
+		return;
+	}
+	ev_io_stop(w->loop, &d->wio);
+	if (d->close_after && !d->st) {
+		/* let the client read the answer before the FIN */
+		shutdown(d->fd, SHUT_WR);
+		mesh__dconn_close(d);
+		return;
+	}
+	/* the upstream may have paused for us */
+	if (d->st && d->st->up && d->out.bytes < MESH_HIGH_WATER / 2)
+		mesh__stream_send(d->st);
+}
+
+static void on_write(struct ev_loop *loop, ev_io *io, int revents)
+{
+	mesh__dconn_write(io->data);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mesh__dconn *d = t->data;
+	struct mesh__worker *w = d->w;
+	if (d->st)
+		return; /* the stream's own timeout applies */
+	int state = mesh__h1_parser_state(&d->parser);
+	if ((d->in && d->in->len) || state == MESH_H1_HEAD) {
+		/* slowloris: the head did not complete in time */
+		mesh__log(MESH_LOG_DEBUG, "request head timeout");
+		struct mesh__sb *sb = &w->sb;
+		mesh__sb_truncate(sb, 0);
+		mesh__h1_write_response_head(sb, 408, NULL, 0, NULL, 0, 0, MESH_H1_W_CLOSE);
+		mesh__chain_append(&d->out, &w->pool, sb->buf, sb->len);
+		d->close_after = true;
+		ev_io_stop(loop, &d->rio);
+		mesh__dconn_write(d);
+		return;
+	}
+	mesh__dconn_close(d); /* idle keep-alive connection */
+}
+
+void mesh__dconns_drain(struct mesh__worker *w)
+{
+	struct mesh__dconn *d = w->dconns;
+	while (d) {
+		struct mesh__dconn *next = d->next;
+		if (!d->st && !(d->in && d->in->len))
+			mesh__dconn_close(d); /* idle: close now */
+		else
+			d->close_after = true; /* finish the request, then close */
+		d = next;
+	}
+}
+
+void mesh__dconns_close_all(struct mesh__worker *w)
+{
+	while (w->dconns)
+		mesh__dconn_close(w->dconns);
+}

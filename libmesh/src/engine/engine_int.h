@@ -1,0 +1,231 @@
+/*
+ * engine_int.h - the data plane's internals: snapshots, workers,
+ * connections, streams, upstream pools, counters.
+ *
+ * Threads: the main thread owns the admin listener, reloads and signals;
+ * each worker owns everything reachable from its struct mesh__worker and
+ * touches nothing of another worker's. They share only the published
+ * snapshot (an atomic pointer, immutable behind it) and counters written by
+ * one worker and read by the admin thread (relaxed atomics).
+ */
+#ifndef MESH_SRC_ENGINE_INT_H
+#define MESH_SRC_ENGINE_INT_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <mesh/lb.h>
+#include <mesh/proxy.h>
+#include <mesh/registry.h>
+#include <mesh/route.h>
+
+#include "../core/core.h"
+#include "../http/h1.h"
+
+#define MESH_BLOCK_SIZE 16384
+#define MESH_MAX_WORKERS 64
+#define MESH_MAX_LISTENERS 32
+
+/* ---- logging ---- */
+void mesh__log(int level, const char *fmt, ...) MESH_PRINTF(2, 3);
+extern _Atomic int mesh__log_level;
+
+/* ---- buffers: 16 KiB blocks from a per-worker free list ---- */
+struct mesh__block {
+	struct mesh__block *next;
+	size_t off, len; /* unread data: data[off .. off+len) */
+	char data[MESH_BLOCK_SIZE];
+};
+
+struct mesh__pool {
+	struct mesh__block *free;
+	size_t nfree, allocated;
+};
+
+struct mesh__block *mesh__block_get(struct mesh__pool *p);
+void mesh__block_put(struct mesh__pool *p, struct mesh__block *b);
+
+/* A queue of blocks: bytes waiting to be written. */
+struct mesh__chain {
+	struct mesh__block *head, *tail;
+	size_t bytes;
+};
+bool mesh__chain_append(struct mesh__chain *c, struct mesh__pool *p, const void *data, size_t len);
+void mesh__chain_clear(struct mesh__chain *c, struct mesh__pool *p);
+/* Write as much as the socket takes. Returns bytes written, 0 when it
+ * would block, -1 on a socket error (errno set). */
+ssize_t mesh__chain_writev(struct mesh__chain *c, struct mesh__pool *p, int fd);
+
+/* ---- counters (one writer: the worker; readers: admin) ---- */
+enum mesh__counter {
+	C_DOWNSTREAM_CX_TOTAL,
+	C_DOWNSTREAM_CX_ACTIVE,
+	C_DOWNSTREAM_RQ_TOTAL,
+	C_DOWNSTREAM_RQ_ACTIVE,
+	C_RQ_1XX, C_RQ_2XX, C_RQ_3XX, C_RQ_4XX, C_RQ_5XX,
+	C_UPSTREAM_CX_TOTAL,
+	C_UPSTREAM_CX_ACTIVE,
+	C_UPSTREAM_CX_CONNECT_FAIL,
+	C_UPSTREAM_CX_CONNECT_TIMEOUT,
+	C_UPSTREAM_RQ_RETRY,
+	C_UPSTREAM_RQ_TIMEOUT,
+	C_UPSTREAM_RQ_PENDING_OVERFLOW,
+	C_DOWNSTREAM_RQ_BAD,
+	C_DOWNSTREAM_CX_OVERFLOW,
+	C_COUNT_
+};
+extern const char *const mesh__counter_names[C_COUNT_];
+/* Response flags, as Envoy names them. */
+enum mesh__flag {
+	F_UF = 1 << 0,  /* upstream connection failure */
+	F_UH = 1 << 1,  /* no healthy upstream */
+	F_UO = 1 << 2,  /* upstream overflow (circuit breaker) */
+	F_NR = 1 << 3,  /* no route */
+	F_URX = 1 << 4, /* retry limit reached */
+	F_UT = 1 << 5,  /* upstream request timeout */
+	F_UC = 1 << 6,  /* upstream connection termination */
+	F_DC = 1 << 7,  /* downstream connection termination */
+	F_FI = 1 << 8,  /* fault injected: abort */
+	F_DI = 1 << 9,  /* fault injected: delay */
+	F_LR = 1 << 10, /* local reset */
+	F_DPE = 1 << 11, /* downstream protocol error */
+	F_UPE = 1 << 12, /* upstream protocol error */
+};
+#define MESH_FLAG_COUNT 13
+extern const char *const mesh__flag_names[MESH_FLAG_COUNT];
+void mesh__flags_format(unsigned flags, char *buf, size_t size);
+
+static inline void mesh__ctr_add(_Atomic uint64_t *c, int64_t d)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)d,
+	                      memory_order_relaxed);
+}
+
+/* ---- snapshots ---- */
+struct mesh__snapshot {
+	atomic_int refs;
+	uint64_t generation;
+	mesh_config *cfg;
+	mesh_registry *reg;
+	mesh_router *router;
+};
+void mesh__snapshot_unref(struct mesh__snapshot *s);
+
+/* A worker's view of one snapshot: its own balancer (per-thread lb state)
+ * and a plain count of the streams using it. */
+struct mesh__wsnap {
+	struct mesh__snapshot *snap;
+	mesh_balancer *lb;
+	unsigned users; /* streams + 1 while current */
+};
+
+/* ---- listeners ---- */
+struct mesh__listener_cfg {
+	int kind;
+	char addr[64];
+	unsigned port;
+	char target[256];     /* inbound: app "host:port"; upstream: service host */
+	struct sockaddr_storage target_sa; /* inbound: resolved app address */
+	socklen_t target_len;
+};
+
+struct mesh__worker;
+struct mesh_proxy;
+
+struct mesh__listener {
+	struct mesh__worker *w;
+	const struct mesh__listener_cfg *cfg;
+	int fd;
+	ev_io io;
+};
+
+/* ---- upstream connections ---- */
+struct mesh__upstream;
+
+/* ---- streams and downstream connections ---- */
+struct mesh__stream;
+struct mesh__dconn;
+
+struct mesh__worker {
+	struct mesh_proxy *proxy;
+	unsigned id;
+	pthread_t thread;
+	struct ev_loop *loop;
+	ev_async wake; /* snapshot changed, drain, stop */
+	struct mesh__listener listeners[MESH_MAX_LISTENERS];
+	size_t nlisteners;
+	struct mesh__pool pool;
+	struct mesh__wsnap *cur; /* current snapshot view */
+	mesh_route_scratch *scratch;
+	uint64_t rng;
+	/* live connections, for drain and stop */
+	struct mesh__dconn *dconns;
+	struct mesh__upstream *idle[256]; /* idle keep-alive upstreams, by endpoint hash */
+	size_t nidle;
+	struct mesh__stream *free_streams; /* recycled stream objects */
+	struct mesh__sb sb;                /* serialization scratch, reused */
+	char *hbuf;                        /* NUL-terminated copies of a request head */
+	size_t hbuf_cap;
+	unsigned nconns;
+	bool draining, stopping;
+	_Atomic uint64_t ctr[C_COUNT_];
+	_Atomic uint64_t flag_ctr[MESH_FLAG_COUNT];
+};
+
+struct mesh_proxy {
+	struct mesh_proxy_options opts;
+	char *config_dir, *ns, *workload;
+	char **labels;
+	struct ev_loop *loop; /* main */
+	ev_async wake;
+	ev_timer poll, drain_timer;
+	ev_io admin_io;
+	int admin_fd;
+	_Atomic(struct mesh__snapshot *) snap;
+	uint64_t generation;
+	uint64_t fingerprint;
+	_Atomic uint64_t reloads_ok, reloads_failed;
+	struct mesh__listener_cfg lcfg[MESH_MAX_LISTENERS];
+	size_t nlcfg;
+	int admin_index; /* -1: none */
+	int bound_fds[MESH_MAX_LISTENERS]; /* first worker's sockets, for ports */
+	unsigned bound_ports[MESH_MAX_LISTENERS];
+	struct mesh__worker *workers;
+	unsigned nworkers;
+	atomic_int want_reload, want_drain, want_stop;
+	atomic_bool draining;
+	int64_t started_ms;
+	bool running;
+};
+
+int64_t mesh__now_ms(void);
+
+/* proxy.c */
+struct mesh__snapshot *mesh__proxy_snapshot_ref(struct mesh_proxy *p);
+
+/* worker.c */
+int mesh__worker_start(struct mesh__worker *w);
+void mesh__worker_wake(struct mesh__worker *w);
+/* The worker's current snapshot view for a new stream (switches to a newly
+ * published snapshot first). Release with mesh__wsnap_release(). */
+struct mesh__wsnap *mesh__wsnap_acquire(struct mesh__worker *w);
+void mesh__wsnap_release(struct mesh__worker *w, struct mesh__wsnap *ws);
+int mesh__listen_socket(const char *addr, unsigned port, bool reuseport, mesh_diag *diag,
+                        unsigned *bound_port);
+
+/* conn.c (downstream HTTP/1 and TCP) */
+void mesh__accept(struct mesh__listener *l);
+void mesh__dconns_drain(struct mesh__worker *w);
+void mesh__dconns_close_all(struct mesh__worker *w);
+
+/* upstream.c */
+void mesh__upstreams_close_idle(struct mesh__worker *w);
+
+/* admin.c */
+void mesh__admin_accept(struct mesh_proxy *p);
+
+#endif

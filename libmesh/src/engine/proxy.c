@@ -1,0 +1,509 @@
+/*
+ * proxy.c - mesh_proxy: options, listeners, the main loop (reload, drain,
+ * stop, admin), and building and publishing configuration snapshots.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine_int.h"
+
+_Atomic int mesh__log_level = MESH_LOG_INFO;
+
+void mesh__log(int level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	if (level > atomic_load_explicit(&mesh__log_level, memory_order_relaxed))
+		return;
+	char buf[1024];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: ",
+	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	                 tm.tm_sec, ts.tv_nsec / 1000000, names[level & 3]);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	/* one write per line, so lines of threads do not interleave */
+	size_t len = strlen(buf);
+	if (len < sizeof(buf) - 1)
+		buf[len++] = '\n';
+	ssize_t w = write(2, buf, len);
+	(void)w;
+}
+
+int64_t mesh__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- snapshots ---- */
+
+void mesh__snapshot_unref(struct mesh__snapshot *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	mesh_router_unref(s->router);
+	mesh_registry_free(s->reg);
+	mesh_config_unref(s->cfg);
+	mesh__free(s);
+}
+
+struct mesh__snapshot *mesh__proxy_snapshot_ref(struct mesh_proxy *p)
+{
+	/* only the main thread replaces the snapshot, and it holds a reference
+	 * to the current one, so taking another here cannot race a free */
+	struct mesh__snapshot *s = atomic_load(&p->snap);
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+static void log_diag(const mesh_diag *d, int min_sev)
+{
+	for (size_t i = 0; i < mesh_diag_count(d); i++) {
+		int sev = mesh_diag_severity(d, i);
+		if (sev < min_sev)
+			continue;
+		char *line = mesh_diag_format(d, i);
+		mesh__log(sev == MESH_SEV_ERROR ? MESH_LOG_ERROR : MESH_LOG_WARNING, "%s",
+		          line ? line : "(out of memory)");
+		mesh_free(line);
+	}
+}
+
+/* Load the config dir into a new snapshot. Errors keep it from being
+ * built; they are in @diag. */
+static int build_snapshot(struct mesh_proxy *p, struct mesh__snapshot **out, mesh_diag *diag)
+{
+	struct mesh__snapshot *s = mesh__calloc(1, sizeof(*s));
+	if (!s)
+		return MESH_ENOMEM;
+	atomic_init(&s->refs, 1);
+	int rc = mesh_config_new(&s->cfg);
+	if (!rc && p->ns)
+		rc = mesh_config_set_default_namespace(s->cfg, p->ns);
+	if (!rc) {
+		rc = mesh_config_load_path(s->cfg, p->config_dir, diag);
+		if (!rc && mesh_diag_count_severity(diag, MESH_SEV_ERROR))
+			rc = MESH_ECONFIG;
+	}
+	if (!rc)
+		rc = mesh_registry_new(&s->reg);
+	if (!rc)
+		rc = mesh_registry_load_config(s->reg, s->cfg, diag);
+	if (!rc) {
+		struct mesh_workload wl = { .struct_size = sizeof(wl), .namespace_name = p->ns,
+			                    .name = p->workload,
+			                    .labels = (const char *const *)p->labels };
+		rc = mesh_router_new(s->cfg, s->reg, &wl, &s->router, diag);
+	}
+	if (rc) {
+		mesh__snapshot_unref(s);
+		return rc;
+	}
+	s->generation = ++p->generation;
+	*out = s;
+	return 0;
+}
+
+/* A cheap fingerprint of the config dir (names, sizes, mtimes), so that a
+ * poll only reloads when something changed. */
+static uint64_t fp_mix(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *b = data;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t fingerprint_dir(const char *path, uint64_t h, int depth)
+{
+	struct stat st;
+	if (depth > 16 || stat(path, &st) != 0)
+		return fp_mix(h, "?", 1);
+	h = fp_mix(h, path, strlen(path));
+	h = fp_mix(h, &st.st_size, sizeof(st.st_size));
+	h = fp_mix(h, &st.st_mtim, sizeof(st.st_mtim));
+	if (!S_ISDIR(st.st_mode))
+		return h;
+	struct dirent **names;
+	int n = scandir(path, &names, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.') {
+			char child[4096];
+			snprintf(child, sizeof(child), "%s/%s", path, names[i]->d_name);
+			h = fingerprint_dir(child, h, depth + 1);
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+	return h;
+}
+
+static void publish(struct mesh_proxy *p, struct mesh__snapshot *s)
+{
+	struct mesh__snapshot *old = atomic_exchange(&p->snap, s);
+	for (unsigned i = 0; i < p->nworkers; i++)
+		mesh__worker_wake(&p->workers[i]);
+	mesh__snapshot_unref(old);
+}
+
+static void reload(struct mesh_proxy *p, const char *why)
+{
+	mesh_diag *diag = NULL;
+	struct mesh__snapshot *s = NULL;
+	if (mesh_diag_new(&diag))
+		return;
+	int rc = build_snapshot(p, &s, diag);
+	if (rc) {
+		mesh__ctr_add(&p->reloads_failed, 1);
+		mesh__log(MESH_LOG_ERROR, "reload (%s) refused, keeping configuration %llu: %s", why,
+		          (unsigned long long)p->generation, mesh_strerror(rc));
+		log_diag(diag, MESH_SEV_ERROR);
+	} else {
+		mesh__ctr_add(&p->reloads_ok, 1);
+		log_diag(diag, MESH_SEV_WARNING);
+		mesh__log(MESH_LOG_INFO, "configuration %llu loaded (%s): %zu resources",
+		          (unsigned long long)s->generation, why,
+		          mesh_config_resource_count(s->cfg));
+		publish(p, s);
+	}
+	mesh_diag_free(diag);
+}
+
+/* ---- main loop ---- */
+
+static void stop_workers(struct mesh_proxy *p)
+{
+	for (unsigned i = 0; i < p->nworkers; i++)
+		mesh__worker_wake(&p->workers[i]);
+	for (unsigned i = 0; i < p->nworkers; i++)
+		pthread_join(p->workers[i].thread, NULL);
+	ev_break(p->loop, EVBREAK_ALL);
+}
+
+static unsigned active_conns(struct mesh_proxy *p)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < p->nworkers; i++)
+		n += atomic_load_explicit(&p->workers[i].ctr[C_DOWNSTREAM_RQ_ACTIVE],
+		                          memory_order_relaxed);
+	return (unsigned)n;
+}
+
+static void on_drain_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mesh_proxy *p = t->data;
+	int64_t left = p->opts.drain_ms - (mesh__now_ms() - p->started_ms);
+	if (active_conns(p) == 0 || left <= 0) {
+		mesh__log(MESH_LOG_INFO, "drained%s; stopping",
+		          left <= 0 ? " (drain time over)" : "");
+		atomic_store(&p->want_stop, 1);
+		ev_timer_stop(loop, t);
+		stop_workers(p);
+	}
+}
+
+static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
+{
+	struct mesh_proxy *p = a->data;
+	if (atomic_exchange(&p->want_stop, 0)) {
+		atomic_store(&p->want_stop, 1); /* workers read it */
+		mesh__log(MESH_LOG_INFO, "stopping");
+		stop_workers(p);
+		return;
+	}
+	if (atomic_exchange(&p->want_reload, 0))
+		reload(p, "signal");
+	if (atomic_exchange(&p->want_drain, 0) && !atomic_load(&p->draining)) {
+		atomic_store(&p->draining, true);
+		mesh__log(MESH_LOG_INFO, "draining for up to %lld ms", (long long)p->opts.drain_ms);
+		if (p->admin_fd >= 0)
+			ev_io_stop(loop, &p->admin_io);
+		for (unsigned i = 0; i < p->nworkers; i++)
+			mesh__worker_wake(&p->workers[i]);
+		p->started_ms = mesh__now_ms();
+		ev_timer_init(&p->drain_timer, on_drain_timer, 0.05, 0.05);
+		p->drain_timer.data = p;
+		ev_timer_start(loop, &p->drain_timer);
+	}
+}
+
+static void on_poll(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mesh_proxy *p = t->data;
+	uint64_t fp = fingerprint_dir(p->config_dir, 1469598103934665603ULL, 0);
+	if (fp != p->fingerprint) {
+		p->fingerprint = fp;
+		reload(p, "config dir changed");
+	}
+}
+
+static void on_admin(struct ev_loop *loop, ev_io *io, int revents)
+{
+	mesh__admin_accept(io->data);
+}
+
+/* ---- public API ---- */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? mesh__strdup(s) : NULL;
+}
+
+MESH_API int mesh_proxy_new(const struct mesh_proxy_options *opts, mesh_proxy **out,
+                            mesh_diag *diag)
+{
+	if (!opts || !out || !opts->config_dir)
+		return MESH_EINVAL;
+	struct mesh_proxy *p = mesh__calloc(1, sizeof(*p));
+	if (!p)
+		return MESH_ENOMEM;
+	size_t n = opts->struct_size < sizeof(p->opts) ? opts->struct_size : sizeof(p->opts);
+	memcpy(&p->opts, opts, n);
+	p->opts.struct_size = sizeof(p->opts);
+	if (!p->opts.drain_ms)
+		p->opts.drain_ms = 5000;
+	if (!p->opts.reload_poll_ms)
+		p->opts.reload_poll_ms = 1000;
+	if (!p->opts.max_connections)
+		p->opts.max_connections = 16384;
+	if (!p->opts.max_header_bytes)
+		p->opts.max_header_bytes = 60 * 1024;
+	if (!p->opts.max_headers)
+		p->opts.max_headers = 100;
+	if (!p->opts.header_timeout_ms)
+		p->opts.header_timeout_ms = 10000;
+	if (!p->opts.idle_timeout_ms)
+		p->opts.idle_timeout_ms = 60000;
+	if (!p->opts.concurrency) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		p->opts.concurrency = cpus > 0 ? (unsigned)cpus : 1;
+	}
+	if (p->opts.concurrency > MESH_MAX_WORKERS)
+		p->opts.concurrency = MESH_MAX_WORKERS;
+	p->admin_index = -1;
+	p->admin_fd = -1;
+	p->config_dir = mesh__strdup(opts->config_dir);
+	p->ns = mesh__strdup(opts->namespace_name ? opts->namespace_name : "default");
+	p->workload = dup_or_null(opts->workload);
+	size_t nl = 0;
+	while (opts->labels && opts->labels[nl])
+		nl++;
+	p->labels = mesh__calloc(nl + 1, sizeof(char *));
+	bool oom = !p->config_dir || !p->ns || (opts->workload && !p->workload) || !p->labels;
+	for (size_t i = 0; !oom && i < nl; i++)
+		oom = !(p->labels[i] = mesh__strdup(opts->labels[i]));
+	p->opts.config_dir = p->config_dir;
+	p->opts.namespace_name = p->ns;
+	p->opts.workload = p->workload;
+	p->opts.labels = (const char *const *)p->labels;
+	if (oom) {
+		mesh_proxy_free(p);
+		return MESH_ENOMEM;
+	}
+	struct mesh__snapshot *s;
+	int rc = build_snapshot(p, &s, diag);
+	if (rc) {
+		mesh_proxy_free(p);
+		return rc;
+	}
+	atomic_init(&p->snap, s);
+	p->fingerprint = fingerprint_dir(p->config_dir, 1469598103934665603ULL, 0);
+	*out = p;
+	return 0;
+}
+
+static int resolve_target(struct mesh__listener_cfg *l, mesh_diag *diag)
+{
+	/* "host:port" or "[v6]:port"; names other than localhost must be IPs */
+	char host[256];
+	const char *t = l->target, *colon;
+	if (t[0] == '[') {
+		const char *end = strchr(t, ']');
+		if (!end || end[1] != ':')
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(end - t - 1), t + 1);
+		colon = end + 1;
+	} else {
+		colon = strrchr(t, ':');
+		if (!colon)
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - t), t);
+	}
+	char *endp;
+	long port = strtol(colon + 1, &endp, 10);
+	if (*endp || port < 1 || port > 65535)
+		goto bad;
+	if (!strcmp(host, "localhost") || !*host)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&l->target_sa;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&l->target_sa;
+	memset(&l->target_sa, 0, sizeof(l->target_sa));
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		l->target_len = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		l->target_len = sizeof(*in6);
+		return 0;
+	}
+bad:
+	mesh__diag_add(diag, MESH_SEV_ERROR, NULL, NULL, 0, 0, NULL,
+	               "inbound target \"%s\" must be IP:PORT (or localhost:PORT)", l->target);
+	return MESH_EINVAL;
+}
+
+MESH_API int mesh_proxy_add_listener(mesh_proxy *p, int kind, const char *addr, unsigned port,
+                                     const char *target, mesh_diag *diag)
+{
+	if (!p || !addr || port > 65535 || kind < MESH_LISTENER_INBOUND ||
+	    kind > MESH_LISTENER_ADMIN || p->running)
+		return MESH_EINVAL;
+	if (p->nlcfg == MESH_MAX_LISTENERS || (kind == MESH_LISTENER_ADMIN && p->admin_index >= 0))
+		return MESH_ELIMIT;
+	if ((kind == MESH_LISTENER_INBOUND || kind == MESH_LISTENER_UPSTREAM) &&
+	    (!target || !*target))
+		return MESH_EINVAL;
+	struct mesh__listener_cfg *l = &p->lcfg[p->nlcfg];
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	snprintf(l->addr, sizeof(l->addr), "%s", addr);
+	snprintf(l->target, sizeof(l->target), "%s", target ? target : "");
+	if (kind == MESH_LISTENER_INBOUND && resolve_target(l, diag))
+		return MESH_EINVAL;
+	/* bind once now, so that port 0 becomes a real port every worker then
+	 * shares through SO_REUSEPORT, and errors surface before running */
+	unsigned bound;
+	int fd = mesh__listen_socket(addr, port, kind != MESH_LISTENER_ADMIN, diag, &bound);
+	if (fd < 0)
+		return fd;
+	l->port = bound;
+	p->bound_fds[p->nlcfg] = fd;
+	p->bound_ports[p->nlcfg] = bound;
+	if (kind == MESH_LISTENER_ADMIN) {
+		p->admin_index = (int)p->nlcfg;
+		p->admin_fd = fd;
+	}
+	return (int)p->nlcfg++;
+}
+
+MESH_API unsigned mesh_proxy_listener_port(const mesh_proxy *p, int index)
+{
+	return (p && index >= 0 && (size_t)index < p->nlcfg) ? p->lcfg[index].port : 0;
+}
+
+MESH_API int mesh_proxy_run(mesh_proxy *p)
+{
+	if (!p || p->running)
+		return MESH_EINVAL;
+	p->running = true;
+	p->loop = ev_loop_new(EVFLAG_AUTO);
+	if (!p->loop)
+		return MESH_ENOMEM;
+	ev_async_init(&p->wake, on_wake);
+	p->wake.data = p;
+	ev_async_start(p->loop, &p->wake);
+	ev_timer_init(&p->poll, on_poll, p->opts.reload_poll_ms / 1000.0,
+	              p->opts.reload_poll_ms / 1000.0);
+	p->poll.data = p;
+	ev_timer_start(p->loop, &p->poll);
+	if (p->admin_fd >= 0) {
+		ev_io_init(&p->admin_io, on_admin, p->admin_fd, EV_READ);
+		p->admin_io.data = p;
+		ev_io_start(p->loop, &p->admin_io);
+	}
+	p->nworkers = p->opts.concurrency;
+	p->workers = mesh__calloc(p->nworkers, sizeof(*p->workers));
+	if (!p->workers)
+		return MESH_ENOMEM;
+	int rc = 0;
+	unsigned started = 0;
+	for (unsigned i = 0; i < p->nworkers && !rc; i++) {
+		p->workers[i].proxy = p;
+		p->workers[i].id = i;
+		rc = mesh__worker_start(&p->workers[i]);
+		if (!rc)
+			started++;
+	}
+	if (rc) {
+		atomic_store(&p->want_stop, 1);
+		p->nworkers = started;
+		stop_workers(p);
+		return rc;
+	}
+	mesh__log(MESH_LOG_INFO, "running with %u workers, configuration %llu", p->nworkers,
+	          (unsigned long long)p->generation);
+	ev_run(p->loop, 0);
+	return 0;
+}
+
+MESH_API void mesh_proxy_reload(mesh_proxy *p)
+{
+	if (!p || !p->loop)
+		return;
+	atomic_store(&p->want_reload, 1);
+	ev_async_send(p->loop, &p->wake);
+}
+
+MESH_API void mesh_proxy_drain(mesh_proxy *p)
+{
+	if (!p || !p->loop)
+		return;
+	atomic_store(&p->want_drain, 1);
+	ev_async_send(p->loop, &p->wake);
+}
+
+MESH_API void mesh_proxy_stop(mesh_proxy *p)
+{
+	if (!p || !p->loop)
+		return;
+	atomic_store(&p->want_stop, 1);
+	ev_async_send(p->loop, &p->wake);
+}
+
+MESH_API void mesh_proxy_set_log_level(mesh_proxy *p, int level)
+{
+	(void)p;
+	if (level >= MESH_LOG_ERROR && level <= MESH_LOG_DEBUG)
+		atomic_store(&mesh__log_level, level);
+}
+
+MESH_API void mesh_proxy_free(mesh_proxy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nlcfg; i++)
+		if (p->bound_fds[i] >= 0)
+			close(p->bound_fds[i]);
+	mesh__free(p->workers);
+	mesh__snapshot_unref(atomic_load(&p->snap));
+	if (p->loop)
+		ev_loop_destroy(p->loop);
+	for (size_t i = 0; p->labels && p->labels[i]; i++)
+		mesh__free(p->labels[i]);
+	mesh__free(p->labels);
+	mesh__free(p->config_dir);
+	mesh__free(p->ns);
+	mesh__free(p->workload);
+	mesh__free(p);
+}

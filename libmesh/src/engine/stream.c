@@ -1,0 +1,680 @@
+/*
+ * stream.c - one request/response exchange: routing, faults, local
+ * replies, the upstream request (with header operations and rewrites),
+ * retries, timeouts, and the books (counters, response flags, balancer
+ * outcomes, circuit breakers).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../route/route_int.h"
+#include "stream.h"
+
+static uint32_t rnd32(struct mesh__worker *w)
+{
+	uint64_t x = w->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	w->rng = x;
+	return (uint32_t)(x >> 32);
+}
+
+/* true with probability @percent / 100 */
+static bool roll(struct mesh__worker *w, double percent)
+{
+	if (percent >= 100)
+		return true;
+	if (percent <= 0)
+		return false;
+	return (double)rnd32(w) / 4294967296.0 * 100.0 < percent;
+}
+
+static struct mesh__stream *stream_new(struct mesh__worker *w)
+{
+	struct mesh__stream *st = w->free_streams;
+	if (st)
+		w->free_streams = *(struct mesh__stream **)st;
+	else
+		st = mesh__malloc(sizeof(*st));
+	if (st)
+		memset(st, 0, sizeof(*st));
+	return st;
+}
+
+static void stream_free(struct mesh__worker *w, struct mesh__stream *st)
+{
+	/* the first word links the free list */
+	*(struct mesh__stream **)st = w->free_streams;
+	w->free_streams = st;
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents);
+static void on_delay(struct ev_loop *loop, ev_timer *t, int revents);
+
+/* The books, and the stream leaves its connection. */
+static void stream_done(struct mesh__stream *st, int outcome)
+{
+	struct mesh__dconn *d = st->d;
+	struct mesh__worker *w = d->w;
+	ev_timer_stop(w->loop, &st->timeout);
+	ev_timer_stop(w->loop, &st->delay);
+	if (st->up)
+		mesh__upstream_release(st->up, false);
+	if (st->cluster && st->ws) {
+		if (st->ep >= 0)
+			mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome, (uint64_t)mesh__now_ms());
+		if (st->cb_request)
+			mesh_balancer_release(st->ws->lb, st->cluster, MESH_CB_REQUESTS);
+	}
+	int cls = st->status / 100;
+	if (cls >= 1 && cls <= 5)
+		mesh__ctr_add(&w->ctr[C_RQ_1XX + cls - 1], 1);
+	for (int i = 0; i < MESH_FLAG_COUNT; i++)
+		if (st->flags & (1u << i))
+			mesh__ctr_add(&w->flag_ctr[i], 1);
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_ACTIVE], -1);
+	if (mesh__log_level >= MESH_LOG_DEBUG) {
+		char flags[64];
+		mesh__flags_format(st->flags, flags, sizeof(flags));
+		mesh__log(MESH_LOG_DEBUG, "request done: %d %s %s %lld ms", st->status, flags,
+		          st->cluster ? mesh_cluster_name(st->cluster) : "-",
+		          (long long)(mesh__now_ms() - st->start_ms));
+	}
+	mesh__chain_clear(&st->req, &w->pool);
+	mesh__wsnap_release(w, st->ws);
+	d->st = NULL;
+	stream_free(w, st);
+}
+
+static int outcome_of(int status)
+{
+	if (status == 502 || status == 503 || status == 504)
+		return MESH_OUTCOME_GATEWAY_ERROR;
+	return status >= 500 ? MESH_OUTCOME_HTTP_5XX : MESH_OUTCOME_SUCCESS;
+}
+
+void mesh__stream_finish(struct mesh__stream *st)
+{
+	struct mesh__dconn *d = st->d;
+	bool in_parse = d->in_parse;
+	if (!st->keep_alive)
+		d->close_after = true;
+	stream_done(st, outcome_of(st->status));
+	mesh__dconn_write(d);
+	/* d may be gone now (closed after the write) unless we are parsing */
+	if (!in_parse && !d->closed)
+		mesh__dconn_resume(d);
+}
+
+void mesh__stream_abort(struct mesh__stream *st)
+{
+	stream_done(st, MESH_OUTCOME_LOCAL_FAILURE);
+}
+
+/* A response of the proxy's own. The request body, if any is still to
+ * come, is read and dropped. */
+static void reply(struct mesh__stream *st, int status, const struct mesh__h1_header *extra,
+                  size_t nextra, const char *body)
+{
+	struct mesh__dconn *d = st->d;
+	struct mesh__worker *w = d->w;
+	struct mesh__sb *sb = &w->sb;
+	size_t blen = body ? strlen(body) : 0;
+	mesh__sb_truncate(sb, 0);
+	unsigned wflags = (st->keep_alive && !w->draining) ? 0 : MESH_H1_W_CLOSE;
+	if (wflags)
+		st->keep_alive = false;
+	mesh__h1_write_response_head(sb, status, NULL, 0, extra, nextra,
+	                             st->is_head ? MESH_H1_BODY_NONE : (int64_t)blen, wflags);
+	if (!st->is_head && blen)
+		mesh__sb_append(sb, body, blen);
+	mesh__chain_append(&d->out, &w->pool, sb->buf, sb->len);
+	st->status = status;
+	st->resp_started = st->resp_done = true;
+	if (st->req_done)
+		mesh__stream_finish(st);
+	else
+		mesh__dconn_write(d);
+}
+
+void mesh__stream_local_reply(struct mesh__stream *st, int status, const char *body)
+{
+	static const struct mesh__h1_header type = { "content-type", 12, "text/plain", 10 };
+	reply(st, status, &type, 1, body);
+}
+
+/* ---- the request head ---- */
+
+/* NUL-terminated copies of the parts routing reads, in the worker's
+ * scratch buffer (large enough for the largest head the parser takes). */
+static char *scratch_copy(struct mesh__worker *w, size_t *off, const char *s, size_t len)
+{
+	if (*off + len + 1 > w->hbuf_cap)
+		return NULL;
+	char *p = w->hbuf + *off;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	*off += len + 1;
+	return p;
+}
+
+/* Apply a route's uri rewrite: a prefix match has its prefix replaced,
+ * any other match the whole path (as Envoy's prefix_rewrite / path). */
+static void rewrite_path(const struct mesh_route *rt, const char *path, char *out, size_t size)
+{
+	const char *prefix = NULL;
+	size_t plen = 0;
+	for (size_t i = 0; i < rt->nmatches; i++) {
+		const struct strmatch *u = &rt->matches[i].uri;
+		if (u->kind == SM_PREFIX && !strncmp(path, u->value, u->len)) {
+			prefix = u->value;
+			plen = u->len;
+			break;
+		}
+	}
+	if (prefix)
+		snprintf(out, size, "%s%s", rt->rewrite_uri, path + plen);
+	else {
+		const char *q = strchr(path, '?');
+		snprintf(out, size, "%s%s", rt->rewrite_uri, q ? q : "");
+	}
+}
+
+static bool op_removes(const struct mesh_route *rt, const char *name, size_t len)
+{
+	for (size_t i = 0; rt && i < rt->nhops; i++) {
+		const struct header_op *h = &rt->hops[i];
+		if (h->dir == MESH_HDR_REQUEST && (h->op == MESH_HDR_REMOVE || h->op == MESH_HDR_SET) &&
+		    mesh__h1_name_eq(name, len, h->name))
+			return true;
+	}
+	return false;
+}
+
+static bool resp_op_removes(const struct mesh_route *rt, const char *name, size_t len)
+{
+	for (size_t i = 0; rt && i < rt->nhops; i++) {
+		const struct header_op *h = &rt->hops[i];
+		if (h->dir == MESH_HDR_RESPONSE && (h->op == MESH_HDR_REMOVE || h->op == MESH_HDR_SET) &&
+		    mesh__h1_name_eq(name, len, h->name))
+			return true;
+	}
+	return false;
+}
+
+static bool is_idempotent(const struct mesh__h1_head *h)
+{
+	switch (h->method_id) {
+	case MESH_H1_M_GET:
+	case MESH_H1_M_HEAD:
+	case MESH_H1_M_OPTIONS:
+	case MESH_H1_M_PUT:
+	case MESH_H1_M_DELETE:
+	case MESH_H1_M_TRACE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int endpoint_addr(struct mesh__stream *st, const mesh_cluster *c, int ep)
+{
+	struct mesh_endpoint_info info = { .struct_size = sizeof(info) };
+	if (mesh_cluster_endpoint(c, (size_t)ep, &info) || !info.address)
+		return -1;
+	memset(&st->dst, 0, sizeof(st->dst));
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&st->dst;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&st->dst;
+	unsigned port = info.port ? info.port : mesh_cluster_port(c);
+	if (inet_pton(AF_INET, info.address, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		st->dst_len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, info.address, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		st->dst_len = sizeof(*in6);
+	} else {
+		/* DNS endpoints need an async resolver; not yet */
+		return -1;
+	}
+	snprintf(st->dst_key, sizeof(st->dst_key), "%s:%u", info.address, port);
+	return 0;
+}
+
+/* Choose an endpoint of st->cluster. Returns 0, or answers 503 itself. */
+int mesh__stream_pick(struct mesh__stream *st)
+{
+	struct mesh__worker *w = st->d->w;
+	int ep = mesh_balancer_pick(st->ws->lb, st->cluster, 0, (uint64_t)mesh__now_ms());
+	if (ep < 0 || endpoint_addr(st, st->cluster, ep)) {
+		st->ep = -1;
+		st->flags |= F_UH;
+		mesh__stream_local_reply(st, 503, "no healthy upstream\n");
+		return -1;
+	}
+	st->ep = ep;
+	mesh_balancer_begin(st->ws->lb, st->cluster, ep);
+	(void)w;
+	return 0;
+}
+
+int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
+{
+	struct mesh__worker *w = d->w;
+	struct mesh__stream *st = stream_new(w);
+	if (!st)
+		return -1;
+	d->st = st;
+	st->d = d;
+	st->ep = -1;
+	st->start_ms = mesh__now_ms();
+	st->ws = mesh__wsnap_acquire(w);
+	st->is_head = h->method_id == MESH_H1_M_HEAD;
+	st->keep_alive = (h->flags & MESH_H1_F_KEEP_ALIVE) && !w->draining;
+	st->req_done = (h->flags & MESH_H1_F_NO_BODY) != 0;
+	ev_init(&st->timeout, on_timeout);
+	ev_init(&st->delay, on_delay);
+	st->timeout.data = st->delay.data = st;
+	d->requests++;
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_TOTAL], 1);
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_ACTIVE], 1);
+	ev_timer_stop(w->loop, &d->timer);
+	if (!st->ws) {
+		mesh__stream_local_reply(st, 503, "no configuration\n");
+		return 0;
+	}
+	if (h->flags & (MESH_H1_F_CONNECT | MESH_H1_F_TUNNEL)) {
+		/* CONNECT and Upgrade tunnels are not proxied yet */
+		st->keep_alive = false;
+		mesh__stream_local_reply(st, 501, "tunnels (CONNECT, Upgrade) are not supported yet\n");
+		return 0;
+	}
+
+	/* the parts routing reads, NUL-terminated */
+	size_t off = 0;
+	struct mesh_header hv[MESH_H1_MAX_HEADERS_CAP];
+	const char *method = scratch_copy(w, &off, h->method, h->method_len);
+	const char *path = h->path ? scratch_copy(w, &off, h->path, h->path_len) : "/";
+	const char *authority = h->authority ? scratch_copy(w, &off, h->authority, h->authority_len)
+	                                     : "";
+	size_t nh = 0;
+	for (size_t i = 0; i < h->n_headers && i < MESH_H1_MAX_HEADERS_CAP; i++) {
+		hv[nh].name = scratch_copy(w, &off, h->headers[i].name, h->headers[i].name_len);
+		hv[nh].value = scratch_copy(w, &off, h->headers[i].value, h->headers[i].value_len);
+		if (hv[nh].name && hv[nh].value)
+			nh++;
+	}
+	if (!method || !path || !authority) {
+		mesh__stream_local_reply(st, 431, "request head too large\n");
+		return 0;
+	}
+	const struct mesh__listener_cfg *lc = d->l->cfg;
+	const struct mesh_route *rt = NULL;
+	const char *up_authority = authority;
+	char newpath[2048];
+	const char *up_path = path;
+	if (lc->kind == MESH_LISTENER_INBOUND) {
+		/* to the local app, as is */
+		memcpy(&st->dst, &lc->target_sa, lc->target_len);
+		st->dst_len = lc->target_len;
+		snprintf(st->dst_key, sizeof(st->dst_key), "inbound:%.70s", lc->target);
+	} else {
+		if (lc->kind == MESH_LISTENER_UPSTREAM)
+			authority = lc->target;
+		struct mesh_request req = {
+			.struct_size = sizeof(req), .method = method, .scheme = "http",
+			.authority = authority, .path = path, .headers = hv, .nheaders = nh,
+		};
+		if (mesh_router_route(st->ws->snap->router, &req, w->scratch, &rt)) {
+			st->flags |= F_NR;
+			mesh__stream_local_reply(st, 404, "no route\n");
+			return 0;
+		}
+		st->route = rt;
+		if (rt->has_fault && rt->fault.abort_percent > 0 &&
+		    (rt->fault.abort_http_status || rt->fault.abort_grpc_status >= 0) &&
+		    roll(w, rt->fault.abort_percent)) {
+			st->flags |= F_FI;
+			int status = rt->fault.abort_http_status ? rt->fault.abort_http_status : 200;
+			mesh__stream_local_reply(st, status, "fault filter abort\n");
+			return 0;
+		}
+		if (rt->action == MESH_ACTION_DIRECT_RESPONSE) {
+			reply(st, rt->direct_status, NULL, 0, rt->direct_body ? rt->direct_body : "");
+			return 0;
+		}
+		if (rt->action == MESH_ACTION_REDIRECT) {
+			char loc[2048];
+			const char *rq = strchr(path, '?');
+			snprintf(loc, sizeof(loc), "%s://%s%s%s",
+			         rt->redirect.scheme ? rt->redirect.scheme : "http",
+			         rt->redirect.authority ? rt->redirect.authority : authority,
+			         rt->redirect.uri ? rt->redirect.uri : path,
+			         rt->redirect.uri && rq ? rq : "");
+			struct mesh__h1_header location = { "location", 8, loc, strlen(loc) };
+			reply(st, rt->redirect.code ? rt->redirect.code : 301, &location, 1, "");
+			return 0;
+		}
+		size_t idx = mesh_route_pick(rt, rnd32(w));
+		st->cluster = mesh_route_destination(rt, idx, NULL);
+		if (!st->cluster) {
+			st->flags |= F_NR;
+			mesh__stream_local_reply(st, 503, "route has no destination\n");
+			return 0;
+		}
+		if (mesh_balancer_acquire(st->ws->lb, st->cluster, MESH_CB_REQUESTS)) {
+			st->flags |= F_UO;
+			mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_PENDING_OVERFLOW], 1);
+			mesh__stream_local_reply(st, 503, "upstream connect error or disconnect/reset "
+			                                  "before headers. reset reason: overflow\n");
+			return 0;
+		}
+		st->cb_request = true;
+		if (mesh__stream_pick(st))
+			return 0;
+		if (rt->rewrite_authority)
+			up_authority = rt->rewrite_authority;
+		if (rt->rewrite_uri) {
+			rewrite_path(rt, path, newpath, sizeof(newpath));
+			up_path = newpath;
+		}
+	}
+
+	/* the upstream request head */
+	struct mesh__h1_header out[MESH_H1_MAX_HEADERS_CAP + 8];
+	size_t no = 0;
+	bool has_request_id = false;
+	out[no++] = (struct mesh__h1_header){ "host", 4, up_authority, strlen(up_authority) };
+	for (size_t i = 0; i < h->n_headers && no < MESH_H1_MAX_HEADERS_CAP; i++) {
+		const struct mesh__h1_header *x = &h->headers[i];
+		if (mesh__h1_is_hop_header(x->name, x->name_len, h) ||
+		    mesh__h1_name_eq(x->name, x->name_len, "host") ||
+		    op_removes(rt, x->name, x->name_len))
+			continue;
+		if (mesh__h1_name_eq(x->name, x->name_len, "x-request-id"))
+			has_request_id = true;
+		out[no++] = *x;
+	}
+	for (size_t i = 0; rt && i < rt->nhops && no < MESH_H1_MAX_HEADERS_CAP + 6; i++) {
+		const struct header_op *op = &rt->hops[i];
+		if (op->dir == MESH_HDR_REQUEST && op->op != MESH_HDR_REMOVE && op->value)
+			out[no++] = (struct mesh__h1_header){ op->name, strlen(op->name), op->value,
+				                             strlen(op->value) };
+	}
+	char rid[40];
+	if (!has_request_id) {
+		snprintf(rid, sizeof(rid), "%08x-%04x-4%03x-a%03x-%08x%04x", rnd32(w),
+		         rnd32(w) & 0xffff, rnd32(w) & 0xfff, rnd32(w) & 0xfff, rnd32(w),
+		         rnd32(w) & 0xffff);
+		out[no++] = (struct mesh__h1_header){ "x-request-id", 12, rid, strlen(rid) };
+	}
+	out[no++] = (struct mesh__h1_header){ "x-forwarded-proto", 17, "http", 4 };
+	int64_t body = h->body == MESH_H1_BODY_CLOSE ? MESH_H1_BODY_NONE : h->body;
+	st->req_chunked = body == MESH_H1_BODY_CHUNKED;
+	struct mesh__sb *sb = &w->sb;
+	mesh__sb_truncate(sb, 0);
+	if (mesh__h1_write_request_head(sb, h->method, h->method_len, up_path, strlen(up_path), out,
+	                                no, body, 0) ||
+	    !mesh__chain_append(&st->req, &w->pool, sb->buf, sb->len)) {
+		mesh__stream_local_reply(st, 400, "request head cannot be forwarded\n");
+		return 0;
+	}
+	st->retriable = is_idempotent(h) || body == MESH_H1_BODY_NONE || body == 0;
+	if (h->flags & MESH_H1_F_EXPECT_CONTINUE) {
+		/* as Envoy: the proxy answers 100 itself and sends the body on */
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		mesh__chain_append(&d->out, &w->pool, cont, sizeof(cont) - 1);
+		mesh__dconn_write(d);
+	}
+	if (rt && rt->timeout_ms > 0) {
+		ev_timer_set(&st->timeout, rt->timeout_ms / 1000.0, 0);
+		ev_timer_start(w->loop, &st->timeout);
+	}
+	if (rt && rt->has_fault && rt->fault.delay_ms > 0 && roll(w, rt->fault.delay_percent)) {
+		st->flags |= F_DI;
+		ev_timer_set(&st->delay, rt->fault.delay_ms / 1000.0, 0);
+		ev_timer_start(w->loop, &st->delay);
+		return 0;
+	}
+	if (mesh__upstream_get(st))
+		mesh__stream_upstream_failed(st, F_UF);
+	return 0;
+}
+
+int mesh__stream_on_body(struct mesh__dconn *d, const char *data, size_t len)
+{
+	struct mesh__stream *st = d->st;
+	if (!st || st->resp_done)
+		return 0; /* a local reply was sent: the body is dropped */
+	struct mesh__worker *w = d->w;
+	bool ok;
+	if (st->req_chunked) {
+		char hdr[MESH_H1_CHUNK_HEADER_MAX];
+		size_t n = mesh__h1_chunk_header(hdr, len);
+		ok = mesh__chain_append(&st->req, &w->pool, hdr, n) &&
+		     mesh__chain_append(&st->req, &w->pool, data, len) &&
+		     mesh__chain_append(&st->req, &w->pool, MESH_H1_CRLF, 2);
+	} else {
+		ok = mesh__chain_append(&st->req, &w->pool, data, len);
+	}
+	if (!ok)
+		return -1;
+	if (st->req.bytes + st->req_dropped > MESH_RETRY_BUFFER)
+		st->retriable = false;
+	if (st->up)
+		mesh__upstream_write(st->up);
+	if (d->st == st && st->req.bytes > st->req_sent + MESH_HIGH_WATER) {
+		/* the upstream is slower than the client: stop reading it */
+		ev_io_stop(w->loop, &d->rio);
+		d->read_paused = true;
+		return 1;
+	}
+	return 0;
+}
+
+int mesh__stream_on_end(struct mesh__dconn *d)
+{
+	struct mesh__stream *st = d->st;
+	if (!st)
+		return 0;
+	struct mesh__worker *w = d->w;
+	st->req_done = true;
+	if (st->resp_done) {
+		mesh__stream_finish(st);
+		return 0; /* the next pipelined request may follow at once */
+	}
+	if (st->req_chunked)
+		mesh__chain_append(&st->req, &w->pool, "0\r\n\r\n", 5);
+	if (st->up)
+		mesh__upstream_write(st->up);
+	return 1; /* one request at a time: wait for this response */
+}
+
+/* ---- upstream outcomes ---- */
+
+static bool retry_allowed(struct mesh__stream *st, int status, unsigned flag)
+{
+	const struct mesh_route *rt = st->route;
+	if (!rt || !st->retriable || st->resp_started || st->attempts >= rt->retry.attempts)
+		return false;
+	const char *on = rt->retry.retry_on ? rt->retry.retry_on : "";
+	if (flag)
+		return strstr(on, "connect-failure") || strstr(on, "reset") || strstr(on, "5xx") ||
+		       strstr(on, "gateway-error");
+	if (strstr(on, "5xx") && status >= 500)
+		return true;
+	if (strstr(on, "gateway-error") && (status == 502 || status == 503 || status == 504))
+		return true;
+	if ((strstr(on, "retriable-status-codes") || strstr(on, "unavailable")) && status == 503)
+		return true;
+	return false;
+}
+
+/* Try another endpoint. Returns true when a new attempt started. */
+static bool retry(struct mesh__stream *st, int outcome)
+{
+	struct mesh__worker *w = st->d->w;
+	if (st->ep >= 0)
+		mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome, (uint64_t)mesh__now_ms());
+	st->ep = -1;
+	st->attempts++;
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_RETRY], 1);
+	st->req_sent = 0;
+	if (mesh__stream_pick(st))
+		return true; /* answered 503 */
+	if (mesh__upstream_get(st)) {
+		mesh__stream_upstream_failed(st, F_UF);
+		return true;
+	}
+	return true;
+}
+
+void mesh__stream_upstream_failed(struct mesh__stream *st, unsigned flag)
+{
+	if (st->up) {
+		mesh__upstream_release(st->up, false);
+		st->up = NULL;
+	}
+	if (retry_allowed(st, 0, flag) && retry(st, MESH_OUTCOME_LOCAL_FAILURE))
+		return;
+	if (st->attempts && st->route && st->attempts >= st->route->retry.attempts)
+		st->flags |= F_URX;
+	st->flags |= flag;
+	if (st->resp_started) {
+		/* part of the response went out: all we can do is cut it */
+		mesh__dconn_close(st->d);
+		return;
+	}
+	mesh__stream_local_reply(st, 503, "upstream connect error or disconnect/reset before "
+	                                  "headers\n");
+}
+
+/* The upstream answered with @status before anything went downstream:
+ * true when the stream retried instead of passing it on. */
+bool mesh__stream_retry_status(struct mesh__stream *st, int status)
+{
+	if (!retry_allowed(st, status, 0))
+		return false;
+	if (st->up) {
+		mesh__upstream_release(st->up, false);
+		st->up = NULL;
+	}
+	return retry(st, outcome_of(status));
+}
+
+/* Ask the upstream to move bytes (after a pause on either side). */
+void mesh__stream_send(struct mesh__stream *st)
+{
+	if (st->up)
+		mesh__upstream_write(st->up);
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mesh__stream *st = t->data;
+	struct mesh__worker *w = st->d->w;
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_TIMEOUT], 1);
+	st->flags |= F_UT;
+	if (st->up) {
+		mesh__upstream_release(st->up, false);
+		st->up = NULL;
+	}
+	if (st->resp_started) {
+		mesh__dconn_close(st->d);
+		return;
+	}
+	mesh__stream_local_reply(st, 504, "upstream request timeout\n");
+}
+
+static void on_delay(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mesh__stream *st = t->data;
+	if (mesh__upstream_get(st))
+		mesh__stream_upstream_failed(st, F_UF);
+}
+
+/* Response header operations and the response head toward downstream. */
+int mesh__stream_response_head(struct mesh__stream *st, const struct mesh__h1_head *h)
+{
+	struct mesh__dconn *d = st->d;
+	struct mesh__worker *w = d->w;
+	const struct mesh_route *rt = st->route;
+	struct mesh__h1_header out[MESH_H1_MAX_HEADERS_CAP + 8];
+	size_t no = 0;
+	for (size_t i = 0; i < h->n_headers && no < MESH_H1_MAX_HEADERS_CAP; i++) {
+		const struct mesh__h1_header *x = &h->headers[i];
+		if (mesh__h1_is_hop_header(x->name, x->name_len, h) ||
+		    resp_op_removes(rt, x->name, x->name_len))
+			continue;
+		out[no++] = *x;
+	}
+	for (size_t i = 0; rt && i < rt->nhops && no < MESH_H1_MAX_HEADERS_CAP + 6; i++) {
+		const struct header_op *op = &rt->hops[i];
+		if (op->dir == MESH_HDR_RESPONSE && op->op != MESH_HDR_REMOVE && op->value)
+			out[no++] = (struct mesh__h1_header){ op->name, strlen(op->name), op->value,
+				                             strlen(op->value) };
+	}
+	int64_t body = h->body;
+	if (st->is_head || h->status == 204 || h->status == 304)
+		body = h->content_length >= 0 ? h->content_length : MESH_H1_BODY_NONE;
+	else if (body == MESH_H1_BODY_CLOSE) {
+		/* re-frame a close-delimited body so the client connection survives */
+		body = MESH_H1_BODY_CHUNKED;
+	}
+	st->resp_chunked = body == MESH_H1_BODY_CHUNKED && !st->is_head;
+	if (w->draining || d->close_after)
+		st->keep_alive = false;
+	struct mesh__sb *sb = &w->sb;
+	mesh__sb_truncate(sb, 0);
+	if (mesh__h1_write_response_head(sb, h->status, h->reason, h->reason_len, out, no, body,
+	                                 st->keep_alive ? 0 : MESH_H1_W_CLOSE) ||
+	    !mesh__chain_append(&d->out, &w->pool, sb->buf, sb->len))
+		return -1;
+	st->status = h->status;
+	st->resp_started = true;
+	return 0;
+}
+
+int mesh__stream_response_body(struct mesh__stream *st, const char *data, size_t len)
+{
+	struct mesh__dconn *d = st->d;
+	struct mesh__worker *w = d->w;
+	bool ok;
+	if (st->resp_chunked) {
+		char hdr[MESH_H1_CHUNK_HEADER_MAX];
+		size_t n = mesh__h1_chunk_header(hdr, len);
+		ok = mesh__chain_append(&d->out, &w->pool, hdr, n) &&
+		     mesh__chain_append(&d->out, &w->pool, data, len) &&
+		     mesh__chain_append(&d->out, &w->pool, MESH_H1_CRLF, 2);
+	} else {
+		ok = mesh__chain_append(&d->out, &w->pool, data, len);
+	}
+	if (!ok)
+		return -1;
+	if (d->out.bytes > MESH_HIGH_WATER) {
+		mesh__dconn_write(d);
+		return d->out.bytes > MESH_HIGH_WATER ? 1 : 0; /* pause the upstream */
+	}
+	return 0;
+}
+
+void mesh__stream_response_end(struct mesh__stream *st, const struct mesh__h1_header *trailers,
+                               size_t n)
+{
+	struct mesh__dconn *d = st->d;
+	if (st->resp_chunked) {
+		struct mesh__sb *sb = &d->w->sb;
+		mesh__sb_truncate(sb, 0);
+		mesh__h1_write_last_chunk(sb, trailers, n);
+		mesh__chain_append(&d->out, &d->w->pool, sb->buf, sb->len);
+	}
+	st->resp_done = true;
+	if (st->req_done)
+		mesh__stream_finish(st);
+	else
+		mesh__dconn_write(d);
+}

@@ -1,0 +1,407 @@
+/*
+ * upstream.c - HTTP/1.1 connections to endpoints: a keep-alive pool per
+ * worker, non-blocking connects with a timeout, writing the request chain
+ * (kept for retries while small) and parsing the response into the stream.
+ */
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../lb/cluster.h"
+#include "stream.h"
+
+#define MAX_IDLE 1024
+#define IDLE_TIMEOUT_S 60.0
+
+static void on_read(struct ev_loop *loop, ev_io *io, int revents);
+static void on_write(struct ev_loop *loop, ev_io *io, int revents);
+static void on_timer(struct ev_loop *loop, ev_timer *t, int revents);
+
+static unsigned bucket(const char *key)
+{
+	unsigned h = 2166136261u;
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h & 255;
+}
+
+static void idle_remove(struct mesh__upstream *u)
+{
+	struct mesh__worker *w = u->w;
+	struct mesh__upstream **pp = &w->idle[bucket(u->key)];
+	while (*pp && *pp != u)
+		pp = &(*pp)->next_idle;
+	if (*pp) {
+		*pp = u->next_idle;
+		w->nidle--;
+	}
+	u->next_idle = NULL;
+}
+
+static void destroy(struct mesh__upstream *u)
+{
+	struct mesh__worker *w = u->w;
+	ev_io_stop(w->loop, &u->rio);
+	ev_io_stop(w->loop, &u->wio);
+	ev_timer_stop(w->loop, &u->timer);
+	close(u->fd);
+	if (u->in)
+		mesh__block_put(&w->pool, u->in);
+	u->in = NULL;
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], -1);
+	u->fd = -1;
+	if (!u->in_parse)
+		mesh__free(u);
+}
+
+void mesh__upstream_release(struct mesh__upstream *u, bool reuse)
+{
+	struct mesh__worker *w = u->w;
+	if (u->st) {
+		u->st->up = NULL;
+		u->st = NULL;
+	}
+	if (!reuse || !u->keep_alive || w->draining || w->stopping || w->nidle >= MAX_IDLE ||
+	    (u->in && u->in->len)) {
+		destroy(u);
+		return;
+	}
+	/* to the pool: keep watching for the server closing it */
+	ev_io_stop(w->loop, &u->wio);
+	ev_io_start(w->loop, &u->rio);
+	ev_timer_stop(w->loop, &u->timer);
+	ev_timer_set(&u->timer, IDLE_TIMEOUT_S, 0);
+	ev_timer_start(w->loop, &u->timer);
+	if (u->in) {
+		mesh__block_put(&w->pool, u->in);
+		u->in = NULL;
+	}
+	mesh__h1_parser_reset(&u->parser);
+	unsigned b = bucket(u->key);
+	u->next_idle = w->idle[b];
+	w->idle[b] = u;
+	w->nidle++;
+}
+
+void mesh__upstreams_close_idle(struct mesh__worker *w)
+{
+	for (unsigned b = 0; b < 256; b++)
+		while (w->idle[b]) {
+			struct mesh__upstream *u = w->idle[b];
+			w->idle[b] = u->next_idle;
+			w->nidle--;
+			destroy(u);
+		}
+}
+
+static int64_t connect_timeout_ms(const struct mesh__stream *st)
+{
+	const struct mesh_cluster *c = st->cluster;
+	return (c && c->lb.connect_timeout_ms > 0) ? c->lb.connect_timeout_ms : 10000;
+}
+
+int mesh__upstream_get(struct mesh__stream *st)
+{
+	struct mesh__worker *w = st->d->w;
+	struct mesh__upstream **pp = &w->idle[bucket(st->dst_key)];
+	while (*pp && strcmp((*pp)->key, st->dst_key))
+		pp = &(*pp)->next_idle;
+	struct mesh__upstream *u = *pp;
+	if (u) {
+		*pp = u->next_idle;
+		u->next_idle = NULL;
+		w->nidle--;
+		ev_timer_stop(w->loop, &u->timer);
+		u->st = st;
+		st->up = u;
+		mesh__h1_parser_set_request_method(&u->parser, st->is_head ? "HEAD" : "GET",
+		                                   st->is_head ? 4 : 3);
+		mesh__upstream_write(u);
+		return 0;
+	}
+	int fd = socket(st->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&st->dst, st->dst_len) < 0 && errno != EINPROGRESS) {
+		close(fd);
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_CONNECT_FAIL], 1);
+		return -1;
+	}
+	u = mesh__calloc(1, sizeof(*u));
+	if (!u) {
+		close(fd);
+		return -1;
+	}
+	u->w = w;
+	u->fd = fd;
+	snprintf(u->key, sizeof(u->key), "%s", st->dst_key);
+	mesh__h1_parser_init(&u->parser, MESH_H1_RESPONSE, NULL);
+	if (st->is_head)
+		mesh__h1_parser_expect_head(&u->parser);
+	ev_io_init(&u->rio, on_read, fd, EV_READ);
+	ev_io_init(&u->wio, on_write, fd, EV_WRITE);
+	ev_init(&u->timer, on_timer);
+	u->rio.data = u->wio.data = u->timer.data = u;
+	ev_timer_set(&u->timer, connect_timeout_ms(st) / 1000.0, 0);
+	ev_timer_start(w->loop, &u->timer);
+	ev_io_start(w->loop, &u->wio);
+	u->st = st;
+	st->up = u;
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_TOTAL], 1);
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], 1);
+	return 0;
+}
+
+/* Free request blocks already sent when no retry can need them. */
+static void drop_sent(struct mesh__stream *st, struct mesh__pool *pool)
+{
+	while (!st->retriable && st->req.head && st->req_sent >= st->req.head->len &&
+	       st->req.head != st->req.tail) {
+		struct mesh__block *b = st->req.head;
+		st->req_sent -= b->len;
+		st->req_dropped += b->len;
+		st->req.bytes -= b->len;
+		st->req.head = b->next;
+		mesh__block_put(pool, b);
+	}
+}
+
+void mesh__upstream_write(struct mesh__upstream *u)
+{
+	struct mesh__worker *w = u->w;
+	struct mesh__stream *st = u->st;
+	if (!st || !u->connected)
+		return;
+	while (st->req_sent < st->req.bytes) {
+		struct iovec iov[16];
+		int n = 0;
+		size_t skip = st->req_sent;
+		for (struct mesh__block *b = st->req.head; b && n < 16; b = b->next) {
+			if (skip >= b->len) {
+				skip -= b->len;
+				continue;
+			}
+			iov[n++] = (struct iovec){ b->data + b->off + skip, b->len - skip };
+			skip = 0;
+		}
+		ssize_t r = writev(u->fd, iov, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				ev_io_start(w->loop, &u->wio);
+				return;
+			}
+			mesh__stream_upstream_failed(st, F_UC);
+			return;
+		}
+		st->req_sent += (size_t)r;
+		drop_sent(st, &w->pool);
+	}
+	ev_io_stop(w->loop, &u->wio);
+	ev_io_start(w->loop, &u->rio);
+	/* the client may have been paused for us */
+	struct mesh__dconn *d = st->d;
+	if (d->read_paused && !d->closed && st->req.bytes - st->req_sent < MESH_HIGH_WATER / 2) {
+		d->read_paused = false;
+		ev_io_start(w->loop, &d->rio);
+	}
+}
+
+/* ---- response parsing ---- */
+
+static int cb_head(void *ud, const struct mesh__h1_head *h)
+{
+	struct mesh__upstream *u = ud;
+	struct mesh__stream *st = u->st;
+	if (!st)
+		return -1;
+	if (h->flags & MESH_H1_F_INTERIM)
+		return 0; /* 100 Continue and friends: the proxy already answered */
+	if (!st->resp_started && h->status >= 500 && mesh__stream_retry_status(st, h->status))
+		return -1; /* this connection is done; the stream moved on */
+	u->got_bytes = true;
+	return mesh__stream_response_head(st, h);
+}
+
+static int cb_body(void *ud, const char *data, size_t len)
+{
+	struct mesh__upstream *u = ud;
+	if (!u->st)
+		return -1;
+	int rc = mesh__stream_response_body(u->st, data, len);
+	if (rc > 0) {
+		ev_io_stop(u->w->loop, &u->rio); /* resumed by the client's write */
+		return 1;
+	}
+	return rc;
+}
+
+static int cb_trailers(void *ud, const struct mesh__h1_header *t, size_t n)
+{
+	struct mesh__upstream *u = ud;
+	struct mesh__stream *st = u->st;
+	if (!st)
+		return -1;
+	/* trailers are valid only now: end the response with them */
+	struct mesh__h1_header keep[64];
+	size_t nk = 0;
+	for (size_t i = 0; i < n && nk < 64; i++)
+		if (!mesh__h1_is_forbidden_trailer(t[i].name, t[i].name_len))
+			keep[nk++] = t[i];
+	u->st = NULL;
+	st->up = NULL;
+	u->keep_alive = false; /* decided at on_end; be safe if it never comes */
+	mesh__stream_response_end(st, keep, nk);
+	u->keep_alive = true;
+	return 0;
+}
+
+static int cb_end(void *ud)
+{
+	struct mesh__upstream *u = ud;
+	struct mesh__stream *st = u->st;
+	u->keep_alive = mesh__h1_parser_state(&u->parser) != MESH_H1_CLOSED;
+	if (st) {
+		bool reuse = st->req_done && st->req_sent >= st->req.bytes;
+		u->st = NULL;
+		st->up = NULL;
+		if (!reuse)
+			u->keep_alive = false;
+		mesh__stream_response_end(st, NULL, 0);
+	}
+	return 1;
+}
+
+static const struct mesh__h1_callbacks callbacks = {
+	.on_head = cb_head,
+	.on_body = cb_body,
+	.on_trailers = cb_trailers,
+	.on_end = cb_end,
+};
+
+static void failed(struct mesh__upstream *u, unsigned flag)
+{
+	struct mesh__stream *st = u->st;
+	if (st)
+		mesh__stream_upstream_failed(st, flag); /* releases u */
+	else
+		mesh__upstream_release(u, false);
+}
+
+static void on_read(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct mesh__upstream *u = io->data;
+	struct mesh__worker *w = u->w;
+	if (!u->st) {
+		/* an idle pooled connection became readable: closed (or junk) */
+		idle_remove(u);
+		destroy(u);
+		return;
+	}
+	if (!u->in && !(u->in = mesh__block_get(&w->pool))) {
+		failed(u, F_UC);
+		return;
+	}
+	struct mesh__block *b = u->in;
+	if (b->off + b->len == MESH_BLOCK_SIZE) {
+		if (!b->off) {
+			u->st->flags |= F_UPE;
+			failed(u, F_UPE); /* a response head over 16 KiB */
+			return;
+		}
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+	}
+	ssize_t r = read(u->fd, b->data + b->off + b->len, MESH_BLOCK_SIZE - b->off - b->len);
+	if (r < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		failed(u, F_UC);
+		return;
+	}
+	u->in_parse = true;
+	if (r == 0) {
+		int rc = mesh__h1_parse_eof(&u->parser, &callbacks, u);
+		u->in_parse = false;
+		if (u->fd < 0) {
+			mesh__free(u);
+			return;
+		}
+		if (u->st)
+			failed(u, rc ? F_UC : F_UC);
+		else
+			destroy(u);
+		return;
+	}
+	b->len += (size_t)r;
+	long n = mesh__h1_parse(&u->parser, b->data + b->off, b->len, &callbacks, u);
+	u->in_parse = false;
+	if (u->fd < 0) {
+		mesh__free(u); /* released during the callbacks */
+		return;
+	}
+	if (n < 0) {
+		if (u->st) {
+			u->st->flags |= F_UPE;
+			if (!u->st->resp_started) {
+				struct mesh__stream *st = u->st;
+				mesh__upstream_release(u, false);
+				mesh__stream_local_reply(st, 502, "upstream sent an invalid response\n");
+				return;
+			}
+			failed(u, F_UPE);
+		} else {
+			destroy(u);
+		}
+		return;
+	}
+	b->off += (size_t)n;
+	b->len -= (size_t)n;
+	if (!u->st) {
+		/* the response ended: back to the pool or closed */
+		mesh__upstream_release(u, true);
+		return;
+	}
+	if (b->len == 0) {
+		b->off = 0;
+	}
+}
+
+static void on_write(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct mesh__upstream *u = io->data;
+	struct mesh__worker *w = u->w;
+	if (!u->connected) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err) {
+			mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_CONNECT_FAIL], 1);
+			failed(u, F_UF);
+			return;
+		}
+		u->connected = true;
+		ev_timer_stop(loop, &u->timer);
+	}
+	mesh__upstream_write(u);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mesh__upstream *u = t->data;
+	if (!u->st) {
+		idle_remove(u); /* idle too long */
+		destroy(u);
+		return;
+	}
+	if (!u->connected) {
+		mesh__ctr_add(&u->w->ctr[C_UPSTREAM_CX_CONNECT_TIMEOUT], 1);
+		failed(u, F_UF);
+	}
+}

@@ -1,0 +1,233 @@
+/*
+ * meshproxy - the sidecar: flags and signals around libmesh's proxy.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mesh/mesh.h>
+#include <mesh/proxy.h>
+
+static mesh_proxy *the_proxy;
+
+static void on_signal(int sig)
+{
+	/* these only write to the proxy's wake-up channel: async-signal-safe */
+	if (sig == SIGHUP)
+		mesh_proxy_reload(the_proxy);
+	else if (sig == SIGTERM)
+		mesh_proxy_drain(the_proxy);
+	else
+		mesh_proxy_stop(the_proxy);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: meshproxy --config DIR [OPTIONS]\n\n"
+	        "  --config DIR              mesh configuration (watched; SIGHUP reloads)\n"
+	        "  --namespace NS            this workload's namespace (default)\n"
+	        "  --workload NAME           this workload's name\n"
+	        "  --labels k=v,...          this workload's labels\n"
+	        "  --inbound PORT:APP_PORT   accept mesh traffic on PORT for the app on APP_PORT\n"
+	        "  --outbound PORT           route the app's HTTP by Host on PORT\n"
+	        "  --upstream HOST:PORT=LOCAL_PORT\n"
+	        "                            a local port for one upstream service\n"
+	        "  --admin PORT              admin endpoints on 127.0.0.1:PORT\n"
+	        "  --bind ADDR               address of the inbound listeners (127.0.0.1)\n"
+	        "  --concurrency N           worker threads (CPU count)\n"
+	        "  --drain-time DURATION     SIGTERM drains for at most this long (5s)\n"
+	        "  --log-level LEVEL         error, warning, info (default) or debug\n"
+	        "\nSIGHUP reloads, SIGTERM drains and exits 0, SIGINT stops.\n");
+}
+
+static int parse_duration_ms(const char *s, int64_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	if (!strcmp(end, "ms"))
+		*out = (int64_t)v;
+	else if (!strcmp(end, "s") || !*end)
+		*out = (int64_t)(v * 1000);
+	else if (!strcmp(end, "m"))
+		*out = (int64_t)(v * 60000);
+	else
+		return -1;
+	return 0;
+}
+
+#define MAX_LABELS 32
+#define MAX_LISTEN 16
+
+struct listen_arg {
+	int kind;
+	unsigned port;
+	char target[300];
+};
+
+int main(int argc, char **argv)
+{
+	struct mesh_proxy_options o = { .struct_size = sizeof(o) };
+	static char label_buf[4096];
+	const char *labels[2 * MAX_LABELS + 1] = { NULL };
+	struct listen_arg ls[MAX_LISTEN];
+	size_t nls = 0;
+	const char *bind = "127.0.0.1";
+	int log_level = MESH_LOG_INFO;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(a, "--version")) {
+			printf("meshproxy (libmesh) %s\n", mesh_version());
+			return 0;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "meshproxy: %s needs a value (or is unknown)\n", a);
+			return 2;
+		}
+		const char *v = argv[++i];
+		char *end;
+		if (!strcmp(a, "--config")) {
+			o.config_dir = v;
+		} else if (!strcmp(a, "--namespace")) {
+			o.namespace_name = v;
+		} else if (!strcmp(a, "--workload")) {
+			o.workload = v;
+		} else if (!strcmp(a, "--labels")) {
+			snprintf(label_buf, sizeof(label_buf), "%s", v);
+			size_t n = 0;
+			for (char *tok = strtok(label_buf, ","); tok; tok = strtok(NULL, ",")) {
+				char *eq = strchr(tok, '=');
+				if (!eq || eq == tok || n + 2 >= 2 * MAX_LABELS) {
+					fprintf(stderr, "meshproxy: --labels wants k=v,k2=v2\n");
+					return 2;
+				}
+				*eq = '\0';
+				labels[n++] = tok;
+				labels[n++] = eq + 1;
+			}
+			o.labels = labels;
+		} else if (!strcmp(a, "--inbound") || !strcmp(a, "--outbound") ||
+		           !strcmp(a, "--upstream") || !strcmp(a, "--admin")) {
+			if (nls == MAX_LISTEN) {
+				fprintf(stderr, "meshproxy: too many listeners\n");
+				return 2;
+			}
+			struct listen_arg *l = &ls[nls++];
+			memset(l, 0, sizeof(*l));
+			if (!strcmp(a, "--inbound")) {
+				unsigned lp, ap;
+				if (sscanf(v, "%u:%u", &lp, &ap) != 2 || lp > 65535 || !ap || ap > 65535) {
+					fprintf(stderr, "meshproxy: --inbound wants PORT:APP_PORT\n");
+					return 2;
+				}
+				l->kind = MESH_LISTENER_INBOUND;
+				l->port = lp;
+				snprintf(l->target, sizeof(l->target), "127.0.0.1:%u", ap);
+			} else if (!strcmp(a, "--upstream")) {
+				const char *eq = strrchr(v, '=');
+				unsigned long lp = eq ? strtoul(eq + 1, &end, 10) : 0;
+				if (!eq || eq == v || *end || lp > 65535) {
+					fprintf(stderr, "meshproxy: --upstream wants HOST:PORT=LOCAL_PORT\n");
+					return 2;
+				}
+				l->kind = MESH_LISTENER_UPSTREAM;
+				l->port = (unsigned)lp;
+				snprintf(l->target, sizeof(l->target), "%.*s", (int)(eq - v), v);
+			} else {
+				unsigned long port = strtoul(v, &end, 10);
+				if (*end || port > 65535) {
+					fprintf(stderr, "meshproxy: %s wants a port\n", a);
+					return 2;
+				}
+				l->kind = !strcmp(a, "--admin") ? MESH_LISTENER_ADMIN : MESH_LISTENER_OUTBOUND;
+				l->port = (unsigned)port;
+			}
+		} else if (!strcmp(a, "--bind")) {
+			bind = v;
+		} else if (!strcmp(a, "--concurrency")) {
+			unsigned long n = strtoul(v, &end, 10);
+			if (*end || n > 64) {
+				fprintf(stderr, "meshproxy: --concurrency wants 0..64\n");
+				return 2;
+			}
+			o.concurrency = (unsigned)n;
+		} else if (!strcmp(a, "--drain-time")) {
+			if (parse_duration_ms(v, &o.drain_ms)) {
+				fprintf(stderr, "meshproxy: --drain-time wants a duration such as 5s\n");
+				return 2;
+			}
+		} else if (!strcmp(a, "--log-level")) {
+			static const char *const names[] = { "error", "warning", "info", "debug" };
+			log_level = -1;
+			for (int k = 0; k < 4; k++)
+				if (!strcmp(v, names[k]))
+					log_level = k;
+			if (log_level < 0) {
+				fprintf(stderr, "meshproxy: unknown log level '%s'\n", v);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "meshproxy: unknown option '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o.config_dir || !nls) {
+		usage(stderr);
+		return 2;
+	}
+	mesh_diag *diag;
+	if (mesh_diag_new(&diag))
+		return 1;
+	mesh_proxy *p;
+	int rc = mesh_proxy_new(&o, &p, diag);
+	for (size_t i = 0; i < mesh_diag_count(diag); i++) {
+		if (rc == 0 && mesh_diag_severity(diag, i) == MESH_SEV_NOTE)
+			continue;
+		char *line = mesh_diag_format(diag, i);
+		fprintf(stderr, "%s\n", line ? line : "");
+		mesh_free(line);
+	}
+	if (rc) {
+		fprintf(stderr, "meshproxy: cannot start: %s\n", mesh_strerror(rc));
+		mesh_diag_free(diag);
+		return 1;
+	}
+	mesh_proxy_set_log_level(p, log_level);
+	for (size_t i = 0; i < nls; i++) {
+		mesh_diag_clear(diag);
+		const char *addr = ls[i].kind == MESH_LISTENER_INBOUND ? bind : "127.0.0.1";
+		int idx = mesh_proxy_add_listener(p, ls[i].kind, addr, ls[i].port,
+		                                  ls[i].target[0] ? ls[i].target : NULL, diag);
+		if (idx < 0) {
+			const char *msg = mesh_diag_count(diag) ? mesh_diag_message(diag, 0)
+			                                        : mesh_strerror(idx);
+			fprintf(stderr, "meshproxy: %s\n", msg);
+			mesh_proxy_free(p);
+			mesh_diag_free(diag);
+			return 1;
+		}
+		static const char *const kinds[] = { "inbound", "outbound", "upstream", "admin" };
+		fprintf(stderr, "meshproxy: %s listener on %s:%u%s%s\n", kinds[ls[i].kind], addr,
+		        mesh_proxy_listener_port(p, idx), ls[i].target[0] ? " -> " : "",
+		        ls[i].target);
+	}
+	mesh_diag_free(diag);
+	the_proxy = p;
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = mesh_proxy_run(p);
+	mesh_proxy_free(p);
+	return rc ? 1 : 0;
+}
