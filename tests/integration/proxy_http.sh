@@ -10,7 +10,7 @@ pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	rm -rf "$tmp"
+	[ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
 
@@ -173,7 +173,7 @@ sleep 0.5
 expect_status "after reload anonymous reaches v2" 0 sh -c "$C -H 'Host: reviews' http://127.0.0.1:$out/"
 expect_output "served by v2" '"name":"reviews-v2"'
 # an invalid file keeps the last good configuration
-printf 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: bad}\nspec: {hosts: [x], http: [{route: [{destination: {host: x}, weight: 50}]}]}\n' >"$cfg/bad.yaml"
+printf 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: bad}\nspec: {hosts: [x], http: [{route: [{destination: {host: x}, weight: 50}, {destination: {host: y}, weight: 40}]}]}\n' >"$cfg/bad.yaml"
 kill -HUP "$proxy"
 sleep 0.5
 expect_status "invalid config is refused, traffic unchanged" 0 sh -c "$C -H 'Host: reviews' http://127.0.0.1:$out/"
