@@ -192,7 +192,8 @@ static const char *store_str(struct parser *p, const char *s, size_t len)
 	uint32_t h = hash_bytes(s, len);
 	size_t i = h & (p->strs_cap - 1);
 	for (; p->strs[i].str; i = (i + 1) & (p->strs_cap - 1))
-		if (p->strs[i].hash == h && p->strs[i].len == len && !memcmp(p->strs[i].str, s, len))
+		if (p->strs[i].hash == h && p->strs[i].len == len &&
+		    !memcmp(p->strs[i].str, s, len))
 			return p->strs[i].str;
 	char *copy = mesh__arena_strndup(p->arena, s, len);
 	if (!copy)
@@ -301,9 +302,10 @@ static int emit(struct parser *p, struct mesh__node *node, size_t weight, size_t
 {
 	p->doc_weight = add_weight(p->doc_weight, adds);
 	if (p->doc_weight > MESH_YAML_MAX_NODES)
-		return fail(p, MESH_ELIMIT, line, col,
-		            "document expands to more than %u nodes (through aliases?); refusing it",
-		            MESH_YAML_MAX_NODES);
+		return fail(
+			p, MESH_ELIMIT, line, col,
+			"document expands to more than %u nodes (through aliases?); refusing it",
+			MESH_YAML_MAX_NODES);
 	if (anchor && add_anchor(p, anchor, node, weight))
 		return p->err;
 	return push(p, node, weight);
@@ -379,8 +381,8 @@ static int close_frame(struct parser *p)
 	if (node->type == MESH_NODE_MAP) {
 		node->count = nchild / 2;
 		/* (an empty map still gets a valid pointer, at no extra cost) */
-		node->u.pairs = mesh__arena_alloc(p->arena,
-		                                  (node->count ? node->count : 1) * sizeof(struct mesh__pair));
+		node->u.pairs = mesh__arena_alloc(p->arena, (node->count ? node->count : 1) *
+		                                                    sizeof(struct mesh__pair));
 		if (!node->u.pairs)
 			return p->err = MESH_ENOMEM;
 		for (size_t i = 0; i < node->count; i++) {
@@ -389,8 +391,8 @@ static int close_frame(struct parser *p)
 		}
 	} else {
 		node->count = nchild;
-		node->u.items =
-			mesh__arena_alloc(p->arena, (nchild ? nchild : 1) * sizeof(struct mesh__node *));
+		node->u.items = mesh__arena_alloc(p->arena, (nchild ? nchild : 1) *
+		                                                    sizeof(struct mesh__node *));
 		if (!node->u.items)
 			return p->err = MESH_ENOMEM;
 		for (size_t i = 0; i < nchild; i++)

@@ -279,30 +279,35 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 	parse_buffered(d);
 }
 
-void mesh__dconn_write(struct mesh__dconn *d)
+bool mesh__dconn_write(struct mesh__dconn *d)
 {
 	struct mesh__worker *w = d->w;
 	if (d->closed)
-		return;
+		return false;
 	ssize_t n = mesh__chain_writev(&d->out, &w->pool, d->fd);
 	if (n < 0) {
+		bool parsing = d->in_parse;
 		mesh__dconn_close(d);
-		return;
+		(void)parsing;
+		return false;
 	}
 	if (d->out.bytes) {
 		ev_io_start(w->loop, &d->wio);
-		return;
+		return true;
 	}
 	ev_io_stop(w->loop, &d->wio);
 	if (d->close_after && !d->st) {
 		/* let the client read the answer before the FIN */
 		shutdown(d->fd, SHUT_WR);
 		mesh__dconn_close(d);
-		return;
+		return false;
 	}
 	/* the upstream may have paused for us */
-	if (d->st && d->st->up && d->out.bytes < MESH_HIGH_WATER / 2)
+	if (d->st && d->st->up && d->out.bytes < MESH_HIGH_WATER / 2) {
+		ev_io_start(w->loop, &d->st->up->rio);
 		mesh__stream_send(d->st);
+	}
+	return true;
 }
 
 static void on_write(struct ev_loop *loop, ev_io *io, int revents)

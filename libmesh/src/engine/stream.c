@@ -103,9 +103,8 @@ void mesh__stream_finish(struct mesh__stream *st)
 	if (!st->keep_alive)
 		d->close_after = true;
 	stream_done(st, outcome_of(st->status));
-	mesh__dconn_write(d);
-	/* d may be gone now (closed after the write) unless we are parsing */
-	if (!in_parse && !d->closed)
+	/* d is gone when the write closed it (unless it is being parsed) */
+	if (mesh__dconn_write(d) && !in_parse)
 		mesh__dconn_resume(d);
 }
 
@@ -656,7 +655,8 @@ int mesh__stream_response_body(struct mesh__stream *st, const char *data, size_t
 	if (!ok)
 		return -1;
 	if (d->out.bytes > MESH_HIGH_WATER) {
-		mesh__dconn_write(d);
+		if (!mesh__dconn_write(d))
+			return -1; /* the client went away; the stream is gone */
 		return d->out.bytes > MESH_HIGH_WATER ? 1 : 0; /* pause the upstream */
 	}
 	return 0;

@@ -94,7 +94,9 @@ void mesh__stream_response_end(struct mesh__stream *st, const struct mesh__h1_he
                                size_t n);
 
 /* conn.c */
-void mesh__dconn_write(struct mesh__dconn *d);
+/* Write what is queued. Returns false when the connection is closed (and,
+ * unless it is being parsed, freed): the caller must not touch it then. */
+bool mesh__dconn_write(struct mesh__dconn *d);
 void mesh__dconn_resume(struct mesh__dconn *d);
 void mesh__dconn_close(struct mesh__dconn *d);
 
