@@ -38,6 +38,11 @@ static void usage(FILE *out)
 	        "  --bind ADDR               address of the inbound listeners (127.0.0.1)\n"
 	        "  --concurrency N           worker threads (CPU count)\n"
 	        "  --drain-time DURATION     SIGTERM drains for at most this long (5s)\n"
+	        "  --header-timeout DURATION a request head must arrive within it (10s)\n"
+	        "  --idle-timeout DURATION   idle client connections are closed after it (60s)\n"
+	        "  --max-connections N       client connections per worker (16384)\n"
+	        "  --max-header-bytes N      request head size limit (61440)\n"
+	        "  --max-headers N           request header count limit (100)\n"
 	        "  --log-level LEVEL         error, warning, info (default) or debug\n"
 	        "\nSIGHUP reloads, SIGTERM drains and exits 0, SIGINT stops.\n");
 }
@@ -163,6 +168,26 @@ int main(int argc, char **argv)
 				fprintf(stderr, "meshproxy: --drain-time wants a duration such as 5s\n");
 				return 2;
 			}
+		} else if (!strcmp(a, "--header-timeout") || !strcmp(a, "--idle-timeout")) {
+			int64_t *dst = !strcmp(a, "--header-timeout") ? &o.header_timeout_ms
+			                                              : &o.idle_timeout_ms;
+			if (parse_duration_ms(v, dst) || *dst <= 0) {
+				fprintf(stderr, "meshproxy: %s wants a duration such as 10s\n", a);
+				return 2;
+			}
+		} else if (!strcmp(a, "--max-connections") || !strcmp(a, "--max-header-bytes") ||
+		           !strcmp(a, "--max-headers")) {
+			unsigned long n = strtoul(v, &end, 10);
+			if (*end || n == 0 || n > 1048576) {
+				fprintf(stderr, "meshproxy: %s wants a number from 1 to 1048576\n", a);
+				return 2;
+			}
+			if (!strcmp(a, "--max-connections"))
+				o.max_connections = (unsigned)n;
+			else if (!strcmp(a, "--max-header-bytes"))
+				o.max_header_bytes = (unsigned)n;
+			else
+				o.max_headers = (unsigned)n;
 		} else if (!strcmp(a, "--log-level")) {
 			static const char *const names[] = { "error", "warning", "info", "debug" };
 			log_level = -1;

