@@ -31,6 +31,8 @@ static void usage(FILE *out)
 	        "  --workload NAME           this workload's name\n"
 	        "  --labels k=v,...          this workload's labels\n"
 	        "  --inbound PORT:APP_PORT   accept mesh traffic on PORT for the app on APP_PORT\n"
+	        "  --inbound-tcp PORT:APP_PORT\n"
+	        "                            the same for a TCP app port (bytes relayed)\n"
 	        "  --outbound PORT           route the app's HTTP by Host on PORT\n"
 	        "  --upstream HOST:PORT=LOCAL_PORT\n"
 	        "                            a local port for one upstream service\n"
@@ -118,7 +120,8 @@ int main(int argc, char **argv)
 				labels[n++] = eq + 1;
 			}
 			o.labels = labels;
-		} else if (!strcmp(a, "--inbound") || !strcmp(a, "--outbound") ||
+		} else if (!strcmp(a, "--inbound") || !strcmp(a, "--inbound-tcp") ||
+		           !strcmp(a, "--outbound") ||
 		           !strcmp(a, "--upstream") || !strcmp(a, "--admin")) {
 			if (nls == MAX_LISTEN) {
 				fprintf(stderr, "meshproxy: too many listeners\n");
@@ -126,13 +129,14 @@ int main(int argc, char **argv)
 			}
 			struct listen_arg *l = &ls[nls++];
 			memset(l, 0, sizeof(*l));
-			if (!strcmp(a, "--inbound")) {
+			if (!strncmp(a, "--inbound", 9)) {
 				unsigned lp, ap;
 				if (sscanf(v, "%u:%u", &lp, &ap) != 2 || lp > 65535 || !ap || ap > 65535) {
-					fprintf(stderr, "meshproxy: --inbound wants PORT:APP_PORT\n");
+					fprintf(stderr, "meshproxy: %s wants PORT:APP_PORT\n", a);
 					return 2;
 				}
-				l->kind = MESH_LISTENER_INBOUND;
+				l->kind = !strcmp(a, "--inbound") ? MESH_LISTENER_INBOUND
+				                                  : MESH_LISTENER_INBOUND_TCP;
 				l->port = lp;
 				snprintf(l->target, sizeof(l->target), "127.0.0.1:%u", ap);
 			} else if (!strcmp(a, "--upstream")) {
@@ -228,7 +232,10 @@ int main(int argc, char **argv)
 	mesh_proxy_set_log_level(p, log_level);
 	for (size_t i = 0; i < nls; i++) {
 		mesh_diag_clear(diag);
-		const char *addr = ls[i].kind == MESH_LISTENER_INBOUND ? bind : "127.0.0.1";
+		const char *addr = (ls[i].kind == MESH_LISTENER_INBOUND ||
+		                    ls[i].kind == MESH_LISTENER_INBOUND_TCP)
+		                           ? bind
+		                           : "127.0.0.1";
 		int idx = mesh_proxy_add_listener(p, ls[i].kind, addr, ls[i].port,
 		                                  ls[i].target[0] ? ls[i].target : NULL, diag);
 		if (idx < 0) {
@@ -239,7 +246,8 @@ int main(int argc, char **argv)
 			mesh_diag_free(diag);
 			return 1;
 		}
-		static const char *const kinds[] = { "inbound", "outbound", "upstream", "admin" };
+		static const char *const kinds[] = { "inbound", "outbound", "upstream", "admin",
+			                             "inbound-tcp" };
 		fprintf(stderr, "meshproxy: %s listener on %s:%u%s%s\n", kinds[ls[i].kind], addr,
 		        mesh_proxy_listener_port(p, idx), ls[i].target[0] ? " -> " : "",
 		        ls[i].target);

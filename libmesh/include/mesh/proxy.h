@@ -37,6 +37,8 @@ enum mesh_listener_kind {
 	MESH_LISTENER_UPSTREAM = 2,
 	/** Admin endpoints (/ready, /stats/prometheus ...). Main thread only. */
 	MESH_LISTENER_ADMIN = 3,
+	/** As INBOUND, for a TCP app port: bytes are relayed, half-closes kept. */
+	MESH_LISTENER_INBOUND_TCP = 4,
 };
 
 /** Proxy options. Strings are copied. @since 0.1 */
@@ -77,8 +79,11 @@ MESH_API int mesh_proxy_new(const struct mesh_proxy_options *opts, mesh_proxy **
 /**
  * mesh_proxy_add_listener - listen on @addr:@port (IPv4 or IPv6 literal;
  * port 0 picks a free one, see mesh_proxy_listener_port()).
- * @target: INBOUND: the app's "host:port"; UPSTREAM: the service host
- *          ("reviews" or "reviews:9080"); otherwise NULL.
+ * @target: INBOUND, INBOUND_TCP: the app's "host:port"; UPSTREAM: the
+ *          service host ("reviews" or "reviews:9080"); otherwise NULL. An
+ *          UPSTREAM listener for a service port whose protocol is TCP (as
+ *          the registry says, from the port's protocol or name) relays
+ *          bytes instead of parsing HTTP.
  * Returns the listener's index (>= 0), or MESH_EINVAL, MESH_EIO (cannot
  * bind: the message is in @diag), MESH_ENOMEM. Call before mesh_proxy_run().
  * @since 0.1

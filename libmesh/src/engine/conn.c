@@ -55,6 +55,10 @@ void mesh__accept(struct mesh__listener *l)
 			close(fd);
 			continue;
 		}
+		if (l->cfg->tcp) {
+			mesh__tcp_accept(l, fd);
+			continue;
+		}
 		struct mesh__dconn *d = mesh__calloc(1, sizeof(*d));
 		if (!d) {
 			close(fd);

@@ -129,6 +129,7 @@ struct mesh__listener_cfg {
 	char addr[64];
 	unsigned port;
 	char target[256];     /* inbound: app "host:port"; upstream: service host */
+	bool tcp;             /* relay bytes (no HTTP) */
 	struct sockaddr_storage target_sa; /* inbound: resolved app address */
 	socklen_t target_len;
 };
@@ -221,6 +222,9 @@ int mesh__listen_socket(const char *addr, unsigned port, bool reuseport, mesh_di
 void mesh__accept(struct mesh__listener *l);
 void mesh__dconns_drain(struct mesh__worker *w);
 void mesh__dconns_close_all(struct mesh__worker *w);
+
+/* tcp.c */
+void mesh__tcp_accept(struct mesh__listener *l, int fd);
 
 /* upstream.c */
 void mesh__upstreams_close_idle(struct mesh__worker *w);

@@ -373,15 +373,46 @@ bad:
 	return MESH_EINVAL;
 }
 
+/* Whether the service port an UPSTREAM listener stands for speaks TCP. */
+static bool upstream_is_tcp(struct mesh_proxy *p, const char *target)
+{
+	char host[256];
+	unsigned port = 0;
+	snprintf(host, sizeof(host), "%s", target);
+	char *colon = strrchr(host, ':');
+	if (colon) {
+		port = (unsigned)strtoul(colon + 1, NULL, 10);
+		*colon = '\0';
+	}
+	char fqdn[512];
+	if (!strchr(host, '.'))
+		snprintf(fqdn, sizeof(fqdn), "%s.%s.svc.cluster.local", host, p->ns);
+	else
+		snprintf(fqdn, sizeof(fqdn), "%s", host);
+	struct mesh__snapshot *s = atomic_load(&p->snap);
+	const mesh_service *svc = s ? mesh_registry_find(s->reg, fqdn) : NULL;
+	for (size_t i = 0; svc && i < mesh_service_port_count(svc); i++) {
+		unsigned num;
+		const char *name;
+		int proto;
+		if (mesh_service_port(svc, i, &num, &name, &proto) || (port && num != port))
+			continue;
+		return proto == MESH_PROTO_TCP || proto == MESH_PROTO_TLS || proto == MESH_PROTO_MONGO ||
+		       proto == MESH_PROTO_MYSQL || proto == MESH_PROTO_REDIS;
+	}
+	return false;
+}
+
 MESH_API int mesh_proxy_add_listener(mesh_proxy *p, int kind, const char *addr, unsigned port,
                                      const char *target, mesh_diag *diag)
 {
 	if (!p || !addr || port > 65535 || kind < MESH_LISTENER_INBOUND ||
-	    kind > MESH_LISTENER_ADMIN || p->running)
+	    kind > MESH_LISTENER_INBOUND_TCP || p->running)
 		return MESH_EINVAL;
 	if (p->nlcfg == MESH_MAX_LISTENERS || (kind == MESH_LISTENER_ADMIN && p->admin_index >= 0))
 		return MESH_ELIMIT;
-	if ((kind == MESH_LISTENER_INBOUND || kind == MESH_LISTENER_UPSTREAM) &&
+	if ((kind == MESH_LISTENER_INBOUND || kind == MESH_LISTENER_UPSTREAM ||
+	     kind == MESH_LISTENER_INBOUND_TCP) &&
 	    (!target || !*target))
 		return MESH_EINVAL;
 	struct mesh__listener_cfg *l = &p->lcfg[p->nlcfg];
@@ -389,8 +420,15 @@ MESH_API int mesh_proxy_add_listener(mesh_proxy *p, int kind, const char *addr, 
 	l->kind = kind;
 	snprintf(l->addr, sizeof(l->addr), "%s", addr);
 	snprintf(l->target, sizeof(l->target), "%s", target ? target : "");
-	if (kind == MESH_LISTENER_INBOUND && resolve_target(l, diag))
+	if ((kind == MESH_LISTENER_INBOUND || kind == MESH_LISTENER_INBOUND_TCP) &&
+	    resolve_target(l, diag))
 		return MESH_EINVAL;
+	if (kind == MESH_LISTENER_INBOUND_TCP) {
+		l->kind = MESH_LISTENER_INBOUND;
+		l->tcp = true;
+	}
+	if (kind == MESH_LISTENER_UPSTREAM)
+		l->tcp = upstream_is_tcp(p, l->target);
 	/* bind once now, so that port 0 becomes a real port every worker then
 	 * shares through SO_REUSEPORT, and errors surface before running */
 	unsigned bound;

@@ -44,33 +44,38 @@ static long scan_block(struct mesh__h1_parser *p, const char *b, size_t avail, b
 	const uint32_t max = p->lim.max_head_bytes;
 	const uint32_t max_line = p->lim.max_start_line;
 
+	/*
+	 * The checks run in the order that makes the error independent of how
+	 * the bytes were split: a limit that a partial line would already
+	 * break comes before the checks that need the line's end.
+	 */
 	if (p->scan > avail) /* the caller broke the contract: start over */
 		scan_reset(p);
 	for (;;) {
+		bool first = start_line && p->lines == 0;
 		const char *nl = memchr(b + p->scan, '\n', avail - p->scan);
 		if (!nl) {
 			p->scan = (uint32_t)(avail > UINT32_MAX ? UINT32_MAX : avail);
 			/* the start line may end in a CR not yet followed by LF */
-			if (start_line && p->lines == 0 && avail > (size_t)max_line + 1)
+			if (first && avail > (size_t)max_line + 1)
 				goto start_line_too_long;
 			if (avail > max)
 				return MESH_H1_E_HEADERS_TOO_LARGE;
 			return 0;
 		}
 		size_t e = (size_t)(nl - b);
+		if (first && e > (size_t)max_line + 1)
+			goto start_line_too_long;
+		if (e + 1 > max)
+			return MESH_H1_E_HEADERS_TOO_LARGE;
 		if (e == p->line_start || b[e - 1] != '\r')
 			return MESH_H1_E_BARE_LF;
 		size_t llen = e + 1 - p->line_start; /* with CRLF */
-		bool first = start_line && p->lines == 0;
 		if (first) {
-			if (llen - 2 > max_line)
-				goto start_line_too_long;
 			if (llen == 2) /* S_START skips empty lines: cannot happen */
 				return p->type == MESH_H1_REQUEST ? MESH_H1_E_BAD_REQUEST_LINE
 				                                  : MESH_H1_E_BAD_STATUS_LINE;
 		} else if (llen == 2) {
-			if (e + 1 > max)
-				return MESH_H1_E_HEADERS_TOO_LARGE;
 			return (long)(e + 1);
 		} else {
 			unsigned char c0 = (unsigned char)b[p->line_start];
@@ -79,8 +84,6 @@ static long scan_block(struct mesh__h1_parser *p, const char *b, size_t avail, b
 			if (p->lines + 1 - (start_line ? 1u : 0u) > p->lim.max_headers)
 				return MESH_H1_E_TOO_MANY_HEADERS;
 		}
-		if (e + 1 > max)
-			return MESH_H1_E_HEADERS_TOO_LARGE;
 		p->lines++;
 		p->line_start = (uint32_t)(e + 1);
 		p->scan = (uint32_t)(e + 1);
@@ -829,10 +832,10 @@ static long scan_chunk_line(struct mesh__h1_parser *p, const char *b, size_t ava
 		return avail > max ? MESH_H1_E_CHUNK_LINE_TOO_LONG : 0;
 	}
 	size_t e = (size_t)(nl - b);
+	if (e + 1 > max) /* first, as a split input would see it first */
+		return MESH_H1_E_CHUNK_LINE_TOO_LONG;
 	if (e == 0 || b[e - 1] != '\r')
 		return MESH_H1_E_BARE_LF;
-	if (e + 1 > max)
-		return MESH_H1_E_CHUNK_LINE_TOO_LONG;
 	return (long)(e + 1);
 }
 
