@@ -28,6 +28,8 @@ start_echo() { # NAME -> prints port
 	cat "$tmp/$1.port"
 }
 
+python3 "$(dirname "$0")/ws.py" server "$tmp/ws.port" >"$tmp/ws.log" 2>&1 &
+pids="$pids $!"
 v1=$(start_echo reviews-v1)
 v2=$(start_echo reviews-v2)
 rt=$(start_echo ratings)
@@ -70,6 +72,19 @@ spec:
   location: MESH_INTERNAL
   resolution: STATIC
   endpoints: [{address: 127.0.0.1, ports: {http: $rt}, labels: {app: ratings}}]
+YAML
+wait_file "$tmp/ws.port"
+ws=$(cat "$tmp/ws.port")
+cat >"$cfg/chat.yaml" <<YAML
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: chat}
+spec:
+  hosts: [chat.default.svc.cluster.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1, ports: {http: $ws}}]
 YAML
 cat >"$cfg/rules.yaml" <<'YAML'
 apiVersion: config.istio.io/v1alpha2
@@ -152,6 +167,9 @@ expect_output "request header set" '"x-rewritten":"yes"'
 expect_output "response header added" "x-mesh: ratings"
 expect_status "upstream status passes through" 0 sh -c "$C -o /dev/null -w '%{http_code}' -H 'Host: ratings' 'http://127.0.0.1:$out/s?status=503'"
 expect_output "503" "503"
+
+expect_status "WebSocket upgrade through the proxy" 0 python3 "$(dirname "$0")/ws.py" client "$out" chat "hello over websocket"
+expect_output "text frame echoed, 200 KB binary frame intact" "echo: hello over websocket; binary intact"
 
 # smuggling shape: refused with 400 and the connection closed
 expect_status "CL + TE refused" 0 sh -c "printf 'POST / HTTP/1.1\r\nHost: ratings\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' | $C --max-time 3 telnet://127.0.0.1:$out 2>/dev/null | head -1"

@@ -1623,8 +1623,8 @@ START_TEST(no_allocation_when_parsing)
 {
 	static const char *const ins[] = {
 		"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
-		"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-		"3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n",
+		("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+		 "3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n"),
 		"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
 		"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
 	};

@@ -120,6 +120,35 @@ void mesh__dconn_close(struct mesh__dconn *d)
 	mesh__free(d);
 }
 
+int mesh__dconn_detach(struct mesh__dconn *d)
+{
+	struct mesh__worker *w = d->w;
+	int fd = d->fd;
+	ev_io_stop(w->loop, &d->rio);
+	ev_io_stop(w->loop, &d->wio);
+	ev_timer_stop(w->loop, &d->timer);
+	mesh__chain_clear(&d->out, &w->pool);
+	if (d->in)
+		mesh__block_put(&w->pool, d->in);
+	d->in = NULL;
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		w->dconns = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	w->nconns--;
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], -1);
+	d->closed = true;
+	d->fd = -1;
+	return fd;
+}
+
+void mesh__dconn_free_detached(struct mesh__dconn *d)
+{
+	mesh__free(d);
+}
+
 /* Answer a request that failed to parse, then close. */
 static void protocol_error(struct mesh__dconn *d, int err)
 {

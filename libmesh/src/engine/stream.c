@@ -11,6 +11,7 @@
 
 #include "../route/route_int.h"
 #include "stream.h"
+#include "tunnel.h"
 
 static uint32_t rnd32(struct mesh__worker *w)
 {
@@ -286,12 +287,14 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 		mesh__stream_local_reply(st, 503, "no configuration\n");
 		return 0;
 	}
-	if (h->flags & (MESH_H1_F_CONNECT | MESH_H1_F_TUNNEL)) {
-		/* CONNECT and Upgrade tunnels are not proxied yet */
+	if (h->flags & MESH_H1_F_CONNECT) {
 		st->keep_alive = false;
-		mesh__stream_local_reply(st, 501, "tunnels (CONNECT, Upgrade) are not supported yet\n");
+		mesh__stream_local_reply(st, 501, "CONNECT is not supported yet\n");
 		return 0;
 	}
+	/* WebSocket and other upgrades: the head goes on with its Upgrade; a
+	 * 101 answer turns both connections into a byte tunnel */
+	st->upgrade = (h->flags & MESH_H1_F_UPGRADE) != 0;
 
 	/* the parts routing reads, NUL-terminated */
 	size_t off = 0;
@@ -334,6 +337,12 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 			return 0;
 		}
 		st->route = rt;
+		if (st->upgrade && rt->rule && rt->rule->kind == MESH_KIND_ROUTE_RULE && !rt->websocket) {
+			/* v1alpha2 rules allowed upgrades only with websocketUpgrade */
+			st->keep_alive = false;
+			mesh__stream_local_reply(st, 403, "upgrade not allowed by the route\n");
+			return 0;
+		}
 		if (rt->has_fault && rt->fault.abort_percent > 0 &&
 		    (rt->fault.abort_http_status || rt->fault.abort_grpc_status >= 0) &&
 		    roll(w, rt->fault.abort_percent)) {
@@ -417,7 +426,7 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 	struct mesh__sb *sb = &w->sb;
 	mesh__sb_truncate(sb, 0);
 	if (mesh__h1_write_request_head(sb, h->method, h->method_len, up_path, strlen(up_path), out,
-	                                no, body, 0) ||
+	                                no, body, st->upgrade ? MESH_H1_W_UPGRADE : 0) ||
 	    !mesh__chain_append(&st->req, &w->pool, sb->buf, sb->len)) {
 		mesh__stream_local_reply(st, 400, "request head cannot be forwarded\n");
 		return 0;
@@ -618,7 +627,11 @@ int mesh__stream_response_head(struct mesh__stream *st, const struct mesh__h1_he
 				                             strlen(op->value) };
 	}
 	int64_t body = h->body;
-	if (st->is_head || h->status == 204 || h->status == 304)
+	unsigned wflags = 0;
+	if (h->status == 101 && st->upgrade) {
+		body = MESH_H1_BODY_NONE;
+		wflags = MESH_H1_W_UPGRADE;
+	} else if (st->is_head || h->status == 204 || h->status == 304)
 		body = h->content_length >= 0 ? h->content_length : MESH_H1_BODY_NONE;
 	else if (body == MESH_H1_BODY_CLOSE) {
 		/* re-frame a close-delimited body so the client connection survives */
@@ -629,8 +642,12 @@ int mesh__stream_response_head(struct mesh__stream *st, const struct mesh__h1_he
 		st->keep_alive = false;
 	struct mesh__sb *sb = &w->sb;
 	mesh__sb_truncate(sb, 0);
+	if (st->upgrade && h->status != 101)
+		st->keep_alive = false; /* the client's parser waits in tunnel mode: close */
+	if (!st->keep_alive && !wflags)
+		wflags = MESH_H1_W_CLOSE;
 	if (mesh__h1_write_response_head(sb, h->status, h->reason, h->reason_len, out, no, body,
-	                                 st->keep_alive ? 0 : MESH_H1_W_CLOSE) ||
+	                                 wflags) ||
 	    !mesh__chain_append(&d->out, &w->pool, sb->buf, sb->len))
 		return -1;
 	st->status = h->status;
@@ -677,4 +694,51 @@ void mesh__stream_response_end(struct mesh__stream *st, const struct mesh__h1_he
 		mesh__stream_finish(st);
 	else
 		mesh__dconn_write(d);
+}
+
+static void tunnel_closed(void *ud)
+{
+	struct mesh__worker *w = ud;
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], -1);
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], -1);
+	w->nconns--;
+}
+
+/* The upstream answered 101: the 101 head is queued for the client. Both
+ * connections become one tunnel; @early are bytes the upstream sent after
+ * its head. */
+void mesh__stream_upgrade(struct mesh__stream *st, struct mesh__upstream *u, const char *early,
+                          size_t early_len)
+{
+	struct mesh__dconn *d = st->d;
+	struct mesh__worker *w = d->w;
+	char to_client[MESH_BLOCK_SIZE], to_server[MESH_BLOCK_SIZE];
+	size_t nc = 0, ns = 0;
+	bool fits = d->out.bytes + early_len <= sizeof(to_client) &&
+	            (!d->in || d->in->len <= sizeof(to_server));
+	if (!fits) {
+		mesh__dconn_close(d);
+		return;
+	}
+	for (struct mesh__block *b = d->out.head; b; b = b->next) {
+		memcpy(to_client + nc, b->data + b->off, b->len);
+		nc += b->len;
+	}
+	memcpy(to_client + nc, early, early_len);
+	nc += early_len;
+	if (d->in && d->in->len) {
+		memcpy(to_server, d->in->data + d->in->off, d->in->len);
+		ns = d->in->len;
+	}
+	int cfd = mesh__dconn_detach(d);
+	int ufd = mesh__upstream_detach(u);
+	st->status = 101;
+	st->up = NULL;
+	stream_done(st, MESH_OUTCOME_SUCCESS);
+	mesh__dconn_free_detached(d);
+	w->nconns++; /* the tunnel holds the connection now */
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], 1);
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], 1);
+	mesh__tunnel_start(w, cfd, ufd, to_server, ns, to_client, nc,
+	                   w->proxy->opts.idle_timeout_ms * 60, tunnel_closed, w);
 }

@@ -93,7 +93,15 @@ int mesh__stream_response_body(struct mesh__stream *st, const char *data, size_t
 void mesh__stream_response_end(struct mesh__stream *st, const struct mesh__h1_header *trailers,
                                size_t n);
 
+void mesh__stream_upgrade(struct mesh__stream *st, struct mesh__upstream *u, const char *early,
+                          size_t early_len);
+
 /* conn.c */
+/* Take the socket out of a connection (watchers stopped, counters and
+ * lists updated, nothing closed); free it with mesh__dconn_free_detached
+ * once the stream has let go of it. */
+int mesh__dconn_detach(struct mesh__dconn *d);
+void mesh__dconn_free_detached(struct mesh__dconn *d);
 /* Write what is queued. Returns false when the connection is closed (and,
  * unless it is being parsed, freed): the caller must not touch it then. */
 bool mesh__dconn_write(struct mesh__dconn *d);
@@ -101,6 +109,8 @@ void mesh__dconn_resume(struct mesh__dconn *d);
 void mesh__dconn_close(struct mesh__dconn *d);
 
 /* upstream.c */
+/* Take the socket out of an upstream connection and free the rest. */
+int mesh__upstream_detach(struct mesh__upstream *u);
 int mesh__upstream_get(struct mesh__stream *st);
 void mesh__upstream_write(struct mesh__upstream *u);
 void mesh__upstream_release(struct mesh__upstream *u, bool reuse);

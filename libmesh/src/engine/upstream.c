@@ -57,6 +57,24 @@ static void destroy(struct mesh__upstream *u)
 		mesh__free(u);
 }
 
+int mesh__upstream_detach(struct mesh__upstream *u)
+{
+	struct mesh__worker *w = u->w;
+	int fd = u->fd;
+	ev_io_stop(w->loop, &u->rio);
+	ev_io_stop(w->loop, &u->wio);
+	ev_timer_stop(w->loop, &u->timer);
+	if (u->in)
+		mesh__block_put(&w->pool, u->in);
+	u->in = NULL;
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], -1);
+	u->st = NULL;
+	u->fd = -1;
+	if (!u->in_parse)
+		mesh__free(u);
+	return fd;
+}
+
 void mesh__upstream_release(struct mesh__upstream *u, bool reuse)
 {
 	struct mesh__worker *w = u->w;
@@ -266,6 +284,8 @@ static int cb_end(void *ud)
 {
 	struct mesh__upstream *u = ud;
 	struct mesh__stream *st = u->st;
+	if (st && st->upgrade && st->status == 101)
+		return 1; /* the tunnel starts once the parse returns */
 	u->keep_alive = mesh__h1_parser_state(&u->parser) != MESH_H1_CLOSED;
 	if (st) {
 		bool reuse = st->req_done && st->req_sent >= st->req.bytes;
@@ -363,6 +383,14 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 	}
 	b->off += (size_t)n;
 	b->len -= (size_t)n;
+	if (u->st && u->st->upgrade && u->st->status == 101) {
+		struct mesh__stream *st = u->st;
+		char early[MESH_BLOCK_SIZE];
+		size_t n_early = b->len;
+		memcpy(early, b->data + b->off, n_early);
+		mesh__stream_upgrade(st, u, early, n_early);
+		return;
+	}
 	if (!u->st) {
 		/* the response ended: back to the pool or closed */
 		mesh__upstream_release(u, true);

@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""h1probe - raw HTTP/1 client and misbehaving backends for the meshproxy
+integration tests (proxy_limits.sh, proxy_reload.sh). Standard library only.
+
+  h1probe.py send PORT EXPR [--timeout S] [--then EXPR --gap S]...
+      Connect to 127.0.0.1:PORT, write the bytes EXPR evaluates to (a Python
+      bytes expression, e.g. "b'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'"),
+      optionally more writes after gaps, then read until EOF or until the
+      timeout. Prints one JSON object: the responses parsed from what came
+      back (status, headers, body), "closed" (EOF or reset seen before the
+      timeout), "reset" (ECONNRESET), "elapsed" (seconds to EOF), "raw"
+      (the first bytes received).
+  h1probe.py slow PORT HOST --interval S --max S
+      Slowloris: a request line, then one header line every S seconds, never
+      the blank line. Prints what came back and after how long.
+  h1probe.py idle PORT HOST PATH --max S
+      One keep-alive request, its response, then wait: prints after how long
+      the proxy closed the idle connection (or that it did not within S).
+  h1probe.py backend MODE --port-file F [--log F]
+      A backend on 127.0.0.1:0. MODE reset: read a request head, then close
+      with RST (SO_LINGER 0). MODE status:N: answer every request N with a
+      small JSON body naming itself (--name). Each accepted connection
+      appends a line to --log.
+  h1probe.py load PORT HOST PATH --threads N --max-requests M --stop-file F
+      Keep-alive load: N threads, each sends requests on one persistent
+      connection (reconnecting when the proxy closes it) until F exists or M
+      requests are done. Prints a JSON summary: counts by status and by
+      backend name (x-echo-name), and every error classified.
+"""
+import argparse
+import errno
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+
+def parse_responses(data):
+    """Parse HTTP/1 responses from @data: a list of dicts, and the rest."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            break
+        head = data[pos:end].decode("latin-1")
+        lines = head.split("\r\n")
+        status_line = lines[0]
+        parts = status_line.split(" ", 2)
+        try:
+            status = int(parts[1])
+        except (IndexError, ValueError):
+            status = None
+        headers = {}
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            headers.setdefault(k.strip().lower(), []).append(v.strip())
+        body_start = end + 4
+        body = b""
+        complete = True
+        if status is not None and (100 <= status < 200 or status in (204, 304)):
+            pos = body_start
+        elif "transfer-encoding" in headers:
+            p = body_start
+            while True:
+                le = data.find(b"\r\n", p)
+                if le < 0:
+                    complete = False
+                    break
+                size = int(data[p:le].split(b";")[0], 16)
+                p = le + 2
+                if size == 0:
+                    te = data.find(b"\r\n\r\n", p - 2)
+                    if te < 0:
+                        complete = False
+                        break
+                    p = te + 4
+                    break
+                body += data[p:p + size]
+                p += size + 2
+            pos = p
+        elif "content-length" in headers:
+            n = int(headers["content-length"][0])
+            body = data[body_start:body_start + n]
+            complete = len(body) == n
+            pos = body_start + n
+        else:
+            body = data[body_start:]
+            pos = len(data)
+        out.append({
+            "status_line": status_line,
+            "status": status,
+            "headers": {k: ", ".join(v) for k, v in headers.items()},
+            "body": body.decode("latin-1"),
+            "complete": complete,
+        })
+        if not complete:
+            break
+    return out, data[pos:]
+
+
+def read_until_eof(s, deadline):
+    """Read until EOF, reset or @deadline: (data, closed, reset, t_end)."""
+    data = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return data, False, False, None
+        s.settimeout(left)
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            return data, False, False, None
+        except ConnectionResetError:
+            return data, True, True, time.monotonic()
+        if not b:
+            return data, True, False, time.monotonic()
+        data += b
+
+
+def cmd_send(a):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    t0 = time.monotonic()
+    writes = [(0.0, eval(a.expr))]
+    for i, e in enumerate(a.then or []):
+        writes.append((float(a.gap[i]) if a.gap and i < len(a.gap) else 0.2, eval(e)))
+    write_error = None
+    for gap, payload in writes:
+        if gap:
+            time.sleep(gap)
+        try:
+            s.sendall(payload)
+        except OSError as e:  # the proxy may close before taking it all
+            write_error = errno.errorcode.get(e.errno, str(e))
+            break
+    data, closed, reset, t_end = read_until_eof(s, t0 + a.timeout)
+    s.close()
+    resp, rest = parse_responses(data)
+    print(json.dumps({
+        "sent_bytes": sum(len(p) for _, p in writes),
+        "sent_head": repr(writes[0][1][:160]),
+        "responses": resp,
+        "statuses": [r["status"] for r in resp],
+        "closed": closed,
+        "reset": reset,
+        "write_error": write_error,
+        "elapsed": round(t_end - t0, 3) if t_end else None,
+        "raw": data[:300].decode("latin-1"),
+        "trailing_bytes": len(rest),
+    }))
+
+
+def cmd_slow(a):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    t0 = time.monotonic()
+    lines = [b"GET /slow HTTP/1.1\r\n", b"Host: " + a.host.encode() + b"\r\n"]
+    i = 0
+    data = b""
+    closed = reset = False
+    t_end = None
+    sent = 0
+    while time.monotonic() - t0 < a.max:
+        try:
+            s.sendall(lines[i] if i < len(lines) else b"X-Slow-%d: y\r\n" % i)
+            sent += 1
+        except OSError:
+            closed = True
+            t_end = time.monotonic()
+            break
+        i += 1
+        d, closed, reset, t_end = read_until_eof(s, time.monotonic() + a.interval)
+        data += d
+        if closed or d:
+            if not closed:  # an answer came: wait for the close
+                d, closed, reset, t_end = read_until_eof(s, time.monotonic() + 2)
+                data += d
+            break
+    s.close()
+    resp, _ = parse_responses(data)
+    print(json.dumps({
+        "statuses": [r["status"] for r in resp],
+        "closed": closed,
+        "reset": reset,
+        "lines_sent": sent,
+        "elapsed": round(t_end - t0, 3) if t_end else None,
+        "raw": data[:200].decode("latin-1"),
+    }))
+
+
+def cmd_idle(a):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    s.sendall(b"GET " + a.path.encode() + b" HTTP/1.1\r\nHost: " + a.host.encode() + b"\r\n\r\n")
+    data = b""
+    t0 = time.monotonic()
+    resp = []
+    while not resp and time.monotonic() - t0 < 5:
+        s.settimeout(5)
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+        resp, _ = parse_responses(data)
+        if resp and not resp[0]["complete"]:
+            resp = []
+    t1 = time.monotonic()
+    rest, closed, reset, t_end = read_until_eof(s, t1 + a.max)
+    s.close()
+    print(json.dumps({
+        "statuses": [r["status"] for r in resp],
+        "closed": closed,
+        "reset": reset,
+        "idle_closed_after": round(t_end - t1, 3) if t_end else None,
+        "extra_bytes": rest[:200].decode("latin-1"),
+    }))
+
+
+def cmd_backend(a):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(128)
+    tmp = a.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % ls.getsockname()[1])
+    os.rename(tmp, a.port_file)
+    lock = threading.Lock()
+
+    def log(msg):
+        if a.log:
+            with lock, open(a.log, "a") as f:
+                f.write(msg + "\n")
+
+    def serve(c):
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    b = c.recv(65536)
+                    if not b:
+                        return
+                    buf += b
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                log("request " + head.split(b"\r\n")[0].decode("latin-1"))
+                # bodies are not expected here: drop a Content-Length body
+                for l in head.split(b"\r\n")[1:]:
+                    k, _, v = l.partition(b":")
+                    if k.strip().lower() == b"content-length":
+                        n = int(v)
+                        while len(buf) < n:
+                            buf += c.recv(65536)
+                        buf = buf[n:]
+                if a.mode == "reset":
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    c.close()
+                    return
+                st = int(a.mode.split(":")[1])
+                body = json.dumps({"name": a.name, "status": st}).encode()
+                c.sendall(b"HTTP/1.1 %d X\r\ncontent-type: application/json\r\n"
+                          b"x-echo-name: %s\r\ncontent-length: %d\r\n\r\n"
+                          % (st, a.name.encode(), len(body)) + body)
+        except OSError:
+            pass
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    while True:
+        c, _ = ls.accept()
+        log("connection")
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+def cmd_load(a):
+    import http.client
+    lock = threading.Lock()
+    summary = {"requests": 0, "ok": 0, "status": {}, "backend": {}, "errors": {},
+               "refused_new": 0, "reused_closed": 0, "connections": 0, "error_samples": []}
+
+    def bump(d, k):
+        d[str(k)] = d.get(str(k), 0) + 1
+
+    def worker(tid):
+        conn = None
+        n = 0
+        while n < a.max_requests and not os.path.exists(a.stop_file):
+            n += 1
+            fresh = conn is None
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=10)
+                    conn.connect()
+                    with lock:
+                        summary["connections"] += 1
+                conn.request("GET", a.path + "?t=%d&n=%d" % (tid, n), headers={"Host": a.host})
+                r = conn.getresponse()
+                body = r.read()
+                name = r.getheader("x-echo-name", "?")
+                with lock:
+                    summary["requests"] += 1
+                    bump(summary["status"], r.status)
+                    if r.status == 200:
+                        summary["ok"] += 1
+                        bump(summary["backend"], name)
+                    elif len(summary["error_samples"]) < 10:
+                        summary["error_samples"].append(
+                            "status %d: %s" % (r.status, body[:120].decode("latin-1")))
+                if r.will_close:
+                    conn.close()
+                    conn = None
+            except ConnectionRefusedError:
+                # only a new connection can be refused: the listener is gone
+                with lock:
+                    summary["requests"] += 1
+                    summary["refused_new"] += 1
+                conn = None
+                if a.stop_on_refused:
+                    return
+                time.sleep(0.01)
+            except (http.client.RemoteDisconnected, ConnectionResetError,
+                    BrokenPipeError, http.client.IncompleteRead, socket.timeout,
+                    http.client.BadStatusLine, OSError) as e:
+                with lock:
+                    summary["requests"] += 1
+                    kind = type(e).__name__ + (" (reused connection)" if not fresh else
+                                              " (new connection)")
+                    bump(summary["errors"], kind)
+                    if not fresh:
+                        summary["reused_closed"] += 1
+                    if len(summary["error_samples"]) < 10:
+                        summary["error_samples"].append("t%d n%d %s: %s" % (tid, n, kind, e))
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+                conn = None
+            if a.pause:
+                time.sleep(a.pause)
+        if conn:
+            conn.close()
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(a.threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print(json.dumps(summary))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("send")
+    p.add_argument("port", type=int)
+    p.add_argument("expr")
+    p.add_argument("--timeout", type=float, default=3.0)
+    p.add_argument("--then", action="append")
+    p.add_argument("--gap", action="append")
+    p = sub.add_parser("slow")
+    p.add_argument("port", type=int)
+    p.add_argument("host")
+    p.add_argument("--interval", type=float, default=0.5)
+    p.add_argument("--max", type=float, default=15)
+    p = sub.add_parser("idle")
+    p.add_argument("port", type=int)
+    p.add_argument("host")
+    p.add_argument("path")
+    p.add_argument("--max", type=float, default=10)
+    p = sub.add_parser("backend")
+    p.add_argument("mode")
+    p.add_argument("--port-file", required=True)
+    p.add_argument("--log")
+    p.add_argument("--name", default="raw")
+    p = sub.add_parser("load")
+    p.add_argument("port", type=int)
+    p.add_argument("host")
+    p.add_argument("path")
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--max-requests", type=int, default=250)
+    p.add_argument("--stop-file", required=True)
+    p.add_argument("--pause", type=float, default=0.0)
+    p.add_argument("--stop-on-refused", action="store_true")
+    a = ap.parse_args()
+    {"send": cmd_send, "slow": cmd_slow, "idle": cmd_idle, "backend": cmd_backend,
+     "load": cmd_load}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
