@@ -6,33 +6,31 @@
 
 static void usage_validate(FILE *out)
 {
-	fprintf(out,
-	        "usage: meshctl validate [OPTIONS] FILE|DIR|- ...\n\n"
-	        "Check mesh configuration files against the resource schemas.\n\n"
-	        "  --strict                non-mesh and unknown kinds are errors, not notes\n"
-	        "  --allow-unknown-fields  unknown fields are warnings, not errors\n"
-	        "  -n, --namespace NS      namespace of resources that name none (default)\n"
-	        "  -o, --output FORMAT     text (default) or json\n"
-	        "  -q, --quiet             hide notes\n\n"
-	        "Exit status: 0 valid, 1 invalid, 2 usage or I/O error.\n");
+	fprintf(out, "usage: meshctl validate [OPTIONS] FILE|DIR|- ...\n\n"
+	             "Check mesh configuration files against the resource schemas.\n\n"
+	             "  --strict                non-mesh and unknown kinds are errors, not notes\n"
+	             "  --allow-unknown-fields  unknown fields are warnings, not errors\n"
+	             "  -n, --namespace NS      namespace of resources that name none (default)\n"
+	             "  -o, --output FORMAT     text (default) or json\n"
+	             "  -q, --quiet             hide notes\n\n"
+	             "Exit status: 0 valid, 1 invalid, 2 usage or I/O error.\n");
 }
 
 static void usage_analyze(FILE *out)
 {
-	fprintf(out,
-	        "usage: meshctl analyze [OPTIONS] FILE|DIR|- ...\n\n"
-	        "Validate the configuration, then check it as a whole: routes to subsets or\n"
-	        "hosts that nothing defines, precedence ties, mTLS conflicts, selectors that\n"
-	        "match no workload ... Each finding has a code (MESH0001 ...) explained in\n"
-	        "docs/analyze-codes.md.\n\n"
-	        "  --fail-on-warnings      exit 1 when there is any finding\n"
-	        "  --strict                non-mesh and unknown kinds are errors, not notes\n"
-	        "  --allow-unknown-fields  unknown fields are warnings, not errors\n"
-	        "  -n, --namespace NS      namespace of resources that name none (default)\n"
-	        "  -o, --output FORMAT     text (default) or json\n"
-	        "  -q, --quiet             hide notes\n\n"
-	        "Exit status: 0 no errors (findings are warnings), 1 invalid configuration\n"
-	        "(or findings with --fail-on-warnings), 2 usage or I/O error.\n");
+	fprintf(out, "usage: meshctl analyze [OPTIONS] FILE|DIR|- ...\n\n"
+	             "Validate the configuration, then check it as a whole: routes to subsets or\n"
+	             "hosts that nothing defines, precedence ties, mTLS conflicts, selectors that\n"
+	             "match no workload ... Each finding has a code (MESH0001 ...) explained in\n"
+	             "docs/analyze-codes.md.\n\n"
+	             "  --fail-on-warnings      exit 1 when there is any finding\n"
+	             "  --strict                non-mesh and unknown kinds are errors, not notes\n"
+	             "  --allow-unknown-fields  unknown fields are warnings, not errors\n"
+	             "  -n, --namespace NS      namespace of resources that name none (default)\n"
+	             "  -o, --output FORMAT     text (default) or json\n"
+	             "  -q, --quiet             hide notes\n\n"
+	             "Exit status: 0 no errors (findings are warnings), 1 invalid configuration\n"
+	             "(or findings with --fail-on-warnings), 2 usage or I/O error.\n");
 }
 
 static int run(int argc, char **argv, bool analyze)

@@ -42,7 +42,8 @@ int parse_load_opt(int argc, char **argv, int *i, struct load_opts *o)
 		} else if (!strcmp(val, "text")) {
 			o->output = OUTPUT_TEXT;
 		} else {
-			fprintf(stderr, "meshctl: unknown output format '%s' (use text or json)\n", val);
+			fprintf(stderr, "meshctl: unknown output format '%s' (use text or json)\n",
+			        val);
 			return -1;
 		}
 		return 1;
@@ -85,8 +86,8 @@ void print_report(const struct load_opts *o, const mesh_config *cfg, const mesh_
 		char *list = mesh_diag_to_json(diag);
 		printf("{\"command\":\"%s\",\"files\":%zu,\"resources\":%zu,\"errors\":%zu,"
 		       "\"warnings\":%zu,\"notes\":%zu,\"valid\":%s,\"diagnostics\":%s}\n",
-		       command, files, resources, errors, warnings, notes, errors ? "false" : "true",
-		       list ? list : "[]");
+		       command, files, resources, errors, warnings, notes,
+		       errors ? "false" : "true", list ? list : "[]");
 		mesh_free(list);
 		return;
 	}

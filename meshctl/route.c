@@ -63,9 +63,9 @@ int cmd_route(int argc, char **argv)
 		} else if (!strcmp(a, "--all")) {
 			flags |= MESH_EXPLAIN_ALL;
 		} else if (!strcmp(a, "--host") || !strcmp(a, "--path") || !strcmp(a, "--method") ||
-		           !strcmp(a, "--scheme") || !strcmp(a, "--header") || !strcmp(a, "--port") ||
-		           !strcmp(a, "--source") || !strcmp(a, "--source-name") ||
-		           !strcmp(a, "--gateway")) {
+		           !strcmp(a, "--scheme") || !strcmp(a, "--header") ||
+		           !strcmp(a, "--port") || !strcmp(a, "--source") ||
+		           !strcmp(a, "--source-name") || !strcmp(a, "--gateway")) {
 			if (!val) {
 				fprintf(stderr, "meshctl route: %s needs a value\n", a);
 				return EXIT_USAGE;
@@ -87,13 +87,15 @@ int cmd_route(int argc, char **argv)
 				req.gateway = val;
 			} else if (!strcmp(a, "--source")) {
 				if (parse_labels(argv[i], labels, 2 * MAX_LABELS + 1)) {
-					fprintf(stderr, "meshctl route: --source wants k=v,k2=v2\n");
+					fprintf(stderr,
+					        "meshctl route: --source wants k=v,k2=v2\n");
 					return EXIT_USAGE;
 				}
 			} else { /* --header */
 				char *colon = strchr(argv[i], ':');
 				if (!colon || colon == argv[i] || req.nheaders == MAX_HEADERS) {
-					fprintf(stderr, "meshctl route: --header wants 'name: value'\n");
+					fprintf(stderr,
+					        "meshctl route: --header wants 'name: value'\n");
 					return EXIT_USAGE;
 				}
 				*colon = '\0';

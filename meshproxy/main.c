@@ -121,8 +121,8 @@ int main(int argc, char **argv)
 			}
 			o.labels = labels;
 		} else if (!strcmp(a, "--inbound") || !strcmp(a, "--inbound-tcp") ||
-		           !strcmp(a, "--outbound") ||
-		           !strcmp(a, "--upstream") || !strcmp(a, "--admin")) {
+		           !strcmp(a, "--outbound") || !strcmp(a, "--upstream") ||
+		           !strcmp(a, "--admin")) {
 			if (nls == MAX_LISTEN) {
 				fprintf(stderr, "meshproxy: too many listeners\n");
 				return 2;
@@ -131,7 +131,8 @@ int main(int argc, char **argv)
 			memset(l, 0, sizeof(*l));
 			if (!strncmp(a, "--inbound", 9)) {
 				unsigned lp, ap;
-				if (sscanf(v, "%u:%u", &lp, &ap) != 2 || lp > 65535 || !ap || ap > 65535) {
+				if (sscanf(v, "%u:%u", &lp, &ap) != 2 || lp > 65535 || !ap ||
+				    ap > 65535) {
 					fprintf(stderr, "meshproxy: %s wants PORT:APP_PORT\n", a);
 					return 2;
 				}
@@ -143,7 +144,8 @@ int main(int argc, char **argv)
 				const char *eq = strrchr(v, '=');
 				unsigned long lp = eq ? strtoul(eq + 1, &end, 10) : 0;
 				if (!eq || eq == v || *end || lp > 65535) {
-					fprintf(stderr, "meshproxy: --upstream wants HOST:PORT=LOCAL_PORT\n");
+					fprintf(stderr,
+					        "meshproxy: --upstream wants HOST:PORT=LOCAL_PORT\n");
 					return 2;
 				}
 				l->kind = MESH_LISTENER_UPSTREAM;
@@ -155,7 +157,8 @@ int main(int argc, char **argv)
 					fprintf(stderr, "meshproxy: %s wants a port\n", a);
 					return 2;
 				}
-				l->kind = !strcmp(a, "--admin") ? MESH_LISTENER_ADMIN : MESH_LISTENER_OUTBOUND;
+				l->kind = !strcmp(a, "--admin") ? MESH_LISTENER_ADMIN
+				                                : MESH_LISTENER_OUTBOUND;
 				l->port = (unsigned)port;
 			}
 		} else if (!strcmp(a, "--bind")) {
@@ -169,7 +172,8 @@ int main(int argc, char **argv)
 			o.concurrency = (unsigned)n;
 		} else if (!strcmp(a, "--drain-time")) {
 			if (parse_duration_ms(v, &o.drain_ms)) {
-				fprintf(stderr, "meshproxy: --drain-time wants a duration such as 5s\n");
+				fprintf(stderr,
+				        "meshproxy: --drain-time wants a duration such as 5s\n");
 				return 2;
 			}
 		} else if (!strcmp(a, "--header-timeout") || !strcmp(a, "--idle-timeout")) {
@@ -183,7 +187,8 @@ int main(int argc, char **argv)
 		           !strcmp(a, "--max-headers")) {
 			unsigned long n = strtoul(v, &end, 10);
 			if (*end || n == 0 || n > 1048576) {
-				fprintf(stderr, "meshproxy: %s wants a number from 1 to 1048576\n", a);
+				fprintf(stderr, "meshproxy: %s wants a number from 1 to 1048576\n",
+				        a);
 				return 2;
 			}
 			if (!strcmp(a, "--max-connections"))

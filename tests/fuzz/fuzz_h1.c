@@ -403,7 +403,8 @@ static uint64_t run(const uint8_t *data, size_t size, int mode, int type, int ex
 	mark(&r, 'R');
 	hash_u(&r, (uint64_t)rc);
 	hash_u(&r, (uint64_t)mesh__h1_parser_state(&p));
-	hash_u(&r, plen);
+	if (rc == 0) /* at an error, how much had arrived depends on the split */
+		hash_u(&r, plen);
 	hash_u(&r, r.body_bytes);
 	return r.hash;
 }

@@ -7,30 +7,29 @@
 
 #include "testutil.h"
 
-static const char *two_docs =
-	"# the seed's rules\n"
-	"apiVersion: config.istio.io/v1alpha2\n"
-	"kind: RouteRule\n"
-	"metadata:\n"
-	"  name: reviews-default\n"
-	"spec:\n"
-	"  destination:\n"
-	"    name: reviews\n"
-	"  precedence: 1\n"
-	"  route:\n"
-	"  - labels:\n"
-	"      version: v1\n"
-	"---\n"
-	"apiVersion: networking.istio.io/v1\n"
-	"kind: DestinationRule\n"
-	"metadata:\n"
-	"  name: reviews\n"
-	"  namespace: shop\n"
-	"spec:\n"
-	"  host: reviews\n"
-	"  subsets:\n"
-	"  - name: v1\n"
-	"    labels: {version: v1}\n";
+static const char *two_docs = "# the seed's rules\n"
+			      "apiVersion: config.istio.io/v1alpha2\n"
+			      "kind: RouteRule\n"
+			      "metadata:\n"
+			      "  name: reviews-default\n"
+			      "spec:\n"
+			      "  destination:\n"
+			      "    name: reviews\n"
+			      "  precedence: 1\n"
+			      "  route:\n"
+			      "  - labels:\n"
+			      "      version: v1\n"
+			      "---\n"
+			      "apiVersion: networking.istio.io/v1\n"
+			      "kind: DestinationRule\n"
+			      "metadata:\n"
+			      "  name: reviews\n"
+			      "  namespace: shop\n"
+			      "spec:\n"
+			      "  host: reviews\n"
+			      "  subsets:\n"
+			      "  - name: v1\n"
+			      "    labels: {version: v1}\n";
 
 START_TEST(load_and_access)
 {
@@ -65,7 +64,8 @@ START_TEST(load_and_access)
 	ck_assert_int_eq(mesh_resource_get_string(r, "spec.route[3]", &s), MESH_ENOTFOUND);
 	ck_assert_int_eq(mesh_resource_get_string(r, "spec.route", &s), MESH_ETYPE);
 
-	const mesh_resource *dr = mesh_config_find(cfg, MESH_KIND_DESTINATION_RULE, "shop", "reviews");
+	const mesh_resource *dr =
+		mesh_config_find(cfg, MESH_KIND_DESTINATION_RULE, "shop", "reviews");
 	ck_assert_ptr_nonnull(dr);
 	ck_assert_uint_eq(mesh_resource_line(dr), 14);
 	ck_assert_ptr_null(mesh_config_find(cfg, MESH_KIND_DESTINATION_RULE, NULL, "reviews"));
@@ -125,19 +125,20 @@ END_TEST
 START_TEST(non_mesh_kinds)
 {
 	static const char *yaml = "apiVersion: apps/v1\n"
-	                          "kind: Deployment\n"
-	                          "metadata: {name: details-v1}\n"
-	                          "---\n"
-	                          "apiVersion: config.istio.io/v1alpha2\n"
-	                          "kind: denier\n"
-	                          "metadata: {name: x}\n";
+				  "kind: Deployment\n"
+				  "metadata: {name: details-v1}\n"
+				  "---\n"
+				  "apiVersion: config.istio.io/v1alpha2\n"
+				  "kind: denier\n"
+				  "metadata: {name: x}\n";
 	mesh_config *cfg;
 	mesh_diag *d;
 	ck_assert_int_eq(tu_load(yaml, 0, &cfg, &d), 0);
 	ck_assert_uint_eq(mesh_diag_count(d), 2);
 	ck_assert_int_eq(mesh_diag_severity(d, 0), MESH_SEV_NOTE);
-	ck_assert_str_eq(mesh_diag_message(d, 0),
-	                 "apps/v1 Deployment \"details-v1\" is not a kind libmesh implements; skipped");
+	ck_assert_str_eq(
+		mesh_diag_message(d, 0),
+		"apps/v1 Deployment \"details-v1\" is not a kind libmesh implements; skipped");
 	ck_assert_uint_eq(mesh_diag_line(d, 1), 6);
 	ck_assert_uint_eq(mesh_config_resource_count(cfg), 0);
 	mesh_config_unref(cfg);
@@ -183,13 +184,15 @@ START_TEST(envelope_errors)
 	                    3, 32, "metadata.namespace",
 	                    "invalid namespace \"a.b\": must consist of lower case letters, digits "
 	                    "and '-'");
-	tu_assert_one_error("apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
-	                    "metadata: {name: r, nmespace: a}\nspec: {host: a}\n",
-	                    3, 21, "metadata.nmespace",
-	                    "unknown field \"nmespace\" in ObjectMeta, did you mean \"namespace\"?");
+	tu_assert_one_error(
+		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		"metadata: {name: r, nmespace: a}\nspec: {host: a}\n",
+		3, 21, "metadata.nmespace",
+		"unknown field \"nmespace\" in ObjectMeta, did you mean \"namespace\"?");
 	tu_assert_one_error("apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
 	                    "metadata: {name: r}\nspec: {host: a}\nsepc: {}\n",
-	                    5, 1, "sepc", "unknown field \"sepc\" in resource, did you mean \"spec\"?");
+	                    5, 1, "sepc",
+	                    "unknown field \"sepc\" in resource, did you mean \"spec\"?");
 }
 END_TEST
 
@@ -208,7 +211,8 @@ START_TEST(load_directory)
 	f = fopen(path, "w");
 	fputs("apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"
 	      "spec:\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n"
-	      "    hosts: ['*']\n", f);
+	      "    hosts: ['*']\n",
+	      f);
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/notes.txt", dir);
 	f = fopen(path, "w");

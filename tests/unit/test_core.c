@@ -29,13 +29,13 @@ START_TEST(diag_format_and_json)
 	mesh_free(s);
 	ck_assert_ptr_null(mesh_diag_format(d, 3));
 	s = mesh_diag_to_json(d);
-	ck_assert_str_eq(s,
-	                 "[{\"severity\":\"error\",\"code\":null,\"file\":\"vs.yaml\",\"line\":14,"
-	                 "\"column\":11,\"path\":\"spec.http[0].route[1].weight\",\"message\":"
-	                 "\"weights must sum to 100, got 90\"},{\"severity\":\"warning\",\"code\":"
-	                 "\"MESH0001\",\"file\":\"a \\\"q\\\".yaml\",\"line\":3,\"column\":1,\"path\":"
-	                 "null,\"message\":\"tab\\there\"},{\"severity\":\"note\",\"code\":null,"
-	                 "\"file\":null,\"line\":0,\"column\":0,\"path\":null,\"message\":\"plain\"}]");
+	ck_assert_str_eq(
+		s, "[{\"severity\":\"error\",\"code\":null,\"file\":\"vs.yaml\",\"line\":14,"
+		   "\"column\":11,\"path\":\"spec.http[0].route[1].weight\",\"message\":"
+		   "\"weights must sum to 100, got 90\"},{\"severity\":\"warning\",\"code\":"
+		   "\"MESH0001\",\"file\":\"a \\\"q\\\".yaml\",\"line\":3,\"column\":1,\"path\":"
+		   "null,\"message\":\"tab\\there\"},{\"severity\":\"note\",\"code\":null,"
+		   "\"file\":null,\"line\":0,\"column\":0,\"path\":null,\"message\":\"plain\"}]");
 	mesh_free(s);
 	mesh_diag_clear(d);
 	ck_assert_uint_eq(mesh_diag_count(d), 0);
@@ -88,9 +88,16 @@ START_TEST(durations)
 		const char *s;
 		int64_t ns;
 	} ok[] = {
-		{ "1.5s", 1500000000LL }, { "100ms", 100000000LL }, { "1h", 3600000000000LL },
-		{ "1h30m", 5400000000000LL }, { "0", 0 }, { "0s", 0 }, { "250us", 250000 },
-		{ "3m", 180000000000LL }, { "10ns", 10 }, { ".5s", 500000000LL },
+		{ "1.5s", 1500000000LL },
+		{ "100ms", 100000000LL },
+		{ "1h", 3600000000000LL },
+		{ "1h30m", 5400000000000LL },
+		{ "0", 0 },
+		{ "0s", 0 },
+		{ "250us", 250000 },
+		{ "3m", 180000000000LL },
+		{ "10ns", 10 },
+		{ ".5s", 500000000LL },
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		int64_t ns = -1;
@@ -147,7 +154,8 @@ START_TEST(labels)
 	ck_assert_ptr_null(mesh__check_label_key("app.kubernetes.io/name"));
 	ck_assert_ptr_null(mesh__check_label_value(""));
 	ck_assert_ptr_null(mesh__check_label_value("v1.2_beta-3"));
-	ck_assert_str_eq(mesh__check_label_key("-app"), "must start and end with a letter or digit");
+	ck_assert_str_eq(mesh__check_label_key("-app"),
+	                 "must start and end with a letter or digit");
 	ck_assert_str_eq(mesh__check_label_key("Foo_/x"),
 	                 "prefix must be a DNS subdomain (lower case letters, digits, '-', '.')");
 	ck_assert_str_eq(mesh__check_label_value("a b"),
@@ -170,7 +178,8 @@ static void regex_case(const char *re, unsigned col, const char *msg)
 	snprintf(yaml, sizeof(yaml),
 	         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
 	         "spec:\n  hosts: [r]\n  http:\n  - match: [{uri: {regex: '%s'}}]\n"
-	         "    route: [{destination: {host: r}}]\n", re);
+	         "    route: [{destination: {host: r}}]\n",
+	         re);
 	if (msg)
 		tu_assert_one_error(yaml, 7, col, "spec.http[0].match[0].uri.regex", msg);
 	else
@@ -192,8 +201,9 @@ START_TEST(regex_dialect)
 	regex_case("/api/(v1|v2)/.*?", 0, NULL);
 	regex_case("[(?!]x\\.y", 0, NULL);
 	regex_case("^(.*?;)?(user=jason)(;.*)?$", 0, NULL);
-	regex_case("/caf\xc3\xa9/(menu", 27,
-	           "invalid regex \"/caf\xc3\xa9/(menu\": missing closing parenthesis at offset 11");
+	regex_case(
+		"/caf\xc3\xa9/(menu", 27,
+		"invalid regex \"/caf\xc3\xa9/(menu\": missing closing parenthesis at offset 11");
 }
 END_TEST
 

@@ -7,35 +7,34 @@
 
 #include "testutil.h"
 
-static const char *seed_rules =
-	"apiVersion: config.istio.io/v1alpha2\n"
-	"kind: RouteRule\n"
-	"metadata:\n"
-	"  name: reviews-default\n"
-	"spec:\n"
-	"  destination:\n"
-	"    name: reviews\n"
-	"  precedence: 1\n"
-	"  route:\n"
-	"  - labels:\n"
-	"      version: v1\n"
-	"---\n"
-	"apiVersion: config.istio.io/v1alpha2\n"
-	"kind: RouteRule\n"
-	"metadata:\n"
-	"  name: reviews-test-v2\n"
-	"spec:\n"
-	"  destination:\n"
-	"    name: reviews\n"
-	"  precedence: 2\n"
-	"  match:\n"
-	"    request:\n"
-	"      headers:\n"
-	"        cookie:\n"
-	"          regex: \"^(.*?;)?(user=jason)(;.*)?$\"\n"
-	"  route:\n"
-	"  - labels:\n"
-	"      version: v2\n";
+static const char *seed_rules = "apiVersion: config.istio.io/v1alpha2\n"
+				"kind: RouteRule\n"
+				"metadata:\n"
+				"  name: reviews-default\n"
+				"spec:\n"
+				"  destination:\n"
+				"    name: reviews\n"
+				"  precedence: 1\n"
+				"  route:\n"
+				"  - labels:\n"
+				"      version: v1\n"
+				"---\n"
+				"apiVersion: config.istio.io/v1alpha2\n"
+				"kind: RouteRule\n"
+				"metadata:\n"
+				"  name: reviews-test-v2\n"
+				"spec:\n"
+				"  destination:\n"
+				"    name: reviews\n"
+				"  precedence: 2\n"
+				"  match:\n"
+				"    request:\n"
+				"      headers:\n"
+				"        cookie:\n"
+				"          regex: \"^(.*?;)?(user=jason)(;.*)?$\"\n"
+				"  route:\n"
+				"  - labels:\n"
+				"      version: v2\n";
 
 struct fixture {
 	mesh_config *cfg;
@@ -48,7 +47,8 @@ static void setup(struct fixture *f, const char *yaml)
 {
 	ck_assert_int_eq(tu_load(yaml, 0, &f->cfg, &f->d), 0);
 	static const char *const labels[] = { "app", "productpage", "version", "v1", NULL };
-	struct mesh_workload wl = { .struct_size = sizeof(wl), .namespace_name = "default",
+	struct mesh_workload wl = { .struct_size = sizeof(wl),
+		                    .namespace_name = "default",
 		                    .labels = labels };
 	ck_assert_int_eq(mesh_router_new(f->cfg, NULL, &wl, &f->router, f->d), 0);
 	ck_assert_int_eq(mesh_route_scratch_new(&f->s), 0);
@@ -67,8 +67,11 @@ static const char *route_subset(struct fixture *f, const char *host, const char 
                                 const char *cookie)
 {
 	struct mesh_header h[1] = { { "Cookie", cookie } };
-	struct mesh_request req = { .struct_size = sizeof(req), .authority = host, .path = path,
-		                    .headers = h, .nheaders = cookie ? 1 : 0 };
+	struct mesh_request req = { .struct_size = sizeof(req),
+		                    .authority = host,
+		                    .path = path,
+		                    .headers = h,
+		                    .nheaders = cookie ? 1 : 0 };
 	const mesh_route *rt;
 	if (mesh_router_route(f->router, &req, f->s, &rt))
 		return "(none)";
@@ -82,7 +85,8 @@ START_TEST(seed_route_rules)
 	struct fixture f;
 	setup(&f, seed_rules);
 	ck_assert_str_eq(route_subset(&f, "reviews", "/reviews/1", NULL), "version=v1");
-	ck_assert_str_eq(route_subset(&f, "reviews:9080", "/reviews/1", "user=jason"), "version=v2");
+	ck_assert_str_eq(route_subset(&f, "reviews:9080", "/reviews/1", "user=jason"),
+	                 "version=v2");
 	ck_assert_str_eq(route_subset(&f, "reviews", "/", "a=b;user=jason;c=d"), "version=v2");
 	/* the seed regex allows no space after ";", as in Istio */
 	ck_assert_str_eq(route_subset(&f, "reviews", "/", "a=b; user=jason"), "version=v1");
@@ -109,13 +113,15 @@ START_TEST(explain_all)
 {
 	struct fixture f;
 	setup(&f, seed_rules);
-	struct mesh_request req = { .struct_size = sizeof(req), .authority = "reviews",
+	struct mesh_request req = { .struct_size = sizeof(req),
+		                    .authority = "reviews",
 		                    .path = "/reviews/1" };
 	char *s = mesh_router_explain(f.router, &req, MESH_EXPLAIN_ALL);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_ptr_nonnull(strstr(s, "virtual host: reviews.default.svc.cluster.local"));
-	ck_assert_ptr_nonnull(strstr(s, "route 1: RouteRule default/reviews-test-v2 (test.yaml:13): "
-	                                "not matched: header \"cookie\" is absent\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	                             "route 1: RouteRule default/reviews-test-v2 (test.yaml:13): "
+	                             "not matched: header \"cookie\" is absent\n"));
 	ck_assert_ptr_nonnull(strstr(s, "route 2: RouteRule default/reviews-default (test.yaml:1): "
 	                                "matched\n"));
 	ck_assert_ptr_nonnull(strstr(s, "destination: reviews.default.svc.cluster.local subset "
@@ -123,69 +129,72 @@ START_TEST(explain_all)
 	mesh_free(s);
 	req.authority = "nothing.example";
 	s = mesh_router_explain(f.router, &req, MESH_EXPLAIN_JSON);
-	ck_assert_str_eq(s, "{\"authority\":\"nothing.example\",\"virtualHost\":null,\"skipped\":[],"
-	                    "\"matched\":null}");
+	ck_assert_str_eq(s,
+	                 "{\"authority\":\"nothing.example\",\"virtualHost\":null,\"skipped\":[],"
+	                 "\"matched\":null}");
 	mesh_free(s);
 	teardown(&f);
 }
 END_TEST
 
-static const char *vs_yaml =
-	"apiVersion: networking.istio.io/v1\n"
-	"kind: VirtualService\n"
-	"metadata: {name: reviews}\n"
-	"spec:\n"
-	"  hosts: [reviews]\n"
-	"  http:\n"
-	"  - name: jason\n"
-	"    match:\n"
-	"    - headers:\n"
-	"        end-user: {exact: jason}\n"
-	"    - uri: {prefix: /beta}\n"
-	"      queryParams:\n"
-	"        v: {exact: \"2\"}\n"
-	"    route:\n"
-	"    - destination: {host: reviews, subset: v2}\n"
-	"    timeout: 1.5s\n"
-	"    retries: {attempts: 3, perTryTimeout: 500ms, retryOn: \"5xx\"}\n"
-	"  - match:\n"
-	"    - uri: {exact: /old}\n"
-	"    redirect: {uri: /new, redirectCode: 308}\n"
-	"  - match:\n"
-	"    - uri: {regex: \"/health[0-9]*\"}\n"
-	"      method: {exact: GET}\n"
-	"    directResponse: {status: 204}\n"
-	"  - route:\n"
-	"    - destination: {host: reviews, subset: v1}\n"
-	"      weight: 75\n"
-	"    - destination: {host: reviews, subset: v3}\n"
-	"      weight: 25\n"
-	"    fault:\n"
-	"      abort: {httpStatus: 503, percentage: {value: 10}}\n"
-	"    mirror: {host: reviews, subset: v9}\n"
-	"    mirrorPercentage: {value: 5}\n"
-	"    headers:\n"
-	"      request:\n"
-	"        set: {x-canary: \"yes\"}\n"
-	"      response:\n"
-	"        remove: [x-internal]\n"
-	"---\n"
-	"apiVersion: networking.istio.io/v1\n"
-	"kind: DestinationRule\n"
-	"metadata: {name: reviews}\n"
-	"spec:\n"
-	"  host: reviews\n"
-	"  subsets:\n"
-	"  - {name: v1, labels: {version: v1}}\n"
-	"  - {name: v2, labels: {version: v2}}\n"
-	"  - {name: v3, labels: {version: v3}}\n";
+static const char *vs_yaml = "apiVersion: networking.istio.io/v1\n"
+			     "kind: VirtualService\n"
+			     "metadata: {name: reviews}\n"
+			     "spec:\n"
+			     "  hosts: [reviews]\n"
+			     "  http:\n"
+			     "  - name: jason\n"
+			     "    match:\n"
+			     "    - headers:\n"
+			     "        end-user: {exact: jason}\n"
+			     "    - uri: {prefix: /beta}\n"
+			     "      queryParams:\n"
+			     "        v: {exact: \"2\"}\n"
+			     "    route:\n"
+			     "    - destination: {host: reviews, subset: v2}\n"
+			     "    timeout: 1.5s\n"
+			     "    retries: {attempts: 3, perTryTimeout: 500ms, retryOn: \"5xx\"}\n"
+			     "  - match:\n"
+			     "    - uri: {exact: /old}\n"
+			     "    redirect: {uri: /new, redirectCode: 308}\n"
+			     "  - match:\n"
+			     "    - uri: {regex: \"/health[0-9]*\"}\n"
+			     "      method: {exact: GET}\n"
+			     "    directResponse: {status: 204}\n"
+			     "  - route:\n"
+			     "    - destination: {host: reviews, subset: v1}\n"
+			     "      weight: 75\n"
+			     "    - destination: {host: reviews, subset: v3}\n"
+			     "      weight: 25\n"
+			     "    fault:\n"
+			     "      abort: {httpStatus: 503, percentage: {value: 10}}\n"
+			     "    mirror: {host: reviews, subset: v9}\n"
+			     "    mirrorPercentage: {value: 5}\n"
+			     "    headers:\n"
+			     "      request:\n"
+			     "        set: {x-canary: \"yes\"}\n"
+			     "      response:\n"
+			     "        remove: [x-internal]\n"
+			     "---\n"
+			     "apiVersion: networking.istio.io/v1\n"
+			     "kind: DestinationRule\n"
+			     "metadata: {name: reviews}\n"
+			     "spec:\n"
+			     "  host: reviews\n"
+			     "  subsets:\n"
+			     "  - {name: v1, labels: {version: v1}}\n"
+			     "  - {name: v2, labels: {version: v2}}\n"
+			     "  - {name: v3, labels: {version: v3}}\n";
 
 static const mesh_route *route_req(struct fixture *f, const char *method, const char *path,
                                    const char *hname, const char *hval)
 {
 	struct mesh_header h[1] = { { hname, hval } };
-	struct mesh_request req = { .struct_size = sizeof(req), .authority = "reviews",
-		                    .method = method, .path = path, .headers = h,
+	struct mesh_request req = { .struct_size = sizeof(req),
+		                    .authority = "reviews",
+		                    .method = method,
+		                    .path = path,
+		                    .headers = h,
 		                    .nheaders = hname ? 1 : 0 };
 	const mesh_route *rt = NULL;
 	if (mesh_router_route(f->router, &req, f->s, &rt))
@@ -274,7 +283,8 @@ START_TEST(weighted_split_converges)
 		counts[mesh_route_pick(rt, (uint32_t)(x >> 32))]++;
 	}
 	double e0 = n * 0.75, e1 = n * 0.25;
-	double chi2 = (counts[0] - e0) * (counts[0] - e0) / e0 + (counts[1] - e1) * (counts[1] - e1) / e1;
+	double chi2 =
+		(counts[0] - e0) * (counts[0] - e0) / e0 + (counts[1] - e1) * (counts[1] - e1) / e1;
 	/* 1 degree of freedom, p = 0.001 */
 	ck_assert_msg(chi2 < 10.83, "chi-square %.2f (counts %zu/%zu)", chi2, counts[0], counts[1]);
 	teardown(&f);
@@ -306,7 +316,8 @@ START_TEST(gateways_and_sources)
 		"  - route: [{destination: {host: ratings}}]\n";
 	struct fixture f;
 	setup(&f, yaml);
-	struct mesh_request req = { .struct_size = sizeof(req), .authority = "bookinfo.example.com",
+	struct mesh_request req = { .struct_size = sizeof(req),
+		                    .authority = "bookinfo.example.com",
 		                    .path = "/productpage" };
 	const mesh_route *rt;
 	/* the sidecar does not use a gateway's VirtualService */
@@ -317,7 +328,9 @@ START_TEST(gateways_and_sources)
 
 	static const char *const v2[] = { "app", "reviews", "version", "v2", NULL };
 	struct mesh_workload src = { .struct_size = sizeof(src), .labels = v2 };
-	struct mesh_request r2 = { .struct_size = sizeof(r2), .authority = "ratings", .source = &src };
+	struct mesh_request r2 = { .struct_size = sizeof(r2),
+		                   .authority = "ratings",
+		                   .source = &src };
 	ck_assert_int_eq(mesh_router_route(f.router, &r2, f.s, &rt), 0);
 	struct mesh_fault fault = { .struct_size = sizeof(fault) };
 	ck_assert_int_eq(mesh_route_get_fault(rt, &fault), 0);
@@ -332,24 +345,24 @@ END_TEST
 /* A hostile regex cannot stall routing: the match limit ends it. */
 START_TEST(regex_match_limit)
 {
-	static const char *yaml =
-		"apiVersion: networking.istio.io/v1\n"
-		"kind: VirtualService\n"
-		"metadata: {name: slow}\n"
-		"spec:\n"
-		"  hosts: [slow]\n"
-		"  http:\n"
-		"  - match: [{headers: {x: {regex: \"(a+)+b\"}}}]\n"
-		"    directResponse: {status: 500}\n"
-		"  - directResponse: {status: 200}\n";
+	static const char *yaml = "apiVersion: networking.istio.io/v1\n"
+				  "kind: VirtualService\n"
+				  "metadata: {name: slow}\n"
+				  "spec:\n"
+				  "  hosts: [slow]\n"
+				  "  http:\n"
+				  "  - match: [{headers: {x: {regex: \"(a+)+b\"}}}]\n"
+				  "    directResponse: {status: 500}\n"
+				  "  - directResponse: {status: 200}\n";
 	struct fixture f;
 	setup(&f, yaml);
 	char val[64];
 	memset(val, 'a', 40);
 	val[40] = '\0';
 	struct mesh_header h = { "x", val };
-	struct mesh_request req = { .struct_size = sizeof(req), .authority = "slow", .headers = &h,
-		                    .nheaders = 1 };
+	struct mesh_request req = {
+		.struct_size = sizeof(req), .authority = "slow", .headers = &h, .nheaders = 1
+	};
 	const mesh_route *rt;
 	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), 0);
 	int status;
@@ -358,7 +371,6 @@ START_TEST(regex_match_limit)
 	teardown(&f);
 }
 END_TEST
-
 
 START_TEST(tcp_tls_and_cors)
 {
@@ -406,7 +418,9 @@ START_TEST(tcp_tls_and_cors)
 	c.port = 9001;
 	ck_assert_int_eq(mesh_router_route_connection(f.router, &c, &rt), MESH_ENOTFOUND);
 
-	struct mesh_connection t = { .struct_size = sizeof(t), .sni = "api.example.com", .port = 443 };
+	struct mesh_connection t = { .struct_size = sizeof(t),
+		                     .sni = "api.example.com",
+		                     .port = 443 };
 	ck_assert_int_eq(mesh_router_route_connection(f.router, &t, &rt), 0);
 	ck_assert_str_eq(mesh_cluster_host(mesh_route_destination(rt, 0, NULL)), "api.internal");
 	t.sni = "other.example.com";

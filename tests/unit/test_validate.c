@@ -11,10 +11,10 @@
  */
 #include "testutil.h"
 
-#define HEADER(api, kind, name) \
-	"apiVersion: " api "\n" \
-	"kind: " kind "\n" \
-	"metadata:\n" \
+#define HEADER(api, kind, name)                                                                    \
+	"apiVersion: " api "\n"                                                                    \
+	"kind: " kind "\n"                                                                         \
+	"metadata:\n"                                                                              \
 	"  name: " name "\n"
 
 #define VS HEADER("networking.istio.io/v1", "VirtualService", "reviews")

@@ -14,7 +14,7 @@ int tu_load(const char *yaml, unsigned flags, mesh_config **cfg, mesh_diag **dia
 
 /* Assert that loading @yaml gives exactly one error, at @line:@col, with
  * field path @path (NULL: none) and message @msg. */
-#define tu_assert_one_error(yaml, line, col, path, msg) \
+#define tu_assert_one_error(yaml, line, col, path, msg)                                            \
 	tu_assert_one_error_(__FILE__, __LINE__, yaml, line, col, path, msg)
 void tu_assert_one_error_(const char *file, int fline, const char *yaml, unsigned line,
                           unsigned col, const char *path, const char *msg);

@@ -26,10 +26,10 @@ typedef struct mesh_resource mesh_resource;
 /** Resource kinds that libmesh understands. Append-only. */
 enum mesh_kind {
 	MESH_KIND_UNKNOWN = 0,
-	MESH_KIND_ROUTE_RULE = 1,          /**< config.istio.io/v1alpha2 */
-	MESH_KIND_DESTINATION_POLICY = 2,  /**< config.istio.io/v1alpha2 */
-	MESH_KIND_EGRESS_RULE = 3,         /**< config.istio.io/v1alpha2 */
-	MESH_KIND_VIRTUAL_SERVICE = 4,     /**< networking.istio.io */
+	MESH_KIND_ROUTE_RULE = 1,         /**< config.istio.io/v1alpha2 */
+	MESH_KIND_DESTINATION_POLICY = 2, /**< config.istio.io/v1alpha2 */
+	MESH_KIND_EGRESS_RULE = 3,        /**< config.istio.io/v1alpha2 */
+	MESH_KIND_VIRTUAL_SERVICE = 4,    /**< networking.istio.io */
 	MESH_KIND_DESTINATION_RULE = 5,
 	MESH_KIND_SERVICE_ENTRY = 6,
 	MESH_KIND_WORKLOAD_ENTRY = 7,
@@ -38,9 +38,9 @@ enum mesh_kind {
 	MESH_KIND_PEER_AUTHENTICATION = 10, /**< security.istio.io */
 	MESH_KIND_AUTHORIZATION_POLICY = 11,
 	MESH_KIND_REQUEST_AUTHENTICATION = 12,
-	MESH_KIND_TELEMETRY = 13,           /**< telemetry.istio.io */
-	MESH_KIND_MESH_CONFIG = 14,         /**< mesh.libmesh.io/v1alpha1 */
-	MESH_KIND_COUNT_ = 15               /**< not a kind; grows with new kinds */
+	MESH_KIND_TELEMETRY = 13,   /**< telemetry.istio.io */
+	MESH_KIND_MESH_CONFIG = 14, /**< mesh.libmesh.io/v1alpha1 */
+	MESH_KIND_COUNT_ = 15       /**< not a kind; grows with new kinds */
 };
 
 /** Load options, set with mesh_config_set_flags(). */
@@ -93,8 +93,8 @@ MESH_API int mesh_config_set_default_namespace(mesh_config *cfg, const char *ns)
  * large, MESH_ENOMEM.
  * @since 0.1
  */
-MESH_API int mesh_config_load_buffer(mesh_config *cfg, const char *name,
-                                     const char *buf, size_t len, mesh_diag *diag);
+MESH_API int mesh_config_load_buffer(mesh_config *cfg, const char *name, const char *buf,
+                                     size_t len, mesh_diag *diag);
 
 /**
  * mesh_config_load_file - as mesh_config_load_buffer() for a file; "-" reads
@@ -129,8 +129,8 @@ MESH_API const mesh_resource *mesh_config_resource_at(const mesh_config *cfg, si
  * NULL. @ns NULL means the default namespace. Borrowed: valid while @cfg is.
  * @since 0.1
  */
-MESH_API const mesh_resource *mesh_config_find(const mesh_config *cfg, int kind,
-                                               const char *ns, const char *name);
+MESH_API const mesh_resource *mesh_config_find(const mesh_config *cfg, int kind, const char *ns,
+                                               const char *name);
 
 /**
  * mesh_config_analyze - cross-resource checks (routes to undefined subsets,
@@ -169,7 +169,7 @@ MESH_API unsigned mesh_resource_line(const mesh_resource *r);
 enum mesh_value_type {
 	MESH_VALUE_NONE = 0, /**< no such path */
 	MESH_VALUE_NULL,
-	MESH_VALUE_STRING,   /**< any scalar; also readable as int/double/bool */
+	MESH_VALUE_STRING, /**< any scalar; also readable as int/double/bool */
 	MESH_VALUE_MAP,
 	MESH_VALUE_LIST,
 };
@@ -188,11 +188,10 @@ enum mesh_value_type {
  */
 MESH_API int mesh_resource_get_type(const mesh_resource *r, const char *path);
 MESH_API size_t mesh_resource_get_count(const mesh_resource *r, const char *path);
-MESH_API int mesh_resource_get_string(const mesh_resource *r, const char *path,
-                                      const char **out);
+MESH_API int mesh_resource_get_string(const mesh_resource *r, const char *path, const char **out);
 MESH_API int mesh_resource_get_int(const mesh_resource *r, const char *path, int64_t *out);
-MESH_API int mesh_resource_get_position(const mesh_resource *r, const char *path,
-                                        unsigned *line, unsigned *column);
+MESH_API int mesh_resource_get_position(const mesh_resource *r, const char *path, unsigned *line,
+                                        unsigned *column);
 MESH_API int mesh_resource_get_key(const mesh_resource *r, const char *path, size_t i,
                                    const char **out);
 

@@ -25,14 +25,14 @@ extern "C" {
  */
 enum mesh_error {
 	MESH_OK = 0,
-	MESH_EINVAL = -1,   /**< an argument is invalid (NULL, out of range) */
-	MESH_ENOMEM = -2,   /**< out of memory */
-	MESH_EIO = -3,      /**< a file or stream could not be read or written */
-	MESH_ECONFIG = -4,  /**< configuration is invalid; see the diagnostics */
+	MESH_EINVAL = -1,    /**< an argument is invalid (NULL, out of range) */
+	MESH_ENOMEM = -2,    /**< out of memory */
+	MESH_EIO = -3,       /**< a file or stream could not be read or written */
+	MESH_ECONFIG = -4,   /**< configuration is invalid; see the diagnostics */
 	MESH_ENOTFOUND = -5, /**< the named thing does not exist */
-	MESH_ELIMIT = -6,   /**< a size, depth or count limit was exceeded */
-	MESH_ETYPE = -7,    /**< a value has another type than the one asked for */
-	MESH_EFATAL = -100, /**< internal state is broken; free the object */
+	MESH_ELIMIT = -6,    /**< a size, depth or count limit was exceeded */
+	MESH_ETYPE = -7,     /**< a value has another type than the one asked for */
+	MESH_EFATAL = -100,  /**< internal state is broken; free the object */
 };
 
 /**

@@ -28,7 +28,7 @@ enum mesh_lb_policy {
 	MESH_LB_ROUND_ROBIN = 0,
 	MESH_LB_LEAST_REQUEST = 1, /**< power of two choices */
 	MESH_LB_RANDOM = 2,
-	MESH_LB_PASSTHROUGH = 3,   /**< the original destination */
+	MESH_LB_PASSTHROUGH = 3, /**< the original destination */
 	MESH_LB_RING_HASH = 4,
 	MESH_LB_MAGLEV = 5,
 };
@@ -36,17 +36,17 @@ enum mesh_lb_policy {
 /** Outcome of one attempt, for outlier detection. */
 enum mesh_outcome {
 	MESH_OUTCOME_SUCCESS = 0,
-	MESH_OUTCOME_HTTP_5XX = 1,       /**< 500..599 other than the gateway errors */
-	MESH_OUTCOME_GATEWAY_ERROR = 2,  /**< 502, 503, 504 */
-	MESH_OUTCOME_LOCAL_FAILURE = 3,  /**< connect failure, reset, timeout */
+	MESH_OUTCOME_HTTP_5XX = 1,      /**< 500..599 other than the gateway errors */
+	MESH_OUTCOME_GATEWAY_ERROR = 2, /**< 502, 503, 504 */
+	MESH_OUTCOME_LOCAL_FAILURE = 3, /**< connect failure, reset, timeout */
 };
 
 /** Circuit-breaker resources (connectionPool limits). */
 enum mesh_cb_resource {
-	MESH_CB_CONNECTIONS = 0,  /**< tcp.maxConnections */
-	MESH_CB_PENDING = 1,      /**< http.http1MaxPendingRequests */
-	MESH_CB_REQUESTS = 2,     /**< http.http2MaxRequests */
-	MESH_CB_RETRIES = 3,      /**< http.maxRetries */
+	MESH_CB_CONNECTIONS = 0, /**< tcp.maxConnections */
+	MESH_CB_PENDING = 1,     /**< http.http1MaxPendingRequests */
+	MESH_CB_REQUESTS = 2,    /**< http.http2MaxRequests */
+	MESH_CB_RETRIES = 3,     /**< http.maxRetries */
 };
 
 /**
@@ -85,15 +85,14 @@ MESH_API int mesh_balancer_pick(mesh_balancer *b, const mesh_cluster *c, uint64_
  * as @source_ip); 0 when the policy names nothing present.
  * @since 0.1
  */
-MESH_API uint64_t mesh_balancer_hash_request(const mesh_cluster *c,
-                                             const struct mesh_request *req,
+MESH_API uint64_t mesh_balancer_hash_request(const mesh_cluster *c, const struct mesh_request *req,
                                              const char *source_ip);
 
 /** mesh_balancer_begin / _end - an attempt to endpoint @ep started / ended
  * (least-request counts). @since 0.1 */
 MESH_API void mesh_balancer_begin(mesh_balancer *b, const mesh_cluster *c, int ep);
-MESH_API void mesh_balancer_end(mesh_balancer *b, const mesh_cluster *c, int ep,
-                                int outcome, uint64_t now_ms);
+MESH_API void mesh_balancer_end(mesh_balancer *b, const mesh_cluster *c, int ep, int outcome,
+                                uint64_t now_ms);
 
 /** mesh_balancer_is_ejected - whether outlier detection has @ep out now. @since 0.1 */
 MESH_API int mesh_balancer_is_ejected(const mesh_balancer *b, const mesh_cluster *c, int ep,

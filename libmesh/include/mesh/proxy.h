@@ -43,19 +43,19 @@ enum mesh_listener_kind {
 
 /** Proxy options. Strings are copied. @since 0.1 */
 struct mesh_proxy_options {
-	size_t struct_size;          /**< sizeof(struct mesh_proxy_options) */
-	const char *config_dir;      /**< watched for changes; required */
-	const char *namespace_name;  /**< the workload's namespace; NULL: "default" */
-	const char *workload;        /**< the workload's name; may be NULL */
-	const char *const *labels;   /**< "k", "v", ..., NULL */
-	unsigned concurrency;        /**< worker threads; 0: number of CPUs */
-	int64_t drain_ms;            /**< drain time on mesh_proxy_drain(); 0: 5000 */
-	int64_t reload_poll_ms;      /**< config dir poll interval; 0: 1000 */
-	unsigned max_connections;    /**< per worker; 0: 16384 */
-	unsigned max_header_bytes;   /**< 0: 60 KiB, as Envoy */
-	unsigned max_headers;        /**< 0: 100 */
-	int64_t header_timeout_ms;   /**< whole request head must arrive in it; 0: 10000 */
-	int64_t idle_timeout_ms;     /**< idle downstream connection; 0: 60000 */
+	size_t struct_size;         /**< sizeof(struct mesh_proxy_options) */
+	const char *config_dir;     /**< watched for changes; required */
+	const char *namespace_name; /**< the workload's namespace; NULL: "default" */
+	const char *workload;       /**< the workload's name; may be NULL */
+	const char *const *labels;  /**< "k", "v", ..., NULL */
+	unsigned concurrency;       /**< worker threads; 0: number of CPUs */
+	int64_t drain_ms;           /**< drain time on mesh_proxy_drain(); 0: 5000 */
+	int64_t reload_poll_ms;     /**< config dir poll interval; 0: 1000 */
+	unsigned max_connections;   /**< per worker; 0: 16384 */
+	unsigned max_header_bytes;  /**< 0: 60 KiB, as Envoy */
+	unsigned max_headers;       /**< 0: 100 */
+	int64_t header_timeout_ms;  /**< whole request head must arrive in it; 0: 10000 */
+	int64_t idle_timeout_ms;    /**< idle downstream connection; 0: 60000 */
 };
 
 /** Log levels for mesh_proxy_set_log_level() and the admin /logging page. */

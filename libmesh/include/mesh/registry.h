@@ -32,14 +32,16 @@ enum mesh_protocol {
 	MESH_PROTO_HTTPS,
 	MESH_PROTO_TLS,
 	MESH_PROTO_TCP,
-	MESH_PROTO_MONGO, MESH_PROTO_MYSQL, MESH_PROTO_REDIS, /**< handled as TCP */
+	MESH_PROTO_MONGO,
+	MESH_PROTO_MYSQL,
+	MESH_PROTO_REDIS, /**< handled as TCP */
 };
 
 /** How a service's endpoints are found (ServiceEntry resolution). @since 0.1 */
 enum mesh_resolution {
-	MESH_RESOLUTION_NONE = 0,    /**< pass through to the original destination */
-	MESH_RESOLUTION_STATIC = 1,  /**< the listed endpoints' addresses */
-	MESH_RESOLUTION_DNS = 2,     /**< endpoint addresses are names resolved by DNS */
+	MESH_RESOLUTION_NONE = 0,            /**< pass through to the original destination */
+	MESH_RESOLUTION_STATIC = 1,          /**< the listed endpoints' addresses */
+	MESH_RESOLUTION_DNS = 2,             /**< endpoint addresses are names resolved by DNS */
 	MESH_RESOLUTION_DNS_ROUND_ROBIN = 3, /**< as DNS, first address only */
 };
 
@@ -56,14 +58,14 @@ enum mesh_location {
  * @since 0.1
  */
 struct mesh_endpoint_info {
-	size_t struct_size;           /**< sizeof(struct mesh_endpoint_info) */
-	const char *address;          /**< IP address or host name */
-	unsigned port;                /**< 0: the service port */
-	const char *const *labels;    /**< "key", "value", ..., NULL; or NULL */
-	const char *locality;         /**< "region/zone/subzone" or NULL */
-	unsigned weight;              /**< 0 means 1 */
-	const char *service_account;  /**< or NULL */
-	const char *network;          /**< or NULL */
+	size_t struct_size;          /**< sizeof(struct mesh_endpoint_info) */
+	const char *address;         /**< IP address or host name */
+	unsigned port;               /**< 0: the service port */
+	const char *const *labels;   /**< "key", "value", ..., NULL; or NULL */
+	const char *locality;        /**< "region/zone/subzone" or NULL */
+	unsigned weight;             /**< 0 means 1 */
+	const char *service_account; /**< or NULL */
+	const char *network;         /**< or NULL */
 	/** The service port this endpoint serves; 0: every port. Endpoints
 	 * loaded from configuration carry it (one endpoint per service port,
 	 * as in Istio); part of the endpoint's identity with address and port. */
@@ -97,8 +99,7 @@ MESH_API int mesh_registry_load_config(mesh_registry *reg, const mesh_config *cf
  * @since 0.1
  */
 MESH_API int mesh_registry_add_service(mesh_registry *reg, const char *host, const char *ns,
-                                       unsigned port, const char *port_name,
-                                       const char *protocol);
+                                       unsigned port, const char *port_name, const char *protocol);
 
 /**
  * mesh_registry_add_endpoint - add an endpoint to the service @host, or
@@ -142,12 +143,11 @@ MESH_API const char *mesh_service_host(const mesh_service *s);
 MESH_API const char *mesh_service_namespace(const mesh_service *s);
 MESH_API size_t mesh_service_port_count(const mesh_service *s);
 /** The @i-th port: number, name (may be ""), protocol (enum mesh_protocol). */
-MESH_API int mesh_service_port(const mesh_service *s, size_t i, unsigned *number,
-                               const char **name, int *protocol);
+MESH_API int mesh_service_port(const mesh_service *s, size_t i, unsigned *number, const char **name,
+                               int *protocol);
 MESH_API size_t mesh_service_endpoint_count(const mesh_service *s);
 /** Fill @out (whose struct_size the caller sets) with the @i-th endpoint. */
-MESH_API int mesh_service_endpoint(const mesh_service *s, size_t i,
-                                   struct mesh_endpoint_info *out);
+MESH_API int mesh_service_endpoint(const mesh_service *s, size_t i, struct mesh_endpoint_info *out);
 /** enum mesh_resolution and enum mesh_location of a service. @since 0.1 */
 MESH_API int mesh_service_resolution(const mesh_service *s);
 MESH_API int mesh_service_location(const mesh_service *s);

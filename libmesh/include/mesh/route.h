@@ -36,10 +36,10 @@ typedef struct mesh_route_scratch mesh_route_scratch;
  * @since 0.1
  */
 struct mesh_workload {
-	size_t struct_size;          /**< sizeof(struct mesh_workload) */
-	const char *namespace_name;  /**< NULL: "default" */
-	const char *name;            /**< may be NULL */
-	const char *const *labels;   /**< "key", "value", ..., NULL; or NULL */
+	size_t struct_size;         /**< sizeof(struct mesh_workload) */
+	const char *namespace_name; /**< NULL: "default" */
+	const char *name;           /**< may be NULL */
+	const char *const *labels;  /**< "key", "value", ..., NULL; or NULL */
 };
 
 /** One request header. Names are matched case-insensitively. @since 0.1 */
@@ -53,21 +53,21 @@ struct mesh_header {
  * borrowed for the call only. @since 0.1
  */
 struct mesh_request {
-	size_t struct_size;       /**< sizeof(struct mesh_request) */
-	const char *method;       /**< "GET"; NULL reads as "GET" */
-	const char *scheme;       /**< "http"; NULL reads as "http" */
-	const char *authority;    /**< Host / :authority, port allowed ("reviews:9080") */
-	const char *path;         /**< path with query ("/a?b=c"); NULL reads as "/" */
+	size_t struct_size;    /**< sizeof(struct mesh_request) */
+	const char *method;    /**< "GET"; NULL reads as "GET" */
+	const char *scheme;    /**< "http"; NULL reads as "http" */
+	const char *authority; /**< Host / :authority, port allowed ("reviews:9080") */
+	const char *path;      /**< path with query ("/a?b=c"); NULL reads as "/" */
 	const struct mesh_header *headers;
 	size_t nheaders;
-	unsigned port;            /**< destination port, 0 when unknown */
-	const char *gateway;      /**< gateway "ns/name" the request came through; NULL: sidecar */
+	unsigned port;       /**< destination port, 0 when unknown */
+	const char *gateway; /**< gateway "ns/name" the request came through; NULL: sidecar */
 	const struct mesh_workload *source; /**< NULL: the router's own workload */
 };
 
 /** What a route does. */
 enum mesh_route_action {
-	MESH_ACTION_FORWARD = 0,      /**< to weighted destinations */
+	MESH_ACTION_FORWARD = 0, /**< to weighted destinations */
 	MESH_ACTION_REDIRECT = 1,
 	MESH_ACTION_DIRECT_RESPONSE = 2,
 };
@@ -83,8 +83,7 @@ enum mesh_route_action {
  * @since 0.1
  */
 MESH_API int mesh_router_new(mesh_config *cfg, const mesh_registry *reg,
-                             const struct mesh_workload *wl, mesh_router **out,
-                             mesh_diag *diag);
+                             const struct mesh_workload *wl, mesh_router **out, mesh_diag *diag);
 /** mesh_router_ref / _unref - share a router; the last unref frees it. @since 0.1 */
 MESH_API mesh_router *mesh_router_ref(mesh_router *r);
 MESH_API void mesh_router_unref(mesh_router *r);
@@ -108,11 +107,11 @@ MESH_API int mesh_router_route(const mesh_router *r, const struct mesh_request *
  * RouteRule-free). @since 0.1
  */
 struct mesh_connection {
-	size_t struct_size;       /**< sizeof(struct mesh_connection) */
-	const char *host;         /**< the service it is for; NULL: use @sni */
-	const char *sni;          /**< TLS server name, NULL for plain TCP */
-	unsigned port;            /**< destination port, 0 when unknown */
-	const char *gateway;      /**< as in struct mesh_request */
+	size_t struct_size;                 /**< sizeof(struct mesh_connection) */
+	const char *host;                   /**< the service it is for; NULL: use @sni */
+	const char *sni;                    /**< TLS server name, NULL for plain TCP */
+	unsigned port;                      /**< destination port, 0 when unknown */
+	const char *gateway;                /**< as in struct mesh_request */
 	const struct mesh_workload *source; /**< NULL: the router's own workload */
 };
 
@@ -182,11 +181,11 @@ MESH_API int mesh_route_get_retry(const mesh_route *rt, struct mesh_retry_policy
 /** Fault injection of a route. @since 0.1 */
 struct mesh_fault {
 	size_t struct_size;
-	double delay_percent;       /**< 0..100 */
+	double delay_percent; /**< 0..100 */
 	int64_t delay_ms;
-	double abort_percent;       /**< 0..100 */
-	int abort_http_status;      /**< 0 when no HTTP abort */
-	int abort_grpc_status;      /**< -1 when no gRPC abort */
+	double abort_percent;  /**< 0..100 */
+	int abort_http_status; /**< 0 when no HTTP abort */
+	int abort_grpc_status; /**< -1 when no gRPC abort */
 };
 /** mesh_route_get_fault - fill @out; returns 0, or MESH_ENOTFOUND with no fault. @since 0.1 */
 MESH_API int mesh_route_get_fault(const mesh_route *rt, struct mesh_fault *out);
@@ -199,18 +198,16 @@ MESH_API const mesh_cluster *mesh_route_mirror(const mesh_route *rt, size_t i, d
 struct mesh_redirect {
 	size_t struct_size;
 	const char *uri, *authority, *scheme;
-	unsigned port;  /**< 0: keep */
-	int code;       /**< 301 default */
+	unsigned port; /**< 0: keep */
+	int code;      /**< 301 default */
 };
 MESH_API int mesh_route_get_redirect(const mesh_route *rt, struct mesh_redirect *out);
 
 /** Direct response: status and body (NULL for none). @since 0.1 */
-MESH_API int mesh_route_get_direct_response(const mesh_route *rt, int *status,
-                                            const char **body);
+MESH_API int mesh_route_get_direct_response(const mesh_route *rt, int *status, const char **body);
 
 /** Rewrite: new path prefix and authority (NULL: keep). @since 0.1 */
-MESH_API int mesh_route_get_rewrite(const mesh_route *rt, const char **uri,
-                                    const char **authority);
+MESH_API int mesh_route_get_rewrite(const mesh_route *rt, const char **uri, const char **authority);
 
 /** Header operations, in order. @since 0.1 */
 enum mesh_header_op { MESH_HDR_SET = 0, MESH_HDR_ADD = 1, MESH_HDR_REMOVE = 2 };
@@ -222,11 +219,11 @@ MESH_API int mesh_route_header_op(const mesh_route *rt, size_t i, int *dir, int 
 /** CORS policy of a route (corsPolicy). Lists are comma-joined. @since 0.1 */
 struct mesh_cors {
 	size_t struct_size;
-	const char *allow_methods;   /**< or NULL */
-	const char *allow_headers;   /**< or NULL */
-	const char *expose_headers;  /**< or NULL */
-	int64_t max_age_s;           /**< -1: not set */
-	int allow_credentials;       /**< -1 unset, 0 false, 1 true */
+	const char *allow_methods;  /**< or NULL */
+	const char *allow_headers;  /**< or NULL */
+	const char *expose_headers; /**< or NULL */
+	int64_t max_age_s;          /**< -1: not set */
+	int allow_credentials;      /**< -1 unset, 0 false, 1 true */
 };
 /** mesh_route_get_cors - fill @out; MESH_ENOTFOUND when the route has no CORS policy. @since 0.1 */
 MESH_API int mesh_route_get_cors(const mesh_route *rt, struct mesh_cors *out);
@@ -248,8 +245,7 @@ MESH_API const char *mesh_cluster_host(const mesh_cluster *c);
 MESH_API const char *mesh_cluster_subset(const mesh_cluster *c);
 MESH_API unsigned mesh_cluster_port(const mesh_cluster *c);
 MESH_API size_t mesh_cluster_endpoint_count(const mesh_cluster *c);
-MESH_API int mesh_cluster_endpoint(const mesh_cluster *c, size_t i,
-                                   struct mesh_endpoint_info *out);
+MESH_API int mesh_cluster_endpoint(const mesh_cluster *c, size_t i, struct mesh_endpoint_info *out);
 
 /** Number of clusters and the @i-th one (for admin output). @since 0.1 */
 MESH_API size_t mesh_router_cluster_count(const mesh_router *r);

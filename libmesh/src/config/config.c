@@ -134,14 +134,15 @@ static int add_resource(mesh_config *cfg, struct mesh_resource *r, mesh_diag *di
 {
 	if ((cfg->nres + 1) * 2 > cfg->index_cap && index_grow(cfg))
 		return MESH_ENOMEM;
-	struct mesh_resource **slot = index_slot(cfg->index, cfg->index_cap, r->kind, r->ns, r->name);
+	struct mesh_resource **slot =
+		index_slot(cfg->index, cfg->index_cap, r->kind, r->ns, r->name);
 	if (*slot) {
 		const struct mesh_resource *first = *slot;
 		const struct mesh__node *at = r->name_node;
-		mesh__diag_add(diag, MESH_SEV_ERROR, NULL, r->file, at->line, at->col, "metadata.name",
-		               "duplicate %s \"%s/%s\" (first defined at %s:%u:%u)", r->kind_name,
-		               r->ns, r->name, first->file, first->name_node->line,
-		               first->name_node->col);
+		mesh__diag_add(
+			diag, MESH_SEV_ERROR, NULL, r->file, at->line, at->col, "metadata.name",
+			"duplicate %s \"%s/%s\" (first defined at %s:%u:%u)", r->kind_name, r->ns,
+			r->name, first->file, first->name_node->line, first->name_node->col);
 		return MESH_ECONFIG;
 	}
 	if (push_ptr((void ***)&cfg->res, &cfg->nres, &cfg->capres, r))
@@ -179,8 +180,8 @@ static const struct mesh__field envelope_fields[] = {
 	{ "spec", MESH_FT_ANY, 0, 0, NULL, 0, 0 },
 	{ "status", MESH_FT_ANY, 0, 0, NULL, 0, 0 },
 };
-static const struct mesh__schema envelope_schema = { "resource", MESH_FIELDS(envelope_fields),
-	                                             NULL, 0 };
+static const struct mesh__schema envelope_schema = { "resource", MESH_FIELDS(envelope_fields), NULL,
+	                                             0 };
 
 static bool group_is_istio(const char *group)
 {
@@ -201,12 +202,13 @@ static void list_versions(const struct mesh__kind_def *k, char *buf, size_t size
 	size_t off = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; k->versions[i] && off < size; i++)
-		off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? ", " : "", k->versions[i]);
+		off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? ", " : "",
+		                        k->versions[i]);
 }
 
 static struct mesh_resource *new_resource(struct mesh__cfile *f, const struct mesh__node *root,
-                                          const char *api_version, const char *kind,
-                                          const char *ns, unsigned line)
+                                          const char *api_version, const char *kind, const char *ns,
+                                          unsigned line)
 {
 	struct mesh_resource *r = mesh__arena_alloc(&f->arena, sizeof(*r));
 	if (!r)
@@ -241,9 +243,12 @@ static size_t load_doc(mesh_config *cfg, struct mesh__cfile *f, const struct mes
 	mesh__vctx_init(&v, diag, f->name, cfg->flags);
 	if (root->type != MESH_NODE_MAP) {
 		char what[32];
-		snprintf(what, sizeof(what), "%s", root->type == MESH_NODE_SEQ ? "a list" : "a value");
-		mesh__v_error(&v, root, NULL, "a resource must be a mapping with apiVersion and kind, "
-		              "got %s", what);
+		snprintf(what, sizeof(what), "%s",
+		         root->type == MESH_NODE_SEQ ? "a list" : "a value");
+		mesh__v_error(&v, root, NULL,
+		              "a resource must be a mapping with apiVersion and kind, "
+		              "got %s",
+		              what);
 		goto out;
 	}
 	const char *api = mesh__node_str(mesh__node_get(root, "apiVersion"));
@@ -268,21 +273,23 @@ static size_t load_doc(mesh_config *cfg, struct mesh__cfile *f, const struct mes
 		int known = mesh_kind_from_name(kind);
 		const struct mesh__kind_def *other = known ? mesh__kind_by_id(known) : NULL;
 		if (other && group_is_istio(group)) {
-			mesh__v_error(&v, api_node, "apiVersion", "%s belongs to %s, not \"%s\"", kind,
-			              other->group, api);
+			mesh__v_error(&v, api_node, "apiVersion", "%s belongs to %s, not \"%s\"",
+			              kind, other->group, api);
 			goto out;
 		}
 		const char *name = mesh__node_str(mesh__node_path(root, "metadata.name"));
 		int sev = (cfg->flags & MESH_CONFIG_STRICT) ? MESH_SEV_ERROR : MESH_SEV_NOTE;
 		mesh__diag_add(diag, sev, NULL, f->name, kind_node->line, kind_node->col, NULL,
 		               "%s %s \"%s\" is not a kind libmesh implements; %s", api, kind,
-		               name ? name : "", sev == MESH_SEV_ERROR ? "refused (--strict)" : "skipped");
+		               name ? name : "",
+		               sev == MESH_SEV_ERROR ? "refused (--strict)" : "skipped");
 		if (sev == MESH_SEV_ERROR) {
 			v.errors++;
 			goto out;
 		}
 		/* keep it for analysis: Services and workloads tell what exists */
-		struct mesh_resource *r = new_resource(f, root, api, kind, cfg->default_ns, doc->line);
+		struct mesh_resource *r =
+			new_resource(f, root, api, kind, cfg->default_ns, doc->line);
 		if (!r || push_ptr((void ***)&cfg->ext, &cfg->next, &cfg->capext, r))
 			*rc = MESH_ENOMEM;
 		goto out;
@@ -302,11 +309,12 @@ static size_t load_doc(mesh_config *cfg, struct mesh__cfile *f, const struct mes
 	const char *err;
 	if (mesh__node_str(name) && name->scalar == MESH_SCALAR_STRING &&
 	    (err = mesh__check_dns_subdomain(name->u.str)))
-		mesh__v_error(&v, name, "metadata.name", "invalid name \"%s\": %s", name->u.str, err);
+		mesh__v_error(&v, name, "metadata.name", "invalid name \"%s\": %s", name->u.str,
+		              err);
 	if (mesh__node_str(ns) && ns->scalar == MESH_SCALAR_STRING &&
 	    (err = mesh__check_dns_label(ns->u.str)))
-		mesh__v_error(&v, ns, "metadata.namespace", "invalid namespace \"%s\": %s", ns->u.str,
-		              err);
+		mesh__v_error(&v, ns, "metadata.namespace", "invalid namespace \"%s\": %s",
+		              ns->u.str, err);
 	const struct mesh__node *spec = mesh__node_get(root, "spec");
 	v.ns = (mesh__node_str(ns) && *ns->u.str) ? ns->u.str : cfg->default_ns;
 	mesh__sb_puts(&v.path, "spec");
@@ -314,7 +322,8 @@ static size_t load_doc(mesh_config *cfg, struct mesh__cfile *f, const struct mes
 		mesh__validate_object(&v, def->spec, spec);
 	} else {
 		/* no spec: check an empty one, so required fields are named */
-		struct mesh__node empty = { .type = MESH_NODE_MAP, .line = root->line,
+		struct mesh__node empty = { .type = MESH_NODE_MAP,
+			                    .line = root->line,
 			                    .col = root->col };
 		mesh__validate_object(&v, def->spec, &empty);
 	}
@@ -433,14 +442,14 @@ MESH_API int mesh_config_load_file(mesh_config *cfg, const char *path, mesh_diag
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 		    (uint64_t)st.st_size > MESH_YAML_MAX_BYTES) {
 			mesh__diag_add(diag, MESH_SEV_ERROR, NULL, name, 0, 0, NULL,
-			               "file is %lld bytes; the limit is %u MiB", (long long)st.st_size,
-			               MESH_YAML_MAX_BYTES / (1024 * 1024));
+			               "file is %lld bytes; the limit is %u MiB",
+			               (long long)st.st_size, MESH_YAML_MAX_BYTES / (1024 * 1024));
 			return MESH_ELIMIT;
 		}
 		fp = fopen(path, "rb");
 		if (!fp) {
-			mesh__diag_add(diag, MESH_SEV_ERROR, NULL, name, 0, 0, NULL, "cannot open: %s",
-			               strerror(errno));
+			mesh__diag_add(diag, MESH_SEV_ERROR, NULL, name, 0, 0, NULL,
+			               "cannot open: %s", strerror(errno));
 			return MESH_EIO;
 		}
 	}
@@ -667,7 +676,7 @@ MESH_API int mesh_resource_get_key(const mesh_resource *r, const char *path, siz
 const struct mesh__node *mesh__k8s_workload_labels(const struct mesh_resource *r)
 {
 	static const char *const templated[] = { "Deployment", "StatefulSet", "DaemonSet",
-		                                 "ReplicaSet", "Job", NULL };
+		                                 "ReplicaSet", "Job",         NULL };
 	if (!r || r->def)
 		return NULL;
 	if (!strcmp(r->kind_name, "Pod"))

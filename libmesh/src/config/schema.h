@@ -40,11 +40,11 @@ enum mesh__ftype {
 };
 
 enum mesh__fflag {
-	MESH_F_REQUIRED = 1u << 0,   /* must be present (and non-empty) */
-	MESH_F_LIST = 1u << 1,       /* the value is a list of this type */
-	MESH_F_NONEMPTY = 1u << 2,   /* a list that, when present, has an entry */
-	MESH_F_DEPRECATED = 1u << 3, /* accepted with a warning */
-	MESH_F_CIDR = 1u << 4,       /* MESH_FT_IP: "a.b.c.d/n" allowed */
+	MESH_F_REQUIRED = 1u << 0,    /* must be present (and non-empty) */
+	MESH_F_LIST = 1u << 1,        /* the value is a list of this type */
+	MESH_F_NONEMPTY = 1u << 2,    /* a list that, when present, has an entry */
+	MESH_F_DEPRECATED = 1u << 3,  /* accepted with a warning */
+	MESH_F_CIDR = 1u << 4,        /* MESH_FT_IP: "a.b.c.d/n" allowed */
 	MESH_F_NO_WILDCARD = 1u << 5, /* MESH_FT_HOST: "*" and "*.x" refused */
 };
 
@@ -57,12 +57,12 @@ typedef void (*mesh__scalar_check_fn)(struct mesh__vctx *v, const struct mesh__n
 typedef void (*mesh__object_check_fn)(struct mesh__vctx *v, const struct mesh__node *obj);
 
 struct mesh__field {
-	const char *name;  /* camelCase JSON name */
-	uint8_t type;      /* enum mesh__ftype */
-	uint8_t flags;     /* enum mesh__fflag */
-	uint8_t oneof;     /* 0, or a group 1..31: at most one field of a group is set */
-	const void *sub;   /* schema, enum values or check function, by type */
-	int64_t min, max;  /* MESH_FT_INT / MESH_FT_DOUBLE / MESH_FT_DURATION bounds */
+	const char *name; /* camelCase JSON name */
+	uint8_t type;     /* enum mesh__ftype */
+	uint8_t flags;    /* enum mesh__fflag */
+	uint8_t oneof;    /* 0, or a group 1..31: at most one field of a group is set */
+	const void *sub;  /* schema, enum values or check function, by type */
+	int64_t min, max; /* MESH_FT_INT / MESH_FT_DOUBLE / MESH_FT_DURATION bounds */
 };
 
 struct mesh__schema {
@@ -79,10 +79,10 @@ struct mesh__schema {
 
 /* One resource kind: its group, versions and spec schema. */
 struct mesh__kind_def {
-	int kind;                      /* MESH_KIND_* */
-	const char *name;              /* "VirtualService" */
-	const char *group;             /* "networking.istio.io" */
-	const char *const *versions;   /* NULL-terminated: "v1alpha3", "v1beta1", "v1" */
+	int kind;                    /* MESH_KIND_* */
+	const char *name;            /* "VirtualService" */
+	const char *group;           /* "networking.istio.io" */
+	const char *const *versions; /* NULL-terminated: "v1alpha3", "v1beta1", "v1" */
 	const struct mesh__schema *spec;
 };
 

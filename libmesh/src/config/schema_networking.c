@@ -1017,8 +1017,8 @@ static void check_weights(struct mesh__vctx *v, const struct mesh__node *obj)
 		/* the mistake is most likely the destination that has no weight */
 		snprintf(rel, sizeof(rel), ".route[%zu]", unweighted);
 		mesh__v_error(v, route->u.items[unweighted], rel,
-		              "route[%zu] has no weight; weights must sum to 100, got %lld", unweighted,
-		              (long long)sum);
+		              "route[%zu] has no weight; weights must sum to 100, got %lld",
+		              unweighted, (long long)sum);
 		return;
 	}
 	if (last) {

@@ -130,8 +130,13 @@ const char *mesh__parse_duration(const char *s, int64_t *ns_out)
 		const char *unit;
 		int64_t ns;
 	} units[] = {
-		{ "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 }, { "ms", 1000000 },
-		{ "s", 1000000000 }, { "m", 60LL * 1000000000 }, { "h", 3600LL * 1000000000 },
+		{ "ns", 1 },
+		{ "us", 1000 },
+		{ "\xc2\xb5s", 1000 },
+		{ "ms", 1000000 },
+		{ "s", 1000000000 },
+		{ "m", 60LL * 1000000000 },
+		{ "h", 3600LL * 1000000000 },
 	};
 	const char *p = s;
 	long double total = 0;
@@ -162,8 +167,9 @@ const char *mesh__parse_duration(const char *s, int64_t *ns_out)
 			}
 		}
 		if (!digits)
-			return start == s ? "expected a number followed by a unit such as 1.5s, 100ms or 1h"
-			                  : "expected a number after the unit";
+			return start == s
+			               ? "expected a number followed by a unit such as 1.5s, 100ms or 1h"
+			               : "expected a number after the unit";
 		size_t best = 0;
 		int64_t mult = 0;
 		for (size_t i = 0; i < MESH_ARRAY_LEN(units); i++) {
@@ -205,8 +211,8 @@ bool mesh__v_duration(struct mesh__vctx *v, const struct mesh__node *n, const ch
 	if (!s || n->scalar == MESH_SCALAR_BOOL) {
 		char got[96];
 		describe(n, got, sizeof(got));
-		mesh__v_error(v, n, rel, "expected a duration such as \"1.5s\" or \"100ms\", got %s",
-		              got);
+		mesh__v_error(v, n, rel,
+		              "expected a duration such as \"1.5s\" or \"100ms\", got %s", got);
 		return false;
 	}
 	const char *err = mesh__parse_duration(s, &ns);
@@ -385,10 +391,11 @@ static const char *non_re2(const char *s, size_t *at)
 	static const struct {
 		const char *text, *what;
 	} groups[] = {
-		{ "(?=", "lookahead (?=" }, { "(?!", "negative lookahead (?!" },
+		{ "(?=", "lookahead (?=" },    { "(?!", "negative lookahead (?!" },
 		{ "(?<=", "lookbehind (?<=" }, { "(?<!", "negative lookbehind (?<!" },
-		{ "(?>", "atomic group (?>" }, { "(?R", "recursion (?R)" }, { "(?C", "callout (?C" },
-		{ "(?|", "branch reset (?|" }, { "(*", "verb (*" },
+		{ "(?>", "atomic group (?>" }, { "(?R", "recursion (?R)" },
+		{ "(?C", "callout (?C" },      { "(?|", "branch reset (?|" },
+		{ "(*", "verb (*" },
 	};
 	bool in_class = false;
 	for (size_t i = 0; s[i]; i++) {
@@ -468,8 +475,8 @@ bool mesh__v_regex(struct mesh__vctx *v, const struct mesh__node *n, const char 
 static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
                          const struct mesh__node *n);
 
-static void check_int(struct mesh__vctx *v, const struct mesh__field *f,
-                      const struct mesh__node *n, int64_t min, int64_t max, const char *what)
+static void check_int(struct mesh__vctx *v, const struct mesh__field *f, const struct mesh__node *n,
+                      int64_t min, int64_t max, const char *what)
 {
 	int64_t x;
 	if (n->type != MESH_NODE_SCALAR || n->scalar == MESH_SCALAR_BOOL ||
@@ -503,8 +510,7 @@ static void check_int(struct mesh__vctx *v, const struct mesh__field *f,
 	(void)f;
 }
 
-static void check_double(struct mesh__vctx *v, const struct mesh__node *n, double min,
-                         double max)
+static void check_double(struct mesh__vctx *v, const struct mesh__node *n, double min, double max)
 {
 	double x;
 	if (!mesh__node_double(n, &x)) {
@@ -546,8 +552,8 @@ static void check_enum(struct mesh__vctx *v, const struct mesh__field *f,
 	for (size_t i = 0; vals[i]; i++) {
 		if (!strcmp(vals[i], s))
 			return;
-		size_t d = mesh__streq_icase(vals[i], s) ? 0
-		                                         : mesh__edit_distance(vals[i], s, limit);
+		size_t d =
+			mesh__streq_icase(vals[i], s) ? 0 : mesh__edit_distance(vals[i], s, limit);
 		if (d < best) {
 			best = d;
 			close = vals[i];
@@ -582,15 +588,16 @@ static void check_labels(struct mesh__vctx *v, const struct mesh__node *n, bool 
 		if (k8s_syntax) {
 			const char *err = mesh__check_label_key(k->u.str);
 			if (err)
-				mesh__v_error(v, k, NULL, "invalid label key \"%s\": %s", k->u.str, err);
+				mesh__v_error(v, k, NULL, "invalid label key \"%s\": %s", k->u.str,
+				              err);
 		}
 		if (val->type == MESH_NODE_NULL && !k8s_syntax) {
 			/* an empty value reads as null: allowed */
 		} else if (val->type == MESH_NODE_SCALAR && val->scalar == MESH_SCALAR_STRING) {
 			const char *err = k8s_syntax ? mesh__check_label_value(val->u.str) : NULL;
 			if (err)
-				mesh__v_error(v, val, NULL, "invalid label value \"%s\": %s", val->u.str,
-				              err);
+				mesh__v_error(v, val, NULL, "invalid label value \"%s\": %s",
+				              val->u.str, err);
 		} else if (val->type == MESH_NODE_NULL) {
 			/* label value "" written as nothing */
 		} else {
@@ -600,8 +607,7 @@ static void check_labels(struct mesh__vctx *v, const struct mesh__node *n, bool 
 	}
 }
 
-static void check_ip(struct mesh__vctx *v, const struct mesh__field *f,
-                     const struct mesh__node *n)
+static void check_ip(struct mesh__vctx *v, const struct mesh__field *f, const struct mesh__node *n)
 {
 	if (!want_string(v, n))
 		return;
@@ -641,16 +647,18 @@ static void check_nshost(struct mesh__vctx *v, const struct mesh__node *n)
 		size_t nlen = (size_t)(slash - s);
 		char ns[64];
 		if (nlen == 0 || nlen >= sizeof(ns)) {
-			mesh__v_error(v, n, NULL, "invalid host \"%s\": namespace must be 1-63 characters",
-			              s);
+			mesh__v_error(v, n, NULL,
+			              "invalid host \"%s\": namespace must be 1-63 characters", s);
 			return;
 		}
 		memcpy(ns, s, nlen);
 		ns[nlen] = '\0';
-		if (strcmp(ns, "*") && strcmp(ns, ".") && strcmp(ns, "~") && mesh__check_dns_label(ns)) {
-			mesh__v_error(v, n, NULL,
-			              "invalid host \"%s\": namespace must be *, ., ~ or a namespace name",
-			              s);
+		if (strcmp(ns, "*") && strcmp(ns, ".") && strcmp(ns, "~") &&
+		    mesh__check_dns_label(ns)) {
+			mesh__v_error(
+				v, n, NULL,
+				"invalid host \"%s\": namespace must be *, ., ~ or a namespace name",
+				s);
 			return;
 		}
 		host = slash + 1;
@@ -676,8 +684,10 @@ static void check_map_of(struct mesh__vctx *v, const struct mesh__field *f,
 			long long p = strtoll(k->u.str, &end, 10);
 			port = (*k->u.str && !*end) ? p : -1;
 			if (port < 1 || port > 65535)
-				mesh__v_error(v, k, NULL, "key must be a port number between 1 and 65535, got "
-				              "\"%s\"", k->u.str);
+				mesh__v_error(v, k, NULL,
+				              "key must be a port number between 1 and 65535, got "
+				              "\"%s\"",
+				              k->u.str);
 		}
 		if (val->type != MESH_NODE_NULL)
 			check_object(v, f->sub, val);
@@ -689,9 +699,7 @@ static void check_value(struct mesh__vctx *v, const struct mesh__field *f,
                         const struct mesh__node *n)
 {
 	switch (f->type) {
-	case MESH_FT_STRING:
-		want_string(v, n);
-		break;
+	case MESH_FT_STRING: want_string(v, n); break;
 	case MESH_FT_BOOL:
 		if (n->type == MESH_NODE_SCALAR && n->scalar == MESH_SCALAR_STRING &&
 		    (mesh__streq_icase(n->u.str, "yes") || mesh__streq_icase(n->u.str, "no") ||
@@ -699,24 +707,17 @@ static void check_value(struct mesh__vctx *v, const struct mesh__field *f,
 			/* YAML 1.1 read these as booleans; YAML 1.2 and libmesh do not */
 			mesh__v_error(v, n, NULL, "expected true or false, got \"%s\" (write %s)",
 			              n->u.str,
-			              (mesh__streq_icase(n->u.str, "yes") || mesh__streq_icase(n->u.str, "on"))
+			              (mesh__streq_icase(n->u.str, "yes") ||
+			               mesh__streq_icase(n->u.str, "on"))
 			                      ? "true"
 			                      : "false");
 		else if (n->type != MESH_NODE_SCALAR || n->scalar != MESH_SCALAR_BOOL)
 			type_error(v, n, "true or false");
 		break;
-	case MESH_FT_INT:
-		check_int(v, f, n, f->min, f->max, "an integer");
-		break;
-	case MESH_FT_PORT:
-		check_int(v, f, n, 1, 65535, "a port number");
-		break;
-	case MESH_FT_DOUBLE:
-		check_double(v, n, (double)f->min, (double)f->max);
-		break;
-	case MESH_FT_PERCENT:
-		check_double(v, n, 0, 100);
-		break;
+	case MESH_FT_INT: check_int(v, f, n, f->min, f->max, "an integer"); break;
+	case MESH_FT_PORT: check_int(v, f, n, 1, 65535, "a port number"); break;
+	case MESH_FT_DOUBLE: check_double(v, n, (double)f->min, (double)f->max); break;
+	case MESH_FT_PERCENT: check_double(v, n, 0, 100); break;
 	case MESH_FT_DURATION: {
 		int64_t ns;
 		if (!mesh__v_duration(v, n, NULL, &ns))
@@ -733,43 +734,22 @@ static void check_value(struct mesh__vctx *v, const struct mesh__field *f,
 		}
 		break;
 	}
-	case MESH_FT_ENUM:
-		check_enum(v, f, n);
-		break;
-	case MESH_FT_REGEX:
-		mesh__v_regex(v, n, NULL);
-		break;
+	case MESH_FT_ENUM: check_enum(v, f, n); break;
+	case MESH_FT_REGEX: mesh__v_regex(v, n, NULL); break;
 	case MESH_FT_HOST:
 		if (want_string(v, n))
 			mesh__v_host(v, n, NULL, !(f->flags & MESH_F_NO_WILDCARD));
 		break;
-	case MESH_FT_NSHOST:
-		check_nshost(v, n);
-		break;
-	case MESH_FT_OBJECT:
-		check_object(v, f->sub, n);
-		break;
-	case MESH_FT_LABELS:
-		check_labels(v, n, true);
-		break;
-	case MESH_FT_STRMAP:
-		check_labels(v, n, false);
-		break;
-	case MESH_FT_MAP:
-		check_map_of(v, f, n, false);
-		break;
-	case MESH_FT_PORTMAP:
-		check_map_of(v, f, n, true);
-		break;
-	case MESH_FT_IP:
-		check_ip(v, f, n);
-		break;
-	case MESH_FT_CUSTOM:
-		((mesh__scalar_check_fn)(uintptr_t)f->sub)(v, n);
-		break;
+	case MESH_FT_NSHOST: check_nshost(v, n); break;
+	case MESH_FT_OBJECT: check_object(v, f->sub, n); break;
+	case MESH_FT_LABELS: check_labels(v, n, true); break;
+	case MESH_FT_STRMAP: check_labels(v, n, false); break;
+	case MESH_FT_MAP: check_map_of(v, f, n, false); break;
+	case MESH_FT_PORTMAP: check_map_of(v, f, n, true); break;
+	case MESH_FT_IP: check_ip(v, f, n); break;
+	case MESH_FT_CUSTOM: ((mesh__scalar_check_fn)(uintptr_t)f->sub)(v, n); break;
 	case MESH_FT_ANY:
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -831,8 +811,7 @@ static bool to_snake(const char *camel, char *buf, size_t size)
  * snake_case when the user writes snake_case). Returns the field hinted
  * at, or NULL.
  */
-static const struct mesh__field *unknown_field(struct mesh__vctx *v,
-                                               const struct mesh__schema *s,
+static const struct mesh__field *unknown_field(struct mesh__vctx *v, const struct mesh__schema *s,
                                                const struct mesh__node *key)
 {
 	const char *name = key->u.str;
@@ -845,7 +824,8 @@ static const struct mesh__field *unknown_field(struct mesh__vctx *v,
 	size_t best = limit + 1;
 	for (size_t i = 0; i < s->nfields; i++) {
 		const char *cand = s->fields[i].name;
-		size_t d = mesh__streq_icase(cand, name) ? 0 : mesh__edit_distance(cand, name, limit);
+		size_t d =
+			mesh__streq_icase(cand, name) ? 0 : mesh__edit_distance(cand, name, limit);
 		if (snake && to_snake(cand, alt, sizeof(alt))) {
 			size_t d2 = mesh__streq_icase(alt, name)
 			                    ? 0
@@ -859,14 +839,14 @@ static const struct mesh__field *unknown_field(struct mesh__vctx *v,
 		}
 	}
 	void (*emit)(struct mesh__vctx *, const struct mesh__node *, const char *, const char *,
-	             ...) = (v->flags & MESH_CONFIG_ALLOW_UNKNOWN_FIELDS) ? mesh__v_warn
-	                                                                 : mesh__v_error;
+	             ...) =
+		(v->flags & MESH_CONFIG_ALLOW_UNKNOWN_FIELDS) ? mesh__v_warn : mesh__v_error;
 	size_t mark = push_key(v, name);
 	if (close) {
 		if (!snake || !to_snake(close->name, hint, sizeof(hint)))
 			snprintf(hint, sizeof(hint), "%s", close->name);
-		emit(v, key, NULL, "unknown field \"%s\" in %s, did you mean \"%s\"?", name, s->name,
-		     hint);
+		emit(v, key, NULL, "unknown field \"%s\" in %s, did you mean \"%s\"?", name,
+		     s->name, hint);
 	} else {
 		emit(v, key, NULL, "unknown field \"%s\" in %s", name, s->name);
 	}
@@ -943,8 +923,8 @@ static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
 		if (first) {
 			size_t mark = push_key(v, f->name);
 			mesh__v_error(v, key, NULL,
-			              "field \"%s\" is already set as \"%s\" on line %u", key->u.str,
-			              first->u.str, first->line);
+			              "field \"%s\" is already set as \"%s\" on line %u",
+			              key->u.str, first->u.str, first->line);
 			mesh__sb_truncate(&v->path, mark);
 			continue;
 		}
@@ -953,7 +933,8 @@ static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
 		size_t mark = push_key(v, f->name);
 		if (f->oneof && f->oneof <= 31) {
 			if (seen[f->oneof]) {
-				mesh__v_error(v, key, NULL, "only one of \"%s\" and \"%s\" may be set",
+				mesh__v_error(v, key, NULL,
+				              "only one of \"%s\" and \"%s\" may be set",
 				              seen_field[f->oneof]->name, f->name);
 			} else {
 				seen[f->oneof] = &n->u.pairs[i];
@@ -990,7 +971,8 @@ static void check_object(struct mesh__vctx *v, const struct mesh__schema *s,
 		size_t count = 0;
 		for (size_t i = 0; i < s->nfields; i++)
 			if (s->fields[i].oneof == g)
-				mesh__sb_printf(&names, "%s\"%s\"", count++ ? ", " : "", s->fields[i].name);
+				mesh__sb_printf(&names, "%s\"%s\"", count++ ? ", " : "",
+				                s->fields[i].name);
 		mesh__v_error(v, n, NULL, "one of %s is required", mesh__sb_str(&names));
 		mesh__sb_fini(&names);
 	}

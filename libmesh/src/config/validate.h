@@ -11,8 +11,8 @@ struct mesh__vctx {
 	const char *file;
 	const char *ns;
 	struct mesh__sb path;
-	unsigned flags;  /* MESH_CONFIG_* */
-	size_t errors;   /* errors reported through this context */
+	unsigned flags; /* MESH_CONFIG_* */
+	size_t errors;  /* errors reported through this context */
 };
 
 void mesh__vctx_init(struct mesh__vctx *v, mesh_diag *diag, const char *file, unsigned flags);

@@ -29,8 +29,8 @@ struct pending {
 
 struct frame {
 	struct mesh__node *node;
-	size_t start;  /* first child on the pending stack */
-	char *anchor;  /* registered when the collection closes */
+	size_t start; /* first child on the pending stack */
+	char *anchor; /* registered when the collection closes */
 };
 
 struct parser {
@@ -136,8 +136,8 @@ static int resolve_plain(const char *s)
 	if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
 	    !strcmp(s, "NULL"))
 		return MESH_SCALAR_NULL;
-	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE") ||
-	    !strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE") || !strcmp(s, "false") ||
+	    !strcmp(s, "False") || !strcmp(s, "FALSE"))
 		return MESH_SCALAR_BOOL;
 	const char *d = (*s == '-' || *s == '+') ? s + 1 : s;
 	if (is_digits(d, "0123456789"))
@@ -338,7 +338,8 @@ static int check_duplicate_keys(struct parser *p, struct mesh__node *map)
 	if (n <= 16) {
 		for (size_t i = 1; i < n && !dup; i++)
 			for (size_t j = 0; j < i; j++)
-				if (!strcmp(map->u.pairs[i].key->u.str, map->u.pairs[j].key->u.str)) {
+				if (!strcmp(map->u.pairs[i].key->u.str,
+				            map->u.pairs[j].key->u.str)) {
 					dup = map->u.pairs[i].key;
 					first = map->u.pairs[j].key;
 					break;
@@ -453,8 +454,7 @@ static int on_scalar(struct parser *p, const yaml_event_t *ev)
 		return p->err = MESH_ENOMEM;
 	n->count = len;
 	const char *tag = (const char *)ev->data.scalar.tag;
-	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
-	    (tag && !strcmp(tag, YAML_STR_TAG)))
+	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || (tag && !strcmp(tag, YAML_STR_TAG)))
 		n->scalar = MESH_SCALAR_STRING;
 	else
 		n->scalar = (uint8_t)resolve_plain(n->u.str);
@@ -467,10 +467,11 @@ static int on_alias(struct parser *p, const yaml_event_t *ev)
 {
 	const char *name = (const char *)ev->data.alias.anchor;
 	struct anchor *a = find_anchor(p, name);
-	unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+	unsigned line = (unsigned)ev->start_mark.line + 1,
+		 col = (unsigned)ev->start_mark.column + 1;
 	if (!a)
-		return fail(p, MESH_ECONFIG, line, col, "alias '*%s' names no anchor defined before it",
-		            name);
+		return fail(p, MESH_ECONFIG, line, col,
+		            "alias '*%s' names no anchor defined before it", name);
 	if (expecting_key(p) && a->node->type != MESH_NODE_SCALAR)
 		return fail(p, MESH_ECONFIG, line, col, "a mapping key must be a plain value");
 	if (emit(p, a->node, a->weight, a->weight, line, col, NULL))
@@ -567,8 +568,8 @@ static void yaml_error(struct parser *p, const yaml_parser_t *yp, const char *bu
 		return;
 	}
 	if (yp->context)
-		fail(p, MESH_ECONFIG, line, col, "YAML syntax: %s (%s at line %u column %u)", problem,
-		     yp->context, (unsigned)yp->context_mark.line + 1,
+		fail(p, MESH_ECONFIG, line, col, "YAML syntax: %s (%s at line %u column %u)",
+		     problem, yp->context, (unsigned)yp->context_mark.line + 1,
 		     (unsigned)yp->context_mark.column + 1);
 	else
 		fail(p, MESH_ECONFIG, line, col, "YAML syntax: %s", problem);
@@ -617,7 +618,8 @@ int mesh__yaml_parse(const char *name, const char *buf, size_t len, struct mesh_
 				}
 				if (*ndocs == capdocs) {
 					size_t cap = capdocs ? capdocs * 2 : 8;
-					struct mesh__doc *d = mesh__realloc(*docs, cap * sizeof(*d));
+					struct mesh__doc *d =
+						mesh__realloc(*docs, cap * sizeof(*d));
 					if (!d) {
 						p.err = MESH_ENOMEM;
 						break;
@@ -635,20 +637,14 @@ int mesh__yaml_parse(const char *name, const char *buf, size_t len, struct mesh_
 			open_frame(&p, MESH_NODE_MAP, &ev.start_mark, ev.data.mapping_start.anchor);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
-			open_frame(&p, MESH_NODE_SEQ, &ev.start_mark, ev.data.sequence_start.anchor);
+			open_frame(&p, MESH_NODE_SEQ, &ev.start_mark,
+			           ev.data.sequence_start.anchor);
 			break;
 		case YAML_MAPPING_END_EVENT:
-		case YAML_SEQUENCE_END_EVENT:
-			close_frame(&p);
-			break;
-		case YAML_SCALAR_EVENT:
-			on_scalar(&p, &ev);
-			break;
-		case YAML_ALIAS_EVENT:
-			on_alias(&p, &ev);
-			break;
-		default:
-			break;
+		case YAML_SEQUENCE_END_EVENT: close_frame(&p); break;
+		case YAML_SCALAR_EVENT: on_scalar(&p, &ev); break;
+		case YAML_ALIAS_EVENT: on_alias(&p, &ev); break;
+		default: break;
 		}
 		yaml_event_delete(&ev);
 		if (p.err || type == YAML_STREAM_END_EVENT)

@@ -52,9 +52,8 @@ MESH_API void mesh_diag_free(mesh_diag *d)
 	mesh__free(d);
 }
 
-void mesh__diag_vadd(mesh_diag *d, int sev, const char *code, const char *file,
-                     unsigned line, unsigned col, const char *path, const char *fmt,
-                     va_list ap)
+void mesh__diag_vadd(mesh_diag *d, int sev, const char *code, const char *file, unsigned line,
+                     unsigned col, const char *path, const char *fmt, va_list ap)
 {
 	if (!d)
 		return;
@@ -92,16 +91,15 @@ void mesh__diag_vadd(mesh_diag *d, int sev, const char *code, const char *file,
 		.message = mesh__sb_steal(&sb),
 		.seq = d->n,
 	};
-	if (!e.message || (code && !e.code) || (file && !e.file) ||
-	    (path && *path && !e.path)) {
+	if (!e.message || (code && !e.code) || (file && !e.file) || (path && *path && !e.path)) {
 		entry_fini(&e);
 		return;
 	}
 	d->v[d->n++] = e;
 }
 
-void mesh__diag_add(mesh_diag *d, int sev, const char *code, const char *file,
-                    unsigned line, unsigned col, const char *path, const char *fmt, ...)
+void mesh__diag_add(mesh_diag *d, int sev, const char *code, const char *file, unsigned line,
+                    unsigned col, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

@@ -19,9 +19,11 @@
 
 static void reply(int fd, int status, const char *type, const char *body, size_t len)
 {
-	const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found"
-	                   : status == 405 ? "Method Not Allowed"
-	                   : status == 503 ? "Service Unavailable" : "Bad Request";
+	const char *reason = status == 200   ? "OK"
+	                     : status == 404 ? "Not Found"
+	                     : status == 405 ? "Method Not Allowed"
+	                     : status == 503 ? "Service Unavailable"
+	                                     : "Bad Request";
 	char head[256];
 	int n = snprintf(head, sizeof(head),
 	                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -79,15 +81,16 @@ static void stats_prometheus(struct mesh_proxy *p, struct mesh__sb *sb)
 		mesh__sb_printf(sb, "meshproxy_response_flags_total{flag=\"%s\"} %llu\n",
 		                mesh__flag_names[f], (unsigned long long)sum_flag(p, f));
 	struct mesh__snapshot *s = mesh__proxy_snapshot_ref(p);
-	mesh__sb_printf(sb,
-	                "# TYPE meshproxy_config_generation gauge\nmeshproxy_config_generation %llu\n"
-	                "# TYPE meshproxy_config_reloads_total counter\n"
-	                "meshproxy_config_reloads_total{result=\"ok\"} %llu\n"
-	                "meshproxy_config_reloads_total{result=\"rejected\"} %llu\n"
-	                "# TYPE meshproxy_workers gauge\nmeshproxy_workers %u\n",
-	                (unsigned long long)(s ? s->generation : 0),
-	                (unsigned long long)atomic_load(&p->reloads_ok),
-	                (unsigned long long)atomic_load(&p->reloads_failed), p->nworkers);
+	mesh__sb_printf(
+		sb,
+		"# TYPE meshproxy_config_generation gauge\nmeshproxy_config_generation %llu\n"
+		"# TYPE meshproxy_config_reloads_total counter\n"
+		"meshproxy_config_reloads_total{result=\"ok\"} %llu\n"
+		"meshproxy_config_reloads_total{result=\"rejected\"} %llu\n"
+		"# TYPE meshproxy_workers gauge\nmeshproxy_workers %u\n",
+		(unsigned long long)(s ? s->generation : 0),
+		(unsigned long long)atomic_load(&p->reloads_ok),
+		(unsigned long long)atomic_load(&p->reloads_failed), p->nworkers);
 	mesh__snapshot_unref(s);
 }
 
@@ -137,8 +140,8 @@ static void clusters(struct mesh_proxy *p, struct mesh__sb *sb)
 			mesh__sb_printf(sb, "%s::%s:%u::weight::%u\n", name, ep.address, ep.port,
 			                ep.weight);
 			if (ep.locality)
-				mesh__sb_printf(sb, "%s::%s:%u::locality::%s\n", name, ep.address, ep.port,
-				                ep.locality);
+				mesh__sb_printf(sb, "%s::%s:%u::locality::%s\n", name, ep.address,
+				                ep.port, ep.locality);
 		}
 	}
 	mesh__snapshot_unref(s);
@@ -150,7 +153,8 @@ static void listeners(struct mesh_proxy *p, struct mesh__sb *sb)
 	mesh__sb_putc(sb, '[');
 	for (size_t i = 0; i < p->nlcfg; i++) {
 		const struct mesh__listener_cfg *l = &p->lcfg[i];
-		mesh__sb_printf(sb, "%s{\"kind\":\"%s\",\"address\":", i ? "," : "", kinds[l->kind]);
+		mesh__sb_printf(sb, "%s{\"kind\":\"%s\",\"address\":", i ? "," : "",
+		                kinds[l->kind]);
 		mesh__sb_json_str(sb, l->addr);
 		mesh__sb_printf(sb, ",\"port\":%u,\"target\":", l->port);
 		mesh__sb_json_str(sb, l->target);
@@ -206,7 +210,8 @@ static void handle(struct mesh_proxy *p, int fd, const char *req)
 					level = i;
 			if (level < 0) {
 				status = 400;
-				mesh__sb_puts(&sb, "unknown level; use error, warning, info or debug\n");
+				mesh__sb_puts(&sb,
+				              "unknown level; use error, warning, info or debug\n");
 			} else {
 				mesh_proxy_set_log_level(p, level);
 			}
@@ -228,8 +233,9 @@ static void handle(struct mesh_proxy *p, int fd, const char *req)
 		mesh__sb_puts(&sb, "use POST\n");
 	} else {
 		status = 404;
-		mesh__sb_puts(&sb, "admin endpoints: /ready /stats/prometheus /config_dump /clusters "
-		                   "/listeners /logging?level= /drain_listeners /quitquitquit\n");
+		mesh__sb_puts(&sb,
+		              "admin endpoints: /ready /stats/prometheus /config_dump /clusters "
+		              "/listeners /logging?level= /drain_listeners /quitquitquit\n");
 	}
 	if (sb.oom)
 		reply(fd, 503, "text/plain", "out of memory\n", 14);

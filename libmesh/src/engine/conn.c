@@ -184,7 +184,8 @@ static void parse_buffered(struct mesh__dconn *d)
 	struct mesh__worker *w = d->w;
 	d->in_parse = true;
 	while (!d->closed && !d->st && d->in && d->in->len) {
-		long n = mesh__h1_parse(&d->parser, d->in->data + d->in->off, d->in->len, &callbacks, d);
+		long n = mesh__h1_parse(&d->parser, d->in->data + d->in->off, d->in->len,
+		                        &callbacks, d);
 		if (n < 0) {
 			if (!d->closed)
 				protocol_error(d, (int)n);
@@ -206,7 +207,8 @@ static void parse_buffered(struct mesh__dconn *d)
 	}
 	/* a stream in its body phase consumes as bytes arrive */
 	if (!d->closed && d->st && !d->st->req_done && d->in && d->in->len) {
-		long n = mesh__h1_parse(&d->parser, d->in->data + d->in->off, d->in->len, &callbacks, d);
+		long n = mesh__h1_parse(&d->parser, d->in->data + d->in->off, d->in->len,
+		                        &callbacks, d);
 		if (n < 0) {
 			if (!d->closed)
 				protocol_error(d, (int)n);
@@ -298,8 +300,7 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 			mesh__dconn_close(d);
 		return;
 	}
-	bool was_idle = !d->st && b->len == 0 &&
-	                mesh__h1_parser_state(&d->parser) == MESH_H1_IDLE;
+	bool was_idle = !d->st && b->len == 0 && mesh__h1_parser_state(&d->parser) == MESH_H1_IDLE;
 	b->len += (size_t)r;
 	if (was_idle) {
 		d->head_started_ms = mesh__now_ms();

@@ -66,7 +66,11 @@ enum mesh__counter {
 	C_DOWNSTREAM_CX_ACTIVE,
 	C_DOWNSTREAM_RQ_TOTAL,
 	C_DOWNSTREAM_RQ_ACTIVE,
-	C_RQ_1XX, C_RQ_2XX, C_RQ_3XX, C_RQ_4XX, C_RQ_5XX,
+	C_RQ_1XX,
+	C_RQ_2XX,
+	C_RQ_3XX,
+	C_RQ_4XX,
+	C_RQ_5XX,
 	C_UPSTREAM_CX_TOTAL,
 	C_UPSTREAM_CX_ACTIVE,
 	C_UPSTREAM_CX_CONNECT_FAIL,
@@ -81,17 +85,17 @@ enum mesh__counter {
 extern const char *const mesh__counter_names[C_COUNT_];
 /* Response flags, as Envoy names them. */
 enum mesh__flag {
-	F_UF = 1 << 0,  /* upstream connection failure */
-	F_UH = 1 << 1,  /* no healthy upstream */
-	F_UO = 1 << 2,  /* upstream overflow (circuit breaker) */
-	F_NR = 1 << 3,  /* no route */
-	F_URX = 1 << 4, /* retry limit reached */
-	F_UT = 1 << 5,  /* upstream request timeout */
-	F_UC = 1 << 6,  /* upstream connection termination */
-	F_DC = 1 << 7,  /* downstream connection termination */
-	F_FI = 1 << 8,  /* fault injected: abort */
-	F_DI = 1 << 9,  /* fault injected: delay */
-	F_LR = 1 << 10, /* local reset */
+	F_UF = 1 << 0,   /* upstream connection failure */
+	F_UH = 1 << 1,   /* no healthy upstream */
+	F_UO = 1 << 2,   /* upstream overflow (circuit breaker) */
+	F_NR = 1 << 3,   /* no route */
+	F_URX = 1 << 4,  /* retry limit reached */
+	F_UT = 1 << 5,   /* upstream request timeout */
+	F_UC = 1 << 6,   /* upstream connection termination */
+	F_DC = 1 << 7,   /* downstream connection termination */
+	F_FI = 1 << 8,   /* fault injected: abort */
+	F_DI = 1 << 9,   /* fault injected: delay */
+	F_LR = 1 << 10,  /* local reset */
 	F_DPE = 1 << 11, /* downstream protocol error */
 	F_UPE = 1 << 12, /* upstream protocol error */
 };
@@ -128,8 +132,8 @@ struct mesh__listener_cfg {
 	int kind;
 	char addr[64];
 	unsigned port;
-	char target[256];     /* inbound: app "host:port"; upstream: service host */
-	bool tcp;             /* relay bytes (no HTTP) */
+	char target[256];                  /* inbound: app "host:port"; upstream: service host */
+	bool tcp;                          /* relay bytes (no HTTP) */
 	struct sockaddr_storage target_sa; /* inbound: resolved app address */
 	socklen_t target_len;
 };
@@ -192,7 +196,7 @@ struct mesh_proxy {
 	_Atomic uint64_t reloads_ok, reloads_failed;
 	struct mesh__listener_cfg lcfg[MESH_MAX_LISTENERS];
 	size_t nlcfg;
-	int admin_index; /* -1: none */
+	int admin_index;                   /* -1: none */
 	int bound_fds[MESH_MAX_LISTENERS]; /* first worker's sockets, for ports */
 	unsigned bound_ports[MESH_MAX_LISTENERS];
 	struct mesh__worker *workers;

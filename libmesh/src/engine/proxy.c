@@ -27,9 +27,10 @@ void mesh__log(int level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct tm tm;
 	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: ",
-	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	                 tm.tm_sec, ts.tv_nsec / 1000000, names[level & 3]);
+	int n = snprintf(buf, sizeof(buf),
+	                 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: ", tm.tm_year + 1900,
+	                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	                 ts.tv_nsec / 1000000, names[level & 3]);
 	va_list ap;
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof(buf))
@@ -106,7 +107,8 @@ static int build_snapshot(struct mesh_proxy *p, struct mesh__snapshot **out, mes
 	if (!rc)
 		rc = mesh_registry_load_config(s->reg, s->cfg, diag);
 	if (!rc) {
-		struct mesh_workload wl = { .struct_size = sizeof(wl), .namespace_name = p->ns,
+		struct mesh_workload wl = { .struct_size = sizeof(wl),
+			                    .namespace_name = p->ns,
 			                    .name = p->workload,
 			                    .labels = (const char *const *)p->labels };
 		rc = mesh_router_new(s->cfg, s->reg, &wl, &s->router, diag);
@@ -172,8 +174,8 @@ static void reload(struct mesh_proxy *p, const char *why)
 	int rc = build_snapshot(p, &s, diag);
 	if (rc) {
 		mesh__ctr_add(&p->reloads_failed, 1);
-		mesh__log(MESH_LOG_ERROR, "reload (%s) refused, keeping configuration %llu: %s", why,
-		          (unsigned long long)p->generation, mesh_strerror(rc));
+		mesh__log(MESH_LOG_ERROR, "reload (%s) refused, keeping configuration %llu: %s",
+		          why, (unsigned long long)p->generation, mesh_strerror(rc));
 		log_diag(diag, MESH_SEV_ERROR);
 	} else {
 		mesh__ctr_add(&p->reloads_ok, 1);
@@ -397,8 +399,9 @@ static bool upstream_is_tcp(struct mesh_proxy *p, const char *target)
 		int proto;
 		if (mesh_service_port(svc, i, &num, &name, &proto) || (port && num != port))
 			continue;
-		return proto == MESH_PROTO_TCP || proto == MESH_PROTO_TLS || proto == MESH_PROTO_MONGO ||
-		       proto == MESH_PROTO_MYSQL || proto == MESH_PROTO_REDIS;
+		return proto == MESH_PROTO_TCP || proto == MESH_PROTO_TLS ||
+		       proto == MESH_PROTO_MONGO || proto == MESH_PROTO_MYSQL ||
+		       proto == MESH_PROTO_REDIS;
 	}
 	return false;
 }

@@ -66,7 +66,8 @@ static void stream_done(struct mesh__stream *st, int outcome)
 		mesh__upstream_release(st->up, false);
 	if (st->cluster && st->ws) {
 		if (st->ep >= 0)
-			mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome, (uint64_t)mesh__now_ms());
+			mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome,
+			                  (uint64_t)mesh__now_ms());
 		if (st->cb_request)
 			mesh_balancer_release(st->ws->lb, st->cluster, MESH_CB_REQUESTS);
 	}
@@ -187,7 +188,8 @@ static bool op_removes(const struct mesh_route *rt, const char *name, size_t len
 {
 	for (size_t i = 0; rt && i < rt->nhops; i++) {
 		const struct header_op *h = &rt->hops[i];
-		if (h->dir == MESH_HDR_REQUEST && (h->op == MESH_HDR_REMOVE || h->op == MESH_HDR_SET) &&
+		if (h->dir == MESH_HDR_REQUEST &&
+		    (h->op == MESH_HDR_REMOVE || h->op == MESH_HDR_SET) &&
 		    mesh__h1_name_eq(name, len, h->name))
 			return true;
 	}
@@ -198,7 +200,8 @@ static bool resp_op_removes(const struct mesh_route *rt, const char *name, size_
 {
 	for (size_t i = 0; rt && i < rt->nhops; i++) {
 		const struct header_op *h = &rt->hops[i];
-		if (h->dir == MESH_HDR_RESPONSE && (h->op == MESH_HDR_REMOVE || h->op == MESH_HDR_SET) &&
+		if (h->dir == MESH_HDR_RESPONSE &&
+		    (h->op == MESH_HDR_REMOVE || h->op == MESH_HDR_SET) &&
 		    mesh__h1_name_eq(name, len, h->name))
 			return true;
 	}
@@ -213,10 +216,8 @@ static bool is_idempotent(const struct mesh__h1_head *h)
 	case MESH_H1_M_OPTIONS:
 	case MESH_H1_M_PUT:
 	case MESH_H1_M_DELETE:
-	case MESH_H1_M_TRACE:
-		return true;
-	default:
-		return false;
+	case MESH_H1_M_TRACE: return true;
+	default: return false;
 	}
 }
 
@@ -301,8 +302,8 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 	struct mesh_header hv[MESH_H1_MAX_HEADERS_CAP];
 	const char *method = scratch_copy(w, &off, h->method, h->method_len);
 	const char *path = h->path ? scratch_copy(w, &off, h->path, h->path_len) : "/";
-	const char *authority = h->authority ? scratch_copy(w, &off, h->authority, h->authority_len)
-	                                     : "";
+	const char *authority =
+		h->authority ? scratch_copy(w, &off, h->authority, h->authority_len) : "";
 	size_t nh = 0;
 	for (size_t i = 0; i < h->n_headers && i < MESH_H1_MAX_HEADERS_CAP; i++) {
 		hv[nh].name = scratch_copy(w, &off, h->headers[i].name, h->headers[i].name_len);
@@ -328,8 +329,13 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 		if (lc->kind == MESH_LISTENER_UPSTREAM)
 			authority = lc->target;
 		struct mesh_request req = {
-			.struct_size = sizeof(req), .method = method, .scheme = "http",
-			.authority = authority, .path = path, .headers = hv, .nheaders = nh,
+			.struct_size = sizeof(req),
+			.method = method,
+			.scheme = "http",
+			.authority = authority,
+			.path = path,
+			.headers = hv,
+			.nheaders = nh,
 		};
 		if (mesh_router_route(st->ws->snap->router, &req, w->scratch, &rt)) {
 			st->flags |= F_NR;
@@ -337,7 +343,8 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 			return 0;
 		}
 		st->route = rt;
-		if (st->upgrade && rt->rule && rt->rule->kind == MESH_KIND_ROUTE_RULE && !rt->websocket) {
+		if (st->upgrade && rt->rule && rt->rule->kind == MESH_KIND_ROUTE_RULE &&
+		    !rt->websocket) {
 			/* v1alpha2 rules allowed upgrades only with websocketUpgrade */
 			st->keep_alive = false;
 			mesh__stream_local_reply(st, 403, "upgrade not allowed by the route\n");
@@ -347,12 +354,14 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 		    (rt->fault.abort_http_status || rt->fault.abort_grpc_status >= 0) &&
 		    roll(w, rt->fault.abort_percent)) {
 			st->flags |= F_FI;
-			int status = rt->fault.abort_http_status ? rt->fault.abort_http_status : 200;
+			int status =
+				rt->fault.abort_http_status ? rt->fault.abort_http_status : 200;
 			mesh__stream_local_reply(st, status, "fault filter abort\n");
 			return 0;
 		}
 		if (rt->action == MESH_ACTION_DIRECT_RESPONSE) {
-			reply(st, rt->direct_status, NULL, 0, rt->direct_body ? rt->direct_body : "");
+			reply(st, rt->direct_status, NULL, 0,
+			      rt->direct_body ? rt->direct_body : "");
 			return 0;
 		}
 		if (rt->action == MESH_ACTION_REDIRECT) {
@@ -377,8 +386,9 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 		if (mesh_balancer_acquire(st->ws->lb, st->cluster, MESH_CB_REQUESTS)) {
 			st->flags |= F_UO;
 			mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_PENDING_OVERFLOW], 1);
-			mesh__stream_local_reply(st, 503, "upstream connect error or disconnect/reset "
-			                                  "before headers. reset reason: overflow\n");
+			mesh__stream_local_reply(st, 503,
+			                         "upstream connect error or disconnect/reset "
+			                         "before headers. reset reason: overflow\n");
 			return 0;
 		}
 		st->cb_request = true;
@@ -411,7 +421,7 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 		const struct header_op *op = &rt->hops[i];
 		if (op->dir == MESH_HDR_REQUEST && op->op != MESH_HDR_REMOVE && op->value)
 			out[no++] = (struct mesh__h1_header){ op->name, strlen(op->name), op->value,
-				                             strlen(op->value) };
+				                              strlen(op->value) };
 	}
 	char rid[40];
 	if (!has_request_id) {
@@ -527,7 +537,8 @@ static bool retry(struct mesh__stream *st, int outcome)
 {
 	struct mesh__worker *w = st->d->w;
 	if (st->ep >= 0)
-		mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome, (uint64_t)mesh__now_ms());
+		mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome,
+		                  (uint64_t)mesh__now_ms());
 	st->ep = -1;
 	st->attempts++;
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_RETRY], 1);
@@ -557,8 +568,9 @@ void mesh__stream_upstream_failed(struct mesh__stream *st, unsigned flag)
 		mesh__dconn_close(st->d);
 		return;
 	}
-	mesh__stream_local_reply(st, 503, "upstream connect error or disconnect/reset before "
-	                                  "headers\n");
+	mesh__stream_local_reply(st, 503,
+	                         "upstream connect error or disconnect/reset before "
+	                         "headers\n");
 }
 
 /* The upstream answered with @status before anything went downstream:
@@ -624,7 +636,7 @@ int mesh__stream_response_head(struct mesh__stream *st, const struct mesh__h1_he
 		const struct header_op *op = &rt->hops[i];
 		if (op->dir == MESH_HDR_RESPONSE && op->op != MESH_HDR_REMOVE && op->value)
 			out[no++] = (struct mesh__h1_header){ op->name, strlen(op->name), op->value,
-				                             strlen(op->value) };
+				                              strlen(op->value) };
 	}
 	int64_t body = h->body;
 	unsigned wflags = 0;

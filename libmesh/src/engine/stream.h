@@ -51,9 +51,9 @@ struct mesh__stream {
 	bool req_chunked;       /* body re-framed as chunked toward upstream */
 	bool retriable;
 	bool is_head;
-	bool keep_alive;        /* downstream */
-	bool resp_started;      /* a response byte went downstream */
-	bool resp_chunked;      /* response re-framed as chunked toward downstream */
+	bool keep_alive;   /* downstream */
+	bool resp_started; /* a response byte went downstream */
+	bool resp_chunked; /* response re-framed as chunked toward downstream */
 	bool resp_done;
 	bool upgrade;
 	int status;

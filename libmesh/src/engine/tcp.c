@@ -33,8 +33,7 @@ static void on_close(void *ud)
 	mesh__free(c);
 }
 
-static int endpoint_sa(const mesh_cluster *cl, int ep, struct sockaddr_storage *sa,
-                       socklen_t *len)
+static int endpoint_sa(const mesh_cluster *cl, int ep, struct sockaddr_storage *sa, socklen_t *len)
 {
 	struct mesh_endpoint_info info = { .struct_size = sizeof(info) };
 	if (mesh_cluster_endpoint(cl, (size_t)ep, &info) || !info.address)
@@ -99,7 +98,8 @@ void mesh__tcp_accept(struct mesh__listener *l, int fd)
 	int up = -1;
 	if (!flag) {
 		up = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (up < 0 || (connect(up, (struct sockaddr *)&sa, len) < 0 && errno != EINPROGRESS))
+		if (up < 0 ||
+		    (connect(up, (struct sockaddr *)&sa, len) < 0 && errno != EINPROGRESS))
 			flag = F_UF;
 	}
 	if (flag) {

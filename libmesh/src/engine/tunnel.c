@@ -17,8 +17,8 @@ struct dir {
 	int from, to;
 	ev_io rio, wio;
 	struct mesh__block *buf;
-	bool eof;   /* read side saw EOF */
-	bool done;  /* EOF passed on (shutdown sent) */
+	bool eof;  /* read side saw EOF */
+	bool done; /* EOF passed on (shutdown sent) */
 };
 
 struct mesh__tunnel {

@@ -372,7 +372,8 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 			if (!u->st->resp_started) {
 				struct mesh__stream *st = u->st;
 				mesh__upstream_release(u, false);
-				mesh__stream_local_reply(st, 502, "upstream sent an invalid response\n");
+				mesh__stream_local_reply(st, 502,
+				                         "upstream sent an invalid response\n");
 				return;
 			}
 			failed(u, F_UPE);

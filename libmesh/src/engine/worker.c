@@ -47,8 +47,9 @@ int mesh__listen_socket(const char *addr, unsigned port, bool reuseport, mesh_di
 		struct sockaddr_storage got;
 		socklen_t glen = sizeof(got);
 		getsockname(fd, (struct sockaddr *)&got, &glen);
-		*bound_port = ntohs(got.ss_family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
-		                                             : ((struct sockaddr_in6 *)&got)->sin6_port);
+		*bound_port =
+			ntohs(got.ss_family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
+		                                       : ((struct sockaddr_in6 *)&got)->sin6_port);
 	}
 	return fd;
 fail:;

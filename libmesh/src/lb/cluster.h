@@ -27,8 +27,8 @@ enum mesh__hash_on {
  * overridden by the port-level settings, then by the subset's). Strings
  * point into the config's parse tree, which outlives the router. */
 struct mesh__lb_settings {
-	uint8_t policy;  /* enum mesh_lb_policy */
-	uint8_t hash_on; /* enum mesh__hash_on */
+	uint8_t policy;        /* enum mesh_lb_policy */
+	uint8_t hash_on;       /* enum mesh__hash_on */
 	const char *hash_name; /* header, cookie or query parameter name */
 	uint64_t ring_size;    /* ring hash minimumRingSize (default 1024) */
 	uint64_t maglev_size;  /* Maglev table size, a prime (default 65537) */
@@ -40,13 +40,13 @@ struct mesh__lb_settings {
 	/* outlierDetection; enabled when any threshold is set */
 	bool outlier;
 	bool split_local_origin;
-	uint32_t consecutive_5xx;         /* default 5 when enabled; 0 disables */
-	uint32_t consecutive_gateway;     /* 0 disables */
-	uint32_t consecutive_local;       /* default 5 (with split) */
-	int64_t interval_ms;              /* default 10000 */
-	int64_t base_ejection_ms;         /* default 30000 */
-	uint32_t max_ejection_percent;    /* default 10 */
-	uint32_t min_health_percent;      /* default 0 */
+	uint32_t consecutive_5xx;      /* default 5 when enabled; 0 disables */
+	uint32_t consecutive_gateway;  /* 0 disables */
+	uint32_t consecutive_local;    /* default 5 (with split) */
+	int64_t interval_ms;           /* default 10000 */
+	int64_t base_ejection_ms;      /* default 30000 */
+	uint32_t max_ejection_percent; /* default 10 */
+	uint32_t min_health_percent;   /* default 0 */
 	/* tls */
 	int tls_mode; /* 0 unset, 1 DISABLE, 2 SIMPLE, 3 MUTUAL, 4 ISTIO_MUTUAL */
 	const char *sni;
@@ -64,7 +64,7 @@ struct mesh__endpoint {
 struct mesh__lb_table;
 
 struct mesh_cluster {
-	char *name;   /* outbound|port|subset|host */
+	char *name; /* outbound|port|subset|host */
 	char *host;
 	char *subset; /* NULL: the whole service */
 	uint32_t port;

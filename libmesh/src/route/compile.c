@@ -12,7 +12,8 @@
 
 #define MESH_ROUTE_JIT_MAX 512
 
-#define DEFAULT_RETRY_ON "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+#define DEFAULT_RETRY_ON                                                                           \
+	"connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 
 /* A DestinationRule or DestinationPolicy under the host it names. */
 struct hostref {
@@ -36,7 +37,7 @@ struct build {
 		const char *pattern;
 		uint32_t opts;
 		pcre2_code *re;
-	} *retab;
+	} * retab;
 	size_t retab_cap, nre;
 };
 
@@ -227,7 +228,8 @@ static bool retab_grow(struct build *b)
 static pcre2_code *compile_regex(struct build *b, const struct mesh__node *n, bool icase,
                                  const struct mesh_resource *res)
 {
-	uint32_t opts = PCRE2_UTF | PCRE2_ANCHORED | PCRE2_ENDANCHORED | (icase ? PCRE2_CASELESS : 0);
+	uint32_t opts =
+		PCRE2_UTF | PCRE2_ANCHORED | PCRE2_ENDANCHORED | (icase ? PCRE2_CASELESS : 0);
 	if ((b->nre + 1) * 2 > b->retab_cap && !retab_grow(b))
 		return NULL;
 	struct rekey *slot = reslot(b->retab, b->retab_cap, n->u.str, opts);
@@ -380,7 +382,8 @@ static void index_policies(struct build *b)
 	for (size_t i = 0; i < cfg->nres; i++) {
 		const struct mesh_resource *res = cfg->res[i];
 		if (res->kind == MESH_KIND_DESTINATION_RULE) {
-			const char *h = fqdn(b, mesh__node_str(mesh__node_get(res->spec, "host")), res->ns);
+			const char *h =
+				fqdn(b, mesh__node_str(mesh__node_get(res->spec, "host")), res->ns);
 			if (!h)
 				continue;
 			if (h[0] == '*')
@@ -510,7 +513,8 @@ static void add_endpoints(struct build *b, struct mesh_cluster *c, const char *c
 		e->network = ep.network ? mesh__strdup(ep.network) : NULL;
 		e->labels = mesh__calloc(nl + 1, sizeof(char *));
 		bool oom = !e->address || !e->labels || (ep.locality && !e->locality) ||
-		           (ep.service_account && !e->service_account) || (ep.network && !e->network);
+		           (ep.service_account && !e->service_account) ||
+		           (ep.network && !e->network);
 		for (size_t j = 0; e->labels && j < nl; j++)
 			oom |= !(e->labels[j] = mesh__strdup(ep.labels[j]));
 		c->neps++; /* counted even when partial, so that fini frees it */
@@ -538,9 +542,8 @@ static uint32_t default_port(struct build *b, const char *host, int *protocol)
  * either a DestinationRule subset name (@subset) or, for RouteRules, a
  * label set (@labels).
  */
-static const struct mesh_cluster *cluster_for(struct build *b, const char *host,
-                                              const char *subset, const char *const *labels,
-                                              uint32_t port)
+static const struct mesh_cluster *cluster_for(struct build *b, const char *host, const char *subset,
+                                              const char *const *labels, uint32_t port)
 {
 	int protocol = MESH_PROTO_UNKNOWN;
 	uint32_t dport = default_port(b, host, &protocol);
@@ -708,14 +711,17 @@ static void header_ops(struct build *b, struct mesh_route *rt, const struct mesh
 		for (int o = 0; o < 3; o++) {
 			const struct mesh__node *x = mesh__node_get(h, ops[o]);
 			for (size_t i = 0; x && x->type == MESH_NODE_MAP && i < x->count; i++)
-				all[rt->nhops++] = (struct header_op){
-					(uint8_t)d, (uint8_t)o, x->u.pairs[i].key->u.str,
-					mesh__node_str(x->u.pairs[i].value) ? x->u.pairs[i].value->u.str : ""
-				};
+				all[rt->nhops++] =
+					(struct header_op){ (uint8_t)d, (uint8_t)o,
+					                    x->u.pairs[i].key->u.str,
+					                    mesh__node_str(x->u.pairs[i].value)
+					                            ? x->u.pairs[i].value->u.str
+					                            : "" };
 			for (size_t i = 0; x && x->type == MESH_NODE_SEQ && i < x->count; i++)
 				if (mesh__node_str(x->u.items[i]))
-					all[rt->nhops++] = (struct header_op){ (uint8_t)d, (uint8_t)o,
-						                               x->u.items[i]->u.str, NULL };
+					all[rt->nhops++] =
+						(struct header_op){ (uint8_t)d, (uint8_t)o,
+						                    x->u.items[i]->u.str, NULL };
 		}
 	}
 	rt->hops = all;
@@ -734,7 +740,8 @@ static void vs_match(struct build *b, struct match_block *m, const struct mesh__
 	strmatch_from(b, &m->authority, mesh__node_get(n, "authority"), false, res);
 	size_t nh, nw, nq;
 	struct hdrmatch *h = hdrmatches(b, mesh__node_get(n, "headers"), &nh, false, true, res);
-	struct hdrmatch *w = hdrmatches(b, mesh__node_get(n, "withoutHeaders"), &nw, true, true, res);
+	struct hdrmatch *w =
+		hdrmatches(b, mesh__node_get(n, "withoutHeaders"), &nw, true, true, res);
 	m->headers = alloc(b, (nh + nw + 1) * sizeof(*m->headers));
 	if (m->headers) {
 		if (nh)
@@ -769,8 +776,8 @@ static const struct mesh_cluster *vs_dest(struct build *b, const struct mesh__no
 }
 
 static struct mesh_route *vs_route(struct build *b, const struct mesh__node *h,
-                                   const struct mesh_resource *res,
-                                   const char *const *gws, size_t ngws)
+                                   const struct mesh_resource *res, const char *const *gws,
+                                   size_t ngws)
 {
 	struct mesh_route *rt = alloc(b, sizeof(*rt));
 	if (!rt)
@@ -782,7 +789,8 @@ static struct mesh_route *vs_route(struct build *b, const struct mesh__node *h,
 	if (match && match->type == MESH_NODE_SEQ && match->count) {
 		rt->matches = alloc(b, match->count * sizeof(*rt->matches));
 		for (size_t i = 0; rt->matches && i < match->count; i++)
-			vs_match(b, &rt->matches[rt->nmatches++], match->u.items[i], res, gws, ngws);
+			vs_match(b, &rt->matches[rt->nmatches++], match->u.items[i], res, gws,
+			         ngws);
 	} else if (gws) {
 		/* no match blocks, but gateways other than "mesh" still apply */
 		rt->matches = alloc(b, sizeof(*rt->matches));
@@ -815,10 +823,12 @@ static struct mesh_route *vs_route(struct build *b, const struct mesh__node *h,
 		rt->dests = alloc(b, (route->count + 1) * sizeof(*rt->dests));
 		for (size_t i = 0; rt->dests && i < route->count; i++) {
 			const struct mesh__node *rd = route->u.items[i];
-			const struct mesh_cluster *c = vs_dest(b, mesh__node_get(rd, "destination"), res);
+			const struct mesh_cluster *c =
+				vs_dest(b, mesh__node_get(rd, "destination"), res);
 			if (!c)
 				continue;
-			int64_t w = integer(mesh__node_get(rd, "weight"), route->count == 1 ? 100 : 0);
+			int64_t w =
+				integer(mesh__node_get(rd, "weight"), route->count == 1 ? 100 : 0);
 			rt->dests[rt->ndests].cluster = c;
 			rt->dests[rt->ndests].weight = (uint32_t)(w < 0 ? 0 : w);
 			rt->ndests++;
@@ -831,7 +841,8 @@ static struct mesh_route *vs_route(struct build *b, const struct mesh__node *h,
 	if (retries && retries->type == MESH_NODE_MAP) {
 		rt->retry.struct_size = sizeof(rt->retry);
 		rt->retry.attempts = (unsigned)integer(mesh__node_get(retries, "attempts"), 0);
-		rt->retry.per_try_timeout_ms = duration_ms(mesh__node_get(retries, "perTryTimeout"), 0);
+		rt->retry.per_try_timeout_ms =
+			duration_ms(mesh__node_get(retries, "perTryTimeout"), 0);
 		rt->retry.retry_on = mesh__node_str(mesh__node_get(retries, "retryOn"));
 		if (!rt->retry.retry_on)
 			rt->retry.retry_on = DEFAULT_RETRY_ON;
@@ -847,23 +858,28 @@ static struct mesh_route *vs_route(struct build *b, const struct mesh__node *h,
 		rt->fault.abort_grpc_status = -1;
 		if (delay) {
 			const struct mesh__node *pct = mesh__node_path(delay, "percentage.value");
-			rt->fault.delay_percent = pct ? number(pct, 0)
-			                              : number(mesh__node_get(delay, "percent"), 100);
+			rt->fault.delay_percent =
+				pct ? number(pct, 0)
+				    : number(mesh__node_get(delay, "percent"), 100);
 			rt->fault.delay_ms = duration_ms(mesh__node_get(delay, "fixedDelay"), 0);
 		}
 		if (abort_) {
 			const struct mesh__node *pct = mesh__node_path(abort_, "percentage.value");
-			rt->fault.abort_percent = pct ? number(pct, 0)
-			                              : number(mesh__node_get(abort_, "percent"), 100);
-			rt->fault.abort_http_status = (int)integer(mesh__node_get(abort_, "httpStatus"), 0);
+			rt->fault.abort_percent =
+				pct ? number(pct, 0)
+				    : number(mesh__node_get(abort_, "percent"), 100);
+			rt->fault.abort_http_status =
+				(int)integer(mesh__node_get(abort_, "httpStatus"), 0);
 			const char *g = mesh__node_str(mesh__node_get(abort_, "grpcStatus"));
 			if (g)
-				rt->fault.abort_grpc_status = (int)integer(mesh__node_get(abort_, "grpcStatus"), 2);
+				rt->fault.abort_grpc_status =
+					(int)integer(mesh__node_get(abort_, "grpcStatus"), 2);
 		}
 	}
 	const struct mesh__node *mirror = mesh__node_get(h, "mirror");
 	const struct mesh__node *mirrors = mesh__node_get(h, "mirrors");
-	size_t nm = (mirror ? 1 : 0) + (mirrors && mirrors->type == MESH_NODE_SEQ ? mirrors->count : 0);
+	size_t nm =
+		(mirror ? 1 : 0) + (mirrors && mirrors->type == MESH_NODE_SEQ ? mirrors->count : 0);
 	if (nm) {
 		rt->mirrors = alloc(b, nm * sizeof(*rt->mirrors));
 		if (mirror && rt->mirrors) {
@@ -873,10 +889,12 @@ static struct mesh_route *vs_route(struct build *b, const struct mesh__node *h,
 			rt->mirrors[rt->nmirrors].cluster = vs_dest(b, mirror, res);
 			rt->mirrors[rt->nmirrors++].percent = p;
 		}
-		for (size_t i = 0; rt->mirrors && mirrors && mirrors->type == MESH_NODE_SEQ &&
-		                   i < mirrors->count; i++) {
+		for (size_t i = 0;
+		     rt->mirrors && mirrors && mirrors->type == MESH_NODE_SEQ && i < mirrors->count;
+		     i++) {
 			const struct mesh__node *m = mirrors->u.items[i];
-			rt->mirrors[rt->nmirrors].cluster = vs_dest(b, mesh__node_get(m, "destination"), res);
+			rt->mirrors[rt->nmirrors].cluster =
+				vs_dest(b, mesh__node_get(m, "destination"), res);
 			rt->mirrors[rt->nmirrors++].percent =
 				number(mesh__node_path(m, "percentage.value"), 100);
 		}
@@ -926,11 +944,11 @@ static void cors_policy(struct build *b, struct mesh_route *rt, const struct mes
 	if (!no)
 		return;
 	rt->origins = alloc(b, no * sizeof(*rt->origins));
-	for (size_t i = 0; rt->origins && origins && origins->type == MESH_NODE_SEQ &&
-	                   i < origins->count; i++)
+	for (size_t i = 0;
+	     rt->origins && origins && origins->type == MESH_NODE_SEQ && i < origins->count; i++)
 		strmatch_from(b, &rt->origins[rt->norigins++], origins->u.items[i], false, res);
-	for (size_t i = 0; rt->origins && legacy && legacy->type == MESH_NODE_SEQ &&
-	                   i < legacy->count; i++) {
+	for (size_t i = 0;
+	     rt->origins && legacy && legacy->type == MESH_NODE_SEQ && i < legacy->count; i++) {
 		const struct mesh__node *o = legacy->u.items[i];
 		struct strmatch *m = &rt->origins[rt->norigins++];
 		if (!mesh__node_str(o) || !strcmp(o->u.str, "*")) {
@@ -1016,12 +1034,13 @@ static void compile_vs(struct build *b, const struct mesh_resource *res)
 		struct vhost *v = find_vhost(b, host);
 		if (v) {
 			if (v->source && v->source->kind == MESH_KIND_VIRTUAL_SERVICE)
-				mesh__diag_add(b->diag, MESH_SEV_WARNING, "MESH0008", res->file,
-				               hosts->u.items[i]->line, hosts->u.items[i]->col, NULL,
-				               "host %s is already routed by VirtualService %s/%s (%s:%u); "
-				               "this one is ignored for it",
-				               host, v->source->ns, v->source->name, v->source->file,
-				               v->source->line);
+				mesh__diag_add(
+					b->diag, MESH_SEV_WARNING, "MESH0008", res->file,
+					hosts->u.items[i]->line, hosts->u.items[i]->col, NULL,
+					"host %s is already routed by VirtualService %s/%s (%s:%u); "
+					"this one is ignored for it",
+					host, v->source->ns, v->source->name, v->source->file,
+					v->source->line);
 			continue;
 		}
 		v = add_vhost(b, host, res);
@@ -1035,9 +1054,10 @@ static void compile_vs(struct build *b, const struct mesh_resource *res)
 		static const char *const l4[] = { "tls", "tcp" };
 		for (int k = 0; k < 2; k++) {
 			const struct mesh__node *list = mesh__node_get(res->spec, l4[k]);
-			for (size_t j = 0; list && list->type == MESH_NODE_SEQ && j < list->count; j++) {
-				struct mesh_route *rt = vs_l4_route(b, list->u.items[j], res, gws, ngws,
-				                                    k == 0);
+			for (size_t j = 0; list && list->type == MESH_NODE_SEQ && j < list->count;
+			     j++) {
+				struct mesh_route *rt =
+					vs_l4_route(b, list->u.items[j], res, gws, ngws, k == 0);
 				if (rt)
 					push(b, (void ***)&v->tcp, &v->ntcp, &v->captcp, rt);
 			}
@@ -1138,7 +1158,8 @@ static struct mesh_route *rr_route(struct build *b, const struct mesh_resource *
 			const struct mesh__node *d = mesh__node_get(rd, "destination");
 			const char *h = d ? legacy_host(b, d, res) : host;
 			const struct mesh_cluster *c =
-				cluster_for(b, h ? h : host, NULL, labels_of(b, mesh__node_get(rd, "labels")), 0);
+				cluster_for(b, h ? h : host, NULL,
+			                    labels_of(b, mesh__node_get(rd, "labels")), 0);
 			if (!c)
 				continue;
 			int64_t w = integer(mesh__node_get(rd, "weight"), n == 1 ? 100 : 0);
@@ -1156,12 +1177,14 @@ static struct mesh_route *rr_route(struct build *b, const struct mesh_resource *
 		}
 		finish_weights(rt);
 	}
-	rt->timeout_ms = duration_ms(mesh__node_path(spec, "httpReqTimeout.simpleTimeout.timeout"), 0);
+	rt->timeout_ms =
+		duration_ms(mesh__node_path(spec, "httpReqTimeout.simpleTimeout.timeout"), 0);
 	const struct mesh__node *retry = mesh__node_path(spec, "httpReqRetries.simpleRetry");
 	if (retry) {
 		rt->retry.struct_size = sizeof(rt->retry);
 		rt->retry.attempts = (unsigned)integer(mesh__node_get(retry, "attempts"), 0);
-		rt->retry.per_try_timeout_ms = duration_ms(mesh__node_get(retry, "perTryTimeout"), 0);
+		rt->retry.per_try_timeout_ms =
+			duration_ms(mesh__node_get(retry, "perTryTimeout"), 0);
 		rt->retry.retry_on = "5xx,connect-failure,refused-stream";
 	} else {
 		default_retry(rt);
@@ -1179,7 +1202,8 @@ static struct mesh_route *rr_route(struct build *b, const struct mesh_resource *
 		}
 		if (abort_) {
 			rt->fault.abort_percent = number(mesh__node_get(abort_, "percent"), 100);
-			rt->fault.abort_http_status = (int)integer(mesh__node_get(abort_, "httpStatus"), 0);
+			rt->fault.abort_http_status =
+				(int)integer(mesh__node_get(abort_, "httpStatus"), 0);
 		}
 	}
 	const struct mesh__node *mirror = mesh__node_get(spec, "mirror");
@@ -1187,8 +1211,8 @@ static struct mesh_route *rr_route(struct build *b, const struct mesh_resource *
 		rt->mirrors = alloc(b, sizeof(*rt->mirrors));
 		const char *mh = legacy_host(b, mirror, res);
 		if (rt->mirrors && mh) {
-			rt->mirrors[0].cluster =
-				cluster_for(b, mh, NULL, labels_of(b, mesh__node_get(mirror, "labels")), 0);
+			rt->mirrors[0].cluster = cluster_for(
+				b, mh, NULL, labels_of(b, mesh__node_get(mirror, "labels")), 0);
 			rt->mirrors[0].percent = 100;
 			rt->nmirrors = 1;
 		}
@@ -1250,9 +1274,10 @@ static void compile_route_rules(struct build *b)
 			continue;
 		struct vhost *v = find_vhost(b, host);
 		if (v && v->source && v->source->kind == MESH_KIND_VIRTUAL_SERVICE) {
-			mesh__diag_add(b->diag, MESH_SEV_WARNING, NULL, res->file, res->line, 1, NULL,
-			               "RouteRule %s/%s is ignored: VirtualService %s/%s routes %s", res->ns,
-			               res->name, v->source->ns, v->source->name, host);
+			mesh__diag_add(b->diag, MESH_SEV_WARNING, NULL, res->file, res->line, 1,
+			               NULL,
+			               "RouteRule %s/%s is ignored: VirtualService %s/%s routes %s",
+			               res->ns, res->name, v->source->ns, v->source->name, host);
 			continue;
 		}
 		if (!v && !(v = add_vhost(b, host, res)))

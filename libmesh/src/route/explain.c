@@ -58,9 +58,11 @@ static void describe_block(struct mesh__sb *sb, const struct match_block *m)
 		mesh__sb_printf(sb, "%ssource label %s=%s", sb->len > start ? ", " : "",
 		                m->src_labels[i], m->src_labels[i + 1]);
 	if (m->src_name)
-		mesh__sb_printf(sb, "%ssource service %s", sb->len > start ? ", " : "", m->src_name);
+		mesh__sb_printf(sb, "%ssource service %s", sb->len > start ? ", " : "",
+		                m->src_name);
 	if (m->src_ns)
-		mesh__sb_printf(sb, "%ssource namespace %s", sb->len > start ? ", " : "", m->src_ns);
+		mesh__sb_printf(sb, "%ssource namespace %s", sb->len > start ? ", " : "",
+		                m->src_ns);
 	for (size_t i = 0; m->gateways && i < m->ngateways; i++)
 		mesh__sb_printf(sb, "%sgateway %s", sb->len > start ? ", " : "", m->gateways[i]);
 	if (sb->len == start)
@@ -107,7 +109,8 @@ static void text_action(struct mesh__sb *sb, const struct mesh_route *rt)
 		break;
 	case MESH_ACTION_DIRECT_RESPONSE:
 		mesh__sb_printf(sb, "  direct response: %d%s%s\n", rt->direct_status,
-		                rt->direct_body ? " body " : "", rt->direct_body ? rt->direct_body : "");
+		                rt->direct_body ? " body " : "",
+		                rt->direct_body ? rt->direct_body : "");
 		break;
 	default:
 		for (size_t i = 0; i < rt->ndests; i++) {
@@ -140,7 +143,8 @@ static void text_action(struct mesh__sb *sb, const struct mesh_route *rt)
 			mesh__sb_printf(sb, "  fault: abort with HTTP %d for %g%% of requests\n",
 			                rt->fault.abort_http_status, rt->fault.abort_percent);
 		if (rt->fault.abort_grpc_status >= 0)
-			mesh__sb_printf(sb, "  fault: abort with gRPC status %d for %g%% of requests\n",
+			mesh__sb_printf(sb,
+			                "  fault: abort with gRPC status %d for %g%% of requests\n",
 			                rt->fault.abort_grpc_status, rt->fault.abort_percent);
 	}
 	for (size_t i = 0; i < rt->nmirrors; i++) {
@@ -172,7 +176,8 @@ static void json_cluster(struct mesh__sb *sb, const struct mesh_cluster *c, unsi
 		mesh__sb_json_str(sb, c->subset);
 	else
 		mesh__sb_puts(sb, "null");
-	mesh__sb_printf(sb, ",\"port\":%u,\"endpoints\":%zu,\"weight\":%u}", c->port, c->neps, weight);
+	mesh__sb_printf(sb, ",\"port\":%u,\"endpoints\":%zu,\"weight\":%u}", c->port, c->neps,
+	                weight);
 }
 
 static void json_route(struct mesh__sb *sb, const struct mesh_route *rt, const char *why)
@@ -213,7 +218,8 @@ static void json_route(struct mesh__sb *sb, const struct mesh_route *rt, const c
 	mesh__sb_json_str(sb, rt->retry.retry_on ? rt->retry.retry_on : "");
 	mesh__sb_printf(sb, ",\"perTryTimeoutMs\":%lld}", (long long)rt->retry.per_try_timeout_ms);
 	if (rt->has_fault)
-		mesh__sb_printf(sb, ",\"fault\":{\"delayMs\":%lld,\"delayPercent\":%g,"
+		mesh__sb_printf(sb,
+		                ",\"fault\":{\"delayMs\":%lld,\"delayPercent\":%g,"
 		                "\"abortHttpStatus\":%d,\"abortPercent\":%g}",
 		                (long long)rt->fault.delay_ms, rt->fault.delay_percent,
 		                rt->fault.abort_http_status, rt->fault.abort_percent);
@@ -254,16 +260,18 @@ MESH_API char *mesh_router_explain(const mesh_router *r, const struct mesh_reque
 			mesh__sb_puts(&sb, "null");
 	} else {
 		mesh__sb_printf(&sb, "request: %s %s://%s%s\n", req->method ? req->method : "GET",
-		                req->scheme ? req->scheme : "http", auth, req->path ? req->path : "/");
+		                req->scheme ? req->scheme : "http", auth,
+		                req->path ? req->path : "/");
 		if (!v) {
-			mesh__sb_printf(&sb, "no virtual host serves \"%s\": the proxy answers 404 (NR)\n",
-			                auth);
+			mesh__sb_printf(
+				&sb, "no virtual host serves \"%s\": the proxy answers 404 (NR)\n",
+				auth);
 			goto done;
 		}
 		mesh__sb_printf(&sb, "virtual host: %s", v->host);
 		if (v->source)
-			mesh__sb_printf(&sb, " (from %s %s/%s)", v->source->kind_name, v->source->ns,
-			                v->source->name);
+			mesh__sb_printf(&sb, " (from %s %s/%s)", v->source->kind_name,
+			                v->source->ns, v->source->name);
 		mesh__sb_printf(&sb, ", %zu route%s\n", v->nroutes, v->nroutes == 1 ? "" : "s");
 	}
 	const struct mesh_route *hit = NULL;

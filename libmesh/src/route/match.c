@@ -77,19 +77,17 @@ const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *
 	return NULL;
 }
 
-bool mesh__str_match(const struct strmatch *m, const char *s, size_t len,
-                      mesh_route_scratch *scr)
+bool mesh__str_match(const struct strmatch *m, const char *s, size_t len, mesh_route_scratch *scr)
 {
 	switch (m->kind) {
 	case SM_ANY:
-	case SM_PRESENT:
-		return true;
+	case SM_PRESENT: return true;
 	case SM_EXACT:
 		return len == m->len &&
 		       (m->icase ? !strncasecmp(s, m->value, len) : !memcmp(s, m->value, len));
 	case SM_PREFIX:
-		return len >= m->len &&
-		       (m->icase ? !strncasecmp(s, m->value, m->len) : !memcmp(s, m->value, m->len));
+		return len >= m->len && (m->icase ? !strncasecmp(s, m->value, m->len)
+		                                  : !memcmp(s, m->value, m->len));
 	case SM_REGEX: {
 		if (!m->re)
 			return false;
@@ -97,8 +95,7 @@ bool mesh__str_match(const struct strmatch *m, const char *s, size_t len,
 		/* 0: matched, ovector too small for the groups (we need none) */
 		return rc >= 0;
 	}
-	default:
-		return false;
+	default: return false;
 	}
 }
 
@@ -141,7 +138,11 @@ static const char *kind_name(const struct strmatch *m)
 	}
 }
 
-#define WHY(...) do { if (why) snprintf(why->text, sizeof(why->text), __VA_ARGS__); } while (0)
+#define WHY(...)                                                                                   \
+	do {                                                                                       \
+		if (why)                                                                           \
+			snprintf(why->text, sizeof(why->text), __VA_ARGS__);                       \
+	} while (0)
 
 static bool label_in(const char *const *labels, const char *k, const char *v)
 {
@@ -160,8 +161,7 @@ static const char *label_get(const char *const *labels, const char *k)
 }
 
 static bool block_matches(const struct mesh_router *r, const struct match_block *m,
-                          const struct mesh_request *req, mesh_route_scratch *s,
-                          struct why *why)
+                          const struct mesh_request *req, mesh_route_scratch *s, struct why *why)
 {
 	const char *path = req->path ? req->path : "/";
 	const char *q = strchr(path, '?');
@@ -176,14 +176,14 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 	}
 	const char *scheme = req->scheme ? req->scheme : "http";
 	if (!mesh__str_match(&m->scheme, scheme, strlen(scheme), s)) {
-		WHY("scheme %s \"%s\" does not match \"%s\"", kind_name(&m->scheme), m->scheme.value,
-		    scheme);
+		WHY("scheme %s \"%s\" does not match \"%s\"", kind_name(&m->scheme),
+		    m->scheme.value, scheme);
 		return false;
 	}
 	const char *method = req->method ? req->method : "GET";
 	if (!mesh__str_match(&m->method, method, strlen(method), s)) {
-		WHY("method %s \"%s\" does not match \"%s\"", kind_name(&m->method), m->method.value,
-		    method);
+		WHY("method %s \"%s\" does not match \"%s\"", kind_name(&m->method),
+		    m->method.value, method);
 		return false;
 	}
 	const char *auth = req->authority ? req->authority : "";
@@ -197,7 +197,8 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 		const char *v = header(req, h->name);
 		bool hit = v && mesh__str_match(&h->m, v, strlen(v), s);
 		if (h->absent && hit) {
-			WHY("header \"%s\" is present and matches, but withoutHeaders excludes it", h->name);
+			WHY("header \"%s\" is present and matches, but withoutHeaders excludes it",
+			    h->name);
 			return false;
 		}
 		if (!h->absent && !v) {
@@ -205,8 +206,8 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 			return false;
 		}
 		if (!h->absent && !hit) {
-			WHY("header \"%s\" %s \"%s\" does not match \"%s\"", h->name, kind_name(&h->m),
-			    h->m.value, v);
+			WHY("header \"%s\" %s \"%s\" does not match \"%s\"", h->name,
+			    kind_name(&h->m), h->m.value, v);
 			return false;
 		}
 	}
@@ -215,7 +216,8 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 		size_t vlen;
 		const char *v = query_param(path, h->name, &vlen);
 		if (!v || !mesh__str_match(&h->m, v, vlen, s)) {
-			WHY("query parameter \"%s\" %s", h->name, v ? "does not match" : "is absent");
+			WHY("query parameter \"%s\" %s", h->name,
+			    v ? "does not match" : "is absent");
 			return false;
 		}
 	}
@@ -232,7 +234,8 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 	}
 	for (size_t i = 0; m->src_labels && m->src_labels[i]; i += 2)
 		if (!label_in(src_labels, m->src_labels[i], m->src_labels[i + 1])) {
-			WHY("source label %s=%s is missing", m->src_labels[i], m->src_labels[i + 1]);
+			WHY("source label %s=%s is missing", m->src_labels[i],
+			    m->src_labels[i + 1]);
 			return false;
 		}
 	if (m->src_name) {
@@ -254,7 +257,8 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 		const char *slash = strchr(gw, '/');
 		bool hit = false;
 		for (size_t i = 0; i < m->ngateways && !hit; i++)
-			hit = !strcmp(m->gateways[i], gw) || (slash && !strcmp(m->gateways[i], slash + 1));
+			hit = !strcmp(m->gateways[i], gw) ||
+			      (slash && !strcmp(m->gateways[i], slash + 1));
 		if (!hit) {
 			WHY("gateway \"%s\" is not among the route's gateways", gw);
 			return false;
@@ -264,8 +268,7 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 }
 
 bool mesh__route_matches(const struct mesh_router *r, const struct mesh_route *rt,
-                         const struct mesh_request *req, mesh_route_scratch *s,
-                         struct why *why)
+                         const struct mesh_request *req, mesh_route_scratch *s, struct why *why)
 {
 	if (rt->nmatches == 0) {
 		if (req->gateway && strcmp(req->gateway, "mesh")) {

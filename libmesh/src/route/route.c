@@ -23,8 +23,7 @@ static char *const *copy_labels(struct mesh__arena *a, const char *const *labels
 }
 
 MESH_API int mesh_router_new(mesh_config *cfg, const mesh_registry *reg,
-                             const struct mesh_workload *wl, mesh_router **out,
-                             mesh_diag *diag)
+                             const struct mesh_workload *wl, mesh_router **out, mesh_diag *diag)
 {
 	if (!cfg || !out)
 		return MESH_EINVAL;
@@ -161,12 +160,12 @@ MESH_API int mesh_router_route_connection(const mesh_router *r, const struct mes
 
 /* Copy a value struct into the caller's, which may be an older, smaller
  * version of it: only the first out->struct_size bytes are written. */
-#define FILL(out, src)                                                                  \
-	do {                                                                            \
-		size_t size_ = (out)->struct_size < sizeof(*(out)) ? (out)->struct_size \
-		                                                  : sizeof(*(out));     \
-		memcpy((out), &(src), size_);                                           \
-		(out)->struct_size = size_;                                             \
+#define FILL(out, src)                                                                             \
+	do {                                                                                       \
+		size_t size_ =                                                                     \
+			(out)->struct_size < sizeof(*(out)) ? (out)->struct_size : sizeof(*(out)); \
+		memcpy((out), &(src), size_);                                                      \
+		(out)->struct_size = size_;                                                        \
 	} while (0)
 
 MESH_API const char *mesh_route_rule_kind(const mesh_route *rt)

@@ -39,13 +39,13 @@ struct match_block {
 	size_t nheaders;
 	struct hdrmatch *query; /* name: parameter name */
 	size_t nquery;
-	uint32_t port;             /* 0: any */
+	uint32_t port;                 /* 0: any */
 	const char *const *src_labels; /* "k", "v", ..., NULL or NULL */
-	const char *src_ns;        /* NULL: any */
-	const char *src_name;      /* RouteRule match.source.name */
-	const char *const *gateways; /* NULL: "mesh" only */
+	const char *src_ns;            /* NULL: any */
+	const char *src_name;          /* RouteRule match.source.name */
+	const char *const *gateways;   /* NULL: "mesh" only */
 	size_t ngateways;
-	const char *const *sni;      /* tls routes: sniHosts */
+	const char *const *sni; /* tls routes: sniHosts */
 	size_t nsni;
 	const struct mesh__node *node; /* for explain */
 };
@@ -100,7 +100,7 @@ struct mesh_route {
 };
 
 struct vhost {
-	const char *host; /* FQDN, or "*.suffix", or "*" */
+	const char *host;                   /* FQDN, or "*.suffix", or "*" */
 	const struct mesh_resource *source; /* VirtualService, first RouteRule, or NULL */
 	struct mesh_route **routes;
 	size_t nroutes, caproutes;
@@ -131,7 +131,7 @@ struct mesh_router {
 	 * namespace may use ("reviews", "reviews.ns", "reviews.ns.svc") */
 	struct vkey *lookup;
 	size_t lookup_cap;
-	struct vhost **wild;  /* wildcard vhosts, longest suffix first */
+	struct vhost **wild; /* wildcard vhosts, longest suffix first */
 	size_t nwild;
 	struct mesh_cluster **clusters;
 	size_t nclusters, capclusters;
@@ -157,10 +157,8 @@ void mesh__router_release(struct mesh_router *r);
 uint64_t mesh__host_hash(const char *s, size_t n);
 const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *authority);
 bool mesh__route_matches(const struct mesh_router *r, const struct mesh_route *rt,
-                         const struct mesh_request *req, mesh_route_scratch *s,
-                         struct why *why);
-bool mesh__str_match(const struct strmatch *m, const char *s, size_t len,
-                     mesh_route_scratch *scr);
+                         const struct mesh_request *req, mesh_route_scratch *s, struct why *why);
+bool mesh__str_match(const struct strmatch *m, const char *s, size_t len, mesh_route_scratch *scr);
 /* A tcp / tls route for a connection. */
 bool mesh__conn_matches(const struct mesh_router *r, const struct mesh_route *rt,
                         const struct mesh_connection *c);
