@@ -162,8 +162,8 @@ static void check_head(const struct run *r, const struct mesh__h1_head *h)
 	else
 		CHECK(h->content_length == -1);
 	CHECK(!((f & MESH_H1_F_CHUNKED) && (f & MESH_H1_F_CONTENT_LENGTH)));
-	if (f & MESH_H1_F_TUNNEL)
-		CHECK(f & MESH_H1_F_NO_BODY);
+	if ((f & MESH_H1_F_TUNNEL) && !(f & MESH_H1_F_UPGRADE && r->type == MESH_H1_REQUEST))
+		CHECK(f & MESH_H1_F_NO_BODY); /* an upgrade request may have a body first */
 	if (r->type == MESH_H1_REQUEST) {
 		CHECK(h->method && inside(r, h->method, h->method_len));
 		CHECK(is_token(h->method, h->method_len));
@@ -266,16 +266,20 @@ static void roundtrip(const struct run *r, const struct mesh__h1_head *h)
 		rc = mesh__h1_write_response_head(&sb, h->status, h->reason ? h->reason : "",
 		                                  h->reason_len, hs, n, body, wf);
 	CHECK(rc == 0);
-	/* the framing header the writer adds may push a head that was at the
+	/* the framing field the writer adds may push a head that was at the
 	 * limit past it: parse back with room to spare */
 	struct mesh__h1_limits lim = *r->lim;
 	lim.max_head_bytes = MESH_H1_MAX_HEAD_BYTES_CAP;
 	lim.max_start_line = MESH_H1_MAX_HEAD_BYTES_CAP;
+	/* and "connection: close" may add one field */
+	lim.max_headers = (lim.max_headers ? lim.max_headers : MESH_H1_DEFAULT_MAX_HEADERS) + 1;
 	struct mesh__h1_parser p;
 	mesh__h1_parser_init(&p, r->type, &lim);
-	if (r->expect == 1)
+	/* the expectation in effect for this response (it ends with a final
+	 * response) */
+	if (h->flags & MESH_H1_F_HEAD_RESPONSE)
 		mesh__h1_parser_expect_head(&p);
-	else if (r->expect == 2)
+	else if (r->type == MESH_H1_RESPONSE && (h->flags & MESH_H1_F_CONNECT))
 		mesh__h1_parser_set_request_method(&p, "CONNECT", 7);
 	struct rt t = { .orig = h };
 	long got = mesh__h1_parse(&p, sb.buf, sb.len, &cb, &t);
@@ -386,15 +390,17 @@ static uint64_t run(const uint8_t *data, size_t size, int mode, int type, int ex
 		memmove(pend, pend + n, plen - (size_t)n);
 		plen -= (size_t)n;
 		int st = mesh__h1_parser_state(&p);
-		if (st == MESH_H1_TUNNEL) {
+		if (st == MESH_H1_TUNNEL && type == MESH_H1_REQUEST) {
 			mark(&r, 'U');
-			if (type == MESH_H1_RESPONSE)
-				break;
 			CHECK(mesh__h1_parser_resume(&p) == 0);
 			continue;
 		}
-		if (st == MESH_H1_CLOSED)
+		if (st == MESH_H1_TUNNEL || st == MESH_H1_CLOSED) {
+			/* nothing more is parsed: the rest stays unconsumed */
+			CHECK(mesh__h1_parse(&p, pend, plen, &callbacks, &r) == 0);
+			plen += size - off;
 			break;
+		}
 		if (off == size && n == 0 && r.events == before)
 			break; /* no progress and nothing more to give */
 	}

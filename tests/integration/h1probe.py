@@ -351,6 +351,70 @@ def cmd_load(a):
     print(json.dumps(summary))
 
 
+def get_on(s, host, path="/"):
+    """One request on socket @s: its status, or an error name."""
+    try:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path.encode(), host.encode()))
+        data = b""
+        s.settimeout(3)
+        while True:
+            resp, _ = parse_responses(data)
+            if resp and resp[0]["complete"]:
+                return resp[0]["status"]
+            b = s.recv(65536)
+            if not b:
+                return "eof"
+            data += b
+    except OSError as e:
+        return type(e).__name__
+
+
+def cmd_maxconn(a):
+    """--max-connections N: N open connections, then one more."""
+    held = [socket.create_connection(("127.0.0.1", a.port), timeout=3) for _ in range(a.n)]
+    time.sleep(0.3)
+    extra = socket.create_connection(("127.0.0.1", a.port), timeout=3)
+    over = get_on(extra, a.host)
+    extra.close()
+    first = get_on(held[0], a.host)
+    held[0].close()
+    time.sleep(0.3)
+    again = socket.create_connection(("127.0.0.1", a.port), timeout=3)
+    after = get_on(again, a.host)
+    again.close()
+    for s in held[1:]:
+        s.close()
+    print(json.dumps({"over_limit": over, "held_connection": first, "after_one_closed": after}))
+
+
+def cmd_expect(a):
+    """Check a `send` result: exit 0, or print why not and exit 1."""
+    try:
+        d = json.load(open(a.file))
+    except ValueError:
+        print("the probe itself failed (see its stderr)")
+        sys.exit(1)
+    why = []
+    want = [int(x) for x in a.status.split(",")] if a.status else None
+    st = d["statuses"]
+    if want is not None:
+        if not st:
+            why.append("no response (wanted %s)" % a.status)
+        elif st[0] not in want:
+            why.append("status %s (wanted %s)" % (st[0], a.status))
+        elif len(st) > 1:
+            why.append("%d responses to one request: %s" % (len(st), st))
+    if a.no_response and st:
+        why.append("answered %s (wanted the connection closed without an answer)" % st)
+    if a.closed and not d["closed"]:
+        why.append("connection still open after %ss" % a.timeout)
+    if a.max_elapsed and (d["elapsed"] is None or d["elapsed"] > a.max_elapsed):
+        why.append("closed after %ss (wanted <= %ss)" % (d["elapsed"], a.max_elapsed))
+    if why:
+        print("; ".join(why))
+        sys.exit(1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -384,9 +448,20 @@ def main():
     p.add_argument("--stop-file", required=True)
     p.add_argument("--pause", type=float, default=0.0)
     p.add_argument("--stop-on-refused", action="store_true")
+    p = sub.add_parser("maxconn")
+    p.add_argument("port", type=int)
+    p.add_argument("host")
+    p.add_argument("n", type=int)
+    p = sub.add_parser("expect")
+    p.add_argument("file")
+    p.add_argument("--status")
+    p.add_argument("--closed", action="store_true")
+    p.add_argument("--no-response", action="store_true")
+    p.add_argument("--max-elapsed", type=float)
+    p.add_argument("--timeout", default="?")
     a = ap.parse_args()
     {"send": cmd_send, "slow": cmd_slow, "idle": cmd_idle, "backend": cmd_backend,
-     "load": cmd_load}[a.cmd](a)
+     "load": cmd_load, "expect": cmd_expect, "maxconn": cmd_maxconn}[a.cmd](a)
 
 
 if __name__ == "__main__":

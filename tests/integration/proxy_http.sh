@@ -30,6 +30,8 @@ start_echo() { # NAME -> prints port
 
 python3 "$(dirname "$0")/ws.py" server "$tmp/ws.port" >"$tmp/ws.log" 2>&1 &
 pids="$pids $!"
+python3 "$(dirname "$0")/hostlog.py" "$tmp/shadow.port" "$tmp/shadow.log" >/dev/null 2>&1 &
+pids="$pids $!"
 v1=$(start_echo reviews-v1)
 v2=$(start_echo reviews-v2)
 rt=$(start_echo ratings)
@@ -75,6 +77,8 @@ spec:
 YAML
 wait_file "$tmp/ws.port"
 ws=$(cat "$tmp/ws.port")
+wait_file "$tmp/shadow.port"
+shadow=$(cat "$tmp/shadow.port")
 cat >"$cfg/chat.yaml" <<YAML
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -85,6 +89,27 @@ spec:
   location: MESH_INTERNAL
   resolution: STATIC
   endpoints: [{address: 127.0.0.1, ports: {http: $ws}}]
+YAML
+cat >"$cfg/mirror.yaml" <<YAML
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: shadow}
+spec:
+  hosts: [shadow.default.svc.cluster.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1, ports: {http: $shadow}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: mirrored}
+spec:
+  hosts: [mirrored.example.com]
+  http:
+  - route: [{destination: {host: ratings}}]
+    mirror: {host: shadow}
+    mirrorPercentage: {value: 100}
 YAML
 cat >"$cfg/rules.yaml" <<'YAML'
 apiVersion: config.istio.io/v1alpha2
@@ -170,6 +195,15 @@ expect_output "503" "503"
 
 expect_status "WebSocket upgrade through the proxy" 0 python3 "$(dirname "$0")/ws.py" client "$out" chat "hello over websocket"
 expect_output "text frame echoed, 200 KB binary frame intact" "echo: hello over websocket; binary intact"
+
+expect_status "mirrored request answered by the main route" 0 sh -c "$C -H 'Host: mirrored.example.com' --data-binary 'copy me' 'http://127.0.0.1:$out/m?echo=1'"
+expect_output "main answer" "copy me"
+sleep 0.3
+if grep -q "POST mirrored.example.com-shadow /m?echo=1 7" "$tmp/shadow.log" 2>/dev/null; then
+	ok "the mirror got a copy with the -shadow host and the body"
+else
+	not_ok "the mirror got a copy with the -shadow host and the body"; cat "$tmp/shadow.log" 2>/dev/null
+fi
 
 # smuggling shape: refused with 400 and the connection closed
 expect_status "CL + TE refused" 0 sh -c "printf 'POST / HTTP/1.1\r\nHost: ratings\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' | $C --max-time 3 telnet://127.0.0.1:$out 2>/dev/null | head -1"

@@ -52,6 +52,7 @@ static void stream_free(struct mesh__worker *w, struct mesh__stream *st)
 	w->free_streams = st;
 }
 
+static void mirrors_end(struct mesh__stream *st, bool complete);
 static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents);
 static void on_delay(struct ev_loop *loop, ev_timer *t, int revents);
 
@@ -62,6 +63,7 @@ static void stream_done(struct mesh__stream *st, int outcome)
 	struct mesh__worker *w = d->w;
 	ev_timer_stop(w->loop, &st->timeout);
 	ev_timer_stop(w->loop, &st->delay);
+	mirrors_end(st, false);
 	if (st->up)
 		mesh__upstream_release(st->up, false);
 	if (st->cluster && st->ws) {
@@ -221,29 +223,84 @@ static bool is_idempotent(const struct mesh__h1_head *h)
 	}
 }
 
-static int endpoint_addr(struct mesh__stream *st, const mesh_cluster *c, int ep)
+static int endpoint_sockaddr(const mesh_cluster *c, int ep, struct sockaddr_storage *sa,
+                             socklen_t *len, char *key, size_t key_size)
 {
 	struct mesh_endpoint_info info = { .struct_size = sizeof(info) };
 	if (mesh_cluster_endpoint(c, (size_t)ep, &info) || !info.address)
 		return -1;
-	memset(&st->dst, 0, sizeof(st->dst));
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&st->dst;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&st->dst;
+	memset(sa, 0, sizeof(*sa));
+	struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
 	unsigned port = info.port ? info.port : mesh_cluster_port(c);
 	if (inet_pton(AF_INET, info.address, &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
 		in4->sin_port = htons((uint16_t)port);
-		st->dst_len = sizeof(*in4);
+		*len = sizeof(*in4);
 	} else if (inet_pton(AF_INET6, info.address, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons((uint16_t)port);
-		st->dst_len = sizeof(*in6);
+		*len = sizeof(*in6);
 	} else {
 		/* DNS endpoints need an async resolver; not yet */
 		return -1;
 	}
-	snprintf(st->dst_key, sizeof(st->dst_key), "%s:%u", info.address, port);
+	if (key)
+		snprintf(key, key_size, "%s:%u", info.address, port);
 	return 0;
+}
+
+static int endpoint_addr(struct mesh__stream *st, const mesh_cluster *c, int ep)
+{
+	return endpoint_sockaddr(c, ep, &st->dst, &st->dst_len, st->dst_key, sizeof(st->dst_key));
+}
+
+/* Start the mirrors of @rt (each by its percentage) with the request head
+ * @out (Host first), sent to them with "-shadow" on the Host. */
+static void start_mirrors(struct mesh__stream *st, const struct mesh_route *rt,
+                          const struct mesh__h1_head *h, struct mesh__h1_header *out, size_t no,
+                          const char *path, int64_t body)
+{
+	struct mesh__worker *w = st->d->w;
+	for (size_t i = 0; i < rt->nmirrors && st->nmirrors < MESH_MAX_MIRRORS; i++) {
+		const mesh_cluster *c = rt->mirrors[i].cluster;
+		if (!c || !roll(w, rt->mirrors[i].percent))
+			continue;
+		int ep = mesh_balancer_pick(st->ws->lb, c, 0, (uint64_t)mesh__now_ms());
+		struct sockaddr_storage sa;
+		socklen_t len;
+		if (ep < 0 || endpoint_sockaddr(c, ep, &sa, &len, NULL, 0))
+			continue;
+		char host[300];
+		snprintf(host, sizeof(host), "%.*s-shadow", (int)out[0].value_len, out[0].value);
+		struct mesh__h1_header saved = out[0];
+		out[0].value = host;
+		out[0].value_len = strlen(host);
+		struct mesh__sb *sb = &w->sb;
+		mesh__sb_truncate(sb, 0);
+		int rc = mesh__h1_write_request_head(sb, h->method, h->method_len, path,
+		                                     strlen(path), out, no, body, MESH_H1_W_CLOSE);
+		out[0] = saved;
+		if (rc)
+			continue;
+		struct mesh__mirror *m =
+			mesh__mirror_start(w, (struct sockaddr *)&sa, len, sb->buf, sb->len);
+		if (m)
+			st->mirrors[st->nmirrors++] = m;
+	}
+}
+
+static void mirrors_body(struct mesh__stream *st, const void *data, size_t len)
+{
+	for (unsigned i = 0; i < st->nmirrors; i++)
+		mesh__mirror_body(st->mirrors[i], data, len);
+}
+
+static void mirrors_end(struct mesh__stream *st, bool complete)
+{
+	for (unsigned i = 0; i < st->nmirrors; i++)
+		mesh__mirror_end(st->mirrors[i], complete);
+	st->nmirrors = 0;
 }
 
 /* Choose an endpoint of st->cluster. Returns 0, or answers 503 itself. */
@@ -441,6 +498,11 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 		mesh__stream_local_reply(st, 400, "request head cannot be forwarded\n");
 		return 0;
 	}
+	if (rt && rt->nmirrors && !st->upgrade) {
+		start_mirrors(st, rt, h, out, no, up_path, body);
+		if (st->req_done)
+			mirrors_end(st, true);
+	}
 	st->retriable = is_idempotent(h) || body == MESH_H1_BODY_NONE || body == 0;
 	if (h->flags & MESH_H1_F_EXPECT_CONTINUE) {
 		/* as Envoy: the proxy answers 100 itself and sends the body on */
@@ -481,6 +543,17 @@ int mesh__stream_on_body(struct mesh__dconn *d, const char *data, size_t len)
 	}
 	if (!ok)
 		return -1;
+	if (st->nmirrors) {
+		if (st->req_chunked) {
+			char hdr[MESH_H1_CHUNK_HEADER_MAX];
+			size_t n = mesh__h1_chunk_header(hdr, len);
+			mirrors_body(st, hdr, n);
+			mirrors_body(st, data, len);
+			mirrors_body(st, MESH_H1_CRLF, 2);
+		} else {
+			mirrors_body(st, data, len);
+		}
+	}
 	if (st->req.bytes + st->req_dropped > MESH_RETRY_BUFFER)
 		st->retriable = false;
 	if (st->up)
@@ -505,8 +578,11 @@ int mesh__stream_on_end(struct mesh__dconn *d)
 		mesh__stream_finish(st);
 		return 0; /* the next pipelined request may follow at once */
 	}
-	if (st->req_chunked)
+	if (st->req_chunked) {
 		mesh__chain_append(&st->req, &w->pool, "0\r\n\r\n", 5);
+		mirrors_body(st, "0\r\n\r\n", 5);
+	}
+	mirrors_end(st, true);
 	if (st->up)
 		mesh__upstream_write(st->up);
 	return 1; /* one request at a time: wait for this response */

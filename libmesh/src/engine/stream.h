@@ -33,8 +33,13 @@ struct mesh__dconn {
 	int64_t head_started_ms; /* first byte of the current request head */
 };
 
+struct mesh__mirror;
+#define MESH_MAX_MIRRORS 4
+
 struct mesh__stream {
 	struct mesh__dconn *d;
+	struct mesh__mirror *mirrors[MESH_MAX_MIRRORS];
+	unsigned nmirrors;
 	struct mesh__wsnap *ws;
 	const mesh_route *route;
 	const mesh_cluster *cluster;
@@ -95,6 +100,14 @@ void mesh__stream_response_end(struct mesh__stream *st, const struct mesh__h1_he
 
 void mesh__stream_upgrade(struct mesh__stream *st, struct mesh__upstream *u, const char *early,
                           size_t early_len);
+
+/* mirror.c */
+struct mesh__mirror *mesh__mirror_start(struct mesh__worker *w, const struct sockaddr *sa,
+                                        socklen_t len, const char *head, size_t head_len);
+void mesh__mirror_body(struct mesh__mirror *m, const void *data, size_t len);
+/* The stream is done with the mirror: @complete when the whole request was
+ * given to it (otherwise the copy is abandoned). */
+void mesh__mirror_end(struct mesh__mirror *m, bool complete);
 
 /* conn.c */
 /* Take the socket out of a connection (watchers stopped, counters and

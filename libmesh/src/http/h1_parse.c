@@ -727,6 +727,23 @@ static int on_head_block(struct mesh__h1_parser *p, const char *b, size_t hl,
 	return cb->on_head ? cbret(p, cb->on_head(ud, &h)) : 0;
 }
 
+/* A complete trailer section @b[0..tl): parse and report it. Returns 0,
+ * 1 (paused) or a negative error. */
+static int on_trailer_block(struct mesh__h1_parser *p, const char *b, size_t tl,
+                            const struct mesh__h1_callbacks *cb, void *ud)
+{
+	struct mesh__h1_header tr[MESH_H1_MAX_HEADERS_CAP];
+	size_t n = 0;
+	int rc = parse_fields(b, 0, tl - 2, tr, p->lim.max_headers, &n);
+	if (rc)
+		return rc;
+	scan_reset(p);
+	p->state = H1_S_MSG_END;
+	if (n == 0 || !cb->on_trailers)
+		return 0;
+	return cbret(p, cb->on_trailers(ud, tr, n));
+}
+
 /* on_end, after choosing the state that follows the message. */
 static int message_end(struct mesh__h1_parser *p, const struct mesh__h1_callbacks *cb, void *ud)
 {
@@ -876,6 +893,8 @@ long mesh__h1_parse(struct mesh__h1_parser *p, const char *buf, size_t len,
 			break;
 
 		case H1_S_HEAD: {
+			if (pos == len)
+				return (long)pos;
 			long hl = scan_block(p, buf + pos, len - pos, true);
 			if (hl < 0)
 				return fail(p, (int)hl);
@@ -922,6 +941,8 @@ long mesh__h1_parse(struct mesh__h1_parser *p, const char *buf, size_t len,
 			break;
 
 		case H1_S_CHUNK_LINE: {
+			if (pos == len)
+				return (long)pos;
 			long ll = scan_chunk_line(p, buf + pos, len - pos);
 			if (ll < 0)
 				return fail(p, (int)ll);
@@ -963,27 +984,19 @@ long mesh__h1_parse(struct mesh__h1_parser *p, const char *buf, size_t len,
 			break;
 
 		case H1_S_TRAILERS: {
+			if (pos == len)
+				return (long)pos;
 			long tl = scan_block(p, buf + pos, len - pos, false);
 			if (tl < 0)
 				return fail(p, (int)tl);
 			if (tl == 0)
 				return (long)pos;
-			struct mesh__h1_header tr[MESH_H1_MAX_HEADERS_CAP];
-			size_t n = 0;
-			int rc = parse_fields(buf + pos, 0, (size_t)tl - 2, tr, p->lim.max_headers,
-			                      &n);
-			if (rc)
-				return fail(p, rc);
+			r = on_trailer_block(p, buf + pos, (size_t)tl, cb, ud);
+			if (r < 0)
+				return fail(p, r);
 			pos += (size_t)tl;
-			scan_reset(p);
-			p->state = H1_S_MSG_END;
-			if (n > 0 && cb->on_trailers) {
-				r = cbret(p, cb->on_trailers(ud, tr, n));
-				if (r < 0)
-					return p->err;
-				if (r > 0)
-					return (long)pos;
-			}
+			if (r > 0)
+				return (long)pos;
 			break;
 		}
 
