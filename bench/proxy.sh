@@ -144,14 +144,17 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/proxy-bench.XXXXXX")
 # ---- build: meshproxy (release, as config-load.sh) and the echo origin ----
 if [ -z "${MESHPROXY:-}" ]; then
 	if [ ! -f "$build/build.ninja" ]; then
-		meson setup "$build" "$src" --buildtype=release -Dtests=false >/dev/null
+		meson setup "$build" "$src" --buildtype=release -Dtests=false >"$tmp/setup.log" 2>&1 ||
+			{ echo "proxy.sh: meson setup failed:" >&2; tail -n 30 "$tmp/setup.log" >&2; exit 2; }
 	fi
-	ninja -C "$build" meshproxy/meshproxy >/dev/null
+	ninja -C "$build" meshproxy/meshproxy >"$tmp/build.log" 2>&1 ||
+		{ echo "proxy.sh: building meshproxy failed:" >&2; tail -n 30 "$tmp/build.log" >&2; exit 2; }
 	MESHPROXY=$build/meshproxy/meshproxy
 fi
 if [ -z "${MESHECHO:-}" ]; then
 	# meshecho is a test tool (built only with -Dtests=true); compile it alone
-	cc -std=c11 -O2 -D_GNU_SOURCE -pthread -o "$tmp/meshecho" "$src/tests/backend/meshecho.c" -lev -lnghttp2
+	cc -std=c11 -O2 -D_GNU_SOURCE -pthread -o "$tmp/meshecho" "$src/tests/backend/meshecho.c" -lev -lnghttp2 ||
+		{ echo "proxy.sh: building meshecho failed" >&2; exit 2; }
 	MESHECHO=$tmp/meshecho
 fi
 
@@ -468,9 +471,9 @@ IFS=, read -r -a tlist <<<"$targets"
 for t in "${tlist[@]}"; do
 	case $t in origin | meshproxy | haproxy | nginx) ;; *) echo "unknown target $t"; exit 2 ;; esac
 done
-hv=$("$HAPROXY" -v 2>/dev/null | head -n 1 | awk '{ print $3 }')
-nv=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')
-echo "meshproxy $(git -C "$src" describe --always --dirty 2>/dev/null || echo "?") ($MESHPROXY), HAProxy $hv, nginx $nv, $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }'), h2load $(h2load --version 2>/dev/null | awk '{ print $NF }')"
+hv=$("$HAPROXY" -v 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
+nv=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///' || true)
+echo "meshproxy $(git -C "$src" describe --always --dirty 2>/dev/null || echo "?") ($MESHPROXY), HAProxy $hv, nginx $nv, $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), h2load $(h2load --version 2>/dev/null | awk '{ print $NF }')"
 echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 b0=$(cpus_busy); sleep 1; b1=$(cpus_busy)
 busy0=$(awk -v t="$(busy_of "$b0" "$b1" "$PROXY_CPU")" -v h="$tck" 'BEGIN { printf "%.0f", t / h * 100 }')
@@ -494,7 +497,7 @@ for t in "${tlist[@]}"; do
 			run_load "$t" h2 || true
 		else
 			h2_skip+=("$t")
-			echo "  $t h2: h2c (prior knowledge) not yet supported on its front; skipped ($(grep -E '^requests:' "$tmp/h2check.out" | head -n 1 || tail -n 1 "$tmp/h2check.out"))"
+			echo "  $t h2: h2c (prior knowledge) not yet supported on its front; skipped ($(grep -E '^requests:' "$tmp/h2check.out" || tail -n 1 "$tmp/h2check.out"))"
 		fi
 	fi
 	if [ "$t" != origin ] && ! alive "$tpid"; then echo "  $t is no longer running:"; tail -n 20 "$tmp/$t.log"; fi
@@ -601,9 +604,9 @@ if [ "$do_perf" = 1 ]; then
 			if grep -qE '^ +[0-9.]+%' "$tmp/perf.sym"; then
 				echo "  by object: $(grep -E '^ +[0-9.]+%' "$tmp/perf.dso" | awk '$1 + 0 >= 0.5 { printf "%s%s %s", n++ ? ", " : "", $2, $1 }')"
 				echo "  user-space symbols (share of all samples):"
-				grep -E '^ +[0-9.]+%' "$tmp/perf.sym" | grep -v '\[k\]' | head -n 25 | sed 's/^ */    /'
+				grep -E '^ +[0-9.]+%' "$tmp/perf.sym" | grep -v '\[k\]' | sed -n '1,25s/^ *\(.*[^ -]\)[ -]*$/    \1/p' || true
 				echo "  kernel symbols:"
-				grep -E '^ +[0-9.]+%' "$tmp/perf.sym" | grep '\[k\]' | head -n 15 | sed 's/^ */    /'
+				grep -E '^ +[0-9.]+%' "$tmp/perf.sym" | grep '\[k\]' | sed -n '1,15s/^ *\(.*[^ -]\)[ -]*$/    \1/p' || true
 			else
 				echo "  (perf report failed: $(tail -n 2 "$tmp/perf.sym"))"
 			fi

@@ -21,20 +21,24 @@ wait_file() {
 	[ -s "$1" ]
 }
 
-start_echo() { # NAME -> prints port
+# start_echo NAME: a backend whose port lands in $tmp/NAME.port (not run in a
+# subshell, so that its pid is recorded for the cleanup)
+start_echo() {
 	"$E" --listen 127.0.0.1:0 --name "$1" --port-file "$tmp/$1.port" >"$tmp/$1.log" 2>&1 &
 	pids="$pids $!"
 	wait_file "$tmp/$1.port" || { echo "meshecho $1 did not start"; cat "$tmp/$1.log"; exit 1; }
-	cat "$tmp/$1.port"
 }
 
 python3 "$(dirname "$0")/ws.py" server "$tmp/ws.port" >"$tmp/ws.log" 2>&1 &
 pids="$pids $!"
 python3 "$(dirname "$0")/hostlog.py" "$tmp/shadow.port" "$tmp/shadow.log" >/dev/null 2>&1 &
 pids="$pids $!"
-v1=$(start_echo reviews-v1)
-v2=$(start_echo reviews-v2)
-rt=$(start_echo ratings)
+start_echo reviews-v1
+start_echo reviews-v2
+start_echo ratings
+v1=$(cat "$tmp/reviews-v1.port")
+v2=$(cat "$tmp/reviews-v2.port")
+rt=$(cat "$tmp/ratings.port")
 
 cfg="$tmp/config"
 mkdir -p "$cfg"
