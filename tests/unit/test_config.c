@@ -269,6 +269,19 @@ START_TEST(snake_case_fields)
 }
 END_TEST
 
+/* Found by fuzzing: a kept non-mesh object without a usable name. */
+START_TEST(nameless_kubernetes_object)
+{
+	mesh_config *cfg;
+	mesh_diag *d;
+	ck_assert_int_eq(tu_load("apiVersion: v1\nkind: Service\nmetadata:\n  name:\n", 0, &cfg, &d),
+	                 0);
+	ck_assert_int_ge(mesh_config_analyze(cfg, d), 0);
+	mesh_config_unref(cfg);
+	mesh_diag_free(d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -282,6 +295,7 @@ int main(void)
 	tcase_add_test(tc, load_directory);
 	tcase_add_test(tc, kind_names);
 	tcase_add_test(tc, snake_case_fields);
+	tcase_add_test(tc, nameless_kubernetes_object);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -223,6 +223,8 @@ static struct mesh_resource *new_resource(struct mesh__cfile *f, const struct me
 	r->spec = mesh__node_get(root, "spec");
 	r->name_node = mesh__node_get(r->metadata, "name");
 	r->name = mesh__node_str(r->name_node);
+	if (!r->name)
+		r->name = ""; /* a kept non-mesh object may have no usable name */
 	if (!r->name_node) {
 		r->name_node = root;
 		r->name = "";
@@ -394,6 +396,14 @@ static int read_all(FILE *fp, const char *name, char **out, size_t *outlen, mesh
 	if (!buf)
 		return MESH_ENOMEM;
 	for (;;) {
+		if (len > MESH_YAML_MAX_BYTES) {
+			/* stop at the first byte past the limit: a pipe may be endless */
+			mesh__free(buf);
+			mesh__diag_add(diag, MESH_SEV_ERROR, NULL, name, 0, 0, NULL,
+			               "input is larger than the limit of %u MiB",
+			               MESH_YAML_MAX_BYTES / (1024 * 1024));
+			return MESH_ELIMIT;
+		}
 		if (len == cap) {
 			if (cap > MESH_YAML_MAX_BYTES) {
 				mesh__free(buf);
@@ -410,7 +420,10 @@ static int read_all(FILE *fp, const char *name, char **out, size_t *outlen, mesh
 			buf = nb;
 			cap *= 2;
 		}
-		size_t n = fread(buf + len, 1, cap - len, fp);
+		size_t want = cap - len;
+		if (want > MESH_YAML_MAX_BYTES + 1 - len)
+			want = MESH_YAML_MAX_BYTES + 1 - len;
+		size_t n = fread(buf + len, 1, want, fp);
 		len += n;
 		if (n == 0) {
 			if (ferror(fp)) {

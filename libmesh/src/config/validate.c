@@ -189,7 +189,8 @@ const char *mesh__parse_duration(const char *s, int64_t *ns_out)
 		if (total > 9.2e18L)
 			return "duration too large";
 	}
-	*ns_out = (int64_t)total;
+	/* nearest nanosecond: 4.2 s is 4199999999.99... in binary floating point */
+	*ns_out = (int64_t)(total + 0.5L);
 	return NULL;
 }
 
@@ -446,6 +447,9 @@ bool mesh__v_regex(struct mesh__vctx *v, const struct mesh__node *n, const char 
 		mesh__v_error(v, n, rel, "regex is %zu bytes long; the limit is 4096", n->count);
 		return false;
 	}
+	size_t slot = ((uintptr_t)n >> 4) & (MESH_ARRAY_LEN(v->re_ok) - 1);
+	if (v->re_ok[slot] == n)
+		return true;
 	int errcode;
 	PCRE2_SIZE off;
 	pcre2_code *re = pcre2_compile((PCRE2_SPTR)s, n->count, PCRE2_UTF, &errcode, &off, NULL);
@@ -453,8 +457,10 @@ bool mesh__v_regex(struct mesh__vctx *v, const struct mesh__node *n, const char 
 		pcre2_code_free(re);
 		size_t at;
 		const char *what = non_re2(s, &at);
-		if (!what)
+		if (!what) {
+			v->re_ok[slot] = n;
 			return true;
+		}
 		mesh__v_error(v, n, rel,
 		              "invalid regex \"%s\": %s is not supported (Istio and Envoy use RE2 "
 		              "syntax) at offset %zu",

@@ -13,6 +13,9 @@ struct mesh__vctx {
 	struct mesh__sb path;
 	unsigned flags; /* MESH_CONFIG_* */
 	size_t errors;  /* errors reported through this context */
+	/* regex nodes already compiled fine: aliases share nodes, and a node
+	 * aliased a thousand times must be compiled once */
+	const struct mesh__node *re_ok[256];
 };
 
 void mesh__vctx_init(struct mesh__vctx *v, mesh_diag *diag, const char *file, unsigned flags);

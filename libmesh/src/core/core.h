@@ -71,6 +71,8 @@ char *mesh__arena_strndup(struct mesh__arena *a, const char *s, size_t n);
 /* Diagnostics. Every string is copied. A list holds at most
  * MESH_DIAG_MAX entries; past that one note says how many were dropped. */
 #define MESH_DIAG_MAX 1000
+/* Longer messages are cut (with "..."). */
+#define MESH_DIAG_MAX_MESSAGE 1024
 void mesh__diag_add(mesh_diag *d, int sev, const char *code, const char *file, unsigned line,
                     unsigned col, const char *path, const char *fmt, ...) MESH_PRINTF(8, 9);
 void mesh__diag_vadd(mesh_diag *d, int sev, const char *code, const char *file, unsigned line,

@@ -81,6 +81,15 @@ void mesh__diag_vadd(mesh_diag *d, int sev, const char *code, const char *file, 
 	struct mesh__sb sb;
 	mesh__sb_init(&sb);
 	mesh__sb_vprintf(&sb, fmt, ap);
+	if (sb.len > MESH_DIAG_MAX_MESSAGE) {
+		/* a message quoting a huge value (through aliases, many times) must
+		 * not cost the caller a huge amount of memory */
+		size_t cut = MESH_DIAG_MAX_MESSAGE;
+		while (cut > 0 && ((unsigned char)sb.buf[cut] & 0xc0) == 0x80)
+			cut--; /* not inside a UTF-8 sequence */
+		mesh__sb_truncate(&sb, cut);
+		mesh__sb_puts(&sb, "...");
+	}
 	struct entry e = {
 		.sev = sev,
 		.line = line,

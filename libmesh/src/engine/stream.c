@@ -53,7 +53,9 @@ static void stream_free(struct mesh__worker *w, struct mesh__stream *st)
 }
 
 static void mirrors_end(struct mesh__stream *st, bool complete);
+static int start_attempt(struct mesh__stream *st);
 static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents);
+static void on_per_try(struct ev_loop *loop, ev_timer *t, int revents);
 static void on_delay(struct ev_loop *loop, ev_timer *t, int revents);
 
 /* The books, and the stream leaves its connection. */
@@ -63,6 +65,7 @@ static void stream_done(struct mesh__stream *st, int outcome)
 	struct mesh__worker *w = d->w;
 	ev_timer_stop(w->loop, &st->timeout);
 	ev_timer_stop(w->loop, &st->delay);
+	ev_timer_stop(w->loop, &st->per_try);
 	mirrors_end(st, false);
 	if (st->up)
 		mesh__upstream_release(st->up, false);
@@ -336,7 +339,8 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 	st->req_done = (h->flags & MESH_H1_F_NO_BODY) != 0;
 	ev_init(&st->timeout, on_timeout);
 	ev_init(&st->delay, on_delay);
-	st->timeout.data = st->delay.data = st;
+	ev_init(&st->per_try, on_per_try);
+	st->timeout.data = st->delay.data = st->per_try.data = st;
 	d->requests++;
 	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_TOTAL], 1);
 	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_ACTIVE], 1);
@@ -520,7 +524,7 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 		ev_timer_start(w->loop, &st->delay);
 		return 0;
 	}
-	if (mesh__upstream_get(st))
+	if (start_attempt(st))
 		mesh__stream_upstream_failed(st, F_UF);
 	return 0;
 }
@@ -590,6 +594,21 @@ int mesh__stream_on_end(struct mesh__dconn *d)
 
 /* ---- upstream outcomes ---- */
 
+/* One attempt: an upstream connection for the chosen endpoint, and the
+ * route's per-try timeout. Returns 0, or -1 when no connection could be
+ * started. */
+static int start_attempt(struct mesh__stream *st)
+{
+	struct mesh__worker *w = st->d->w;
+	const struct mesh_route *rt = st->route;
+	if (rt && rt->retry.per_try_timeout_ms > 0) {
+		ev_timer_stop(w->loop, &st->per_try);
+		ev_timer_set(&st->per_try, rt->retry.per_try_timeout_ms / 1000.0, 0);
+		ev_timer_start(w->loop, &st->per_try);
+	}
+	return mesh__upstream_get(st);
+}
+
 static bool retry_allowed(struct mesh__stream *st, int status, unsigned flag)
 {
 	const struct mesh_route *rt = st->route;
@@ -608,23 +627,26 @@ static bool retry_allowed(struct mesh__stream *st, int status, unsigned flag)
 	return false;
 }
 
-/* Try another endpoint. Returns true when a new attempt started. */
+/* Try again after a back-off (Envoy's: 25 ms base, doubling, at most
+ * 250 ms, full jitter) on another pick of the balancer. Returns true: the
+ * stream is taken care of. */
 static bool retry(struct mesh__stream *st, int outcome)
 {
 	struct mesh__worker *w = st->d->w;
 	if (st->ep >= 0)
-		mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome,
-		                  (uint64_t)mesh__now_ms());
+		mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome, (uint64_t)mesh__now_ms());
 	st->ep = -1;
 	st->attempts++;
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_RETRY], 1);
 	st->req_sent = 0;
-	if (mesh__stream_pick(st))
-		return true; /* answered 503 */
-	if (mesh__upstream_get(st)) {
-		mesh__stream_upstream_failed(st, F_UF);
-		return true;
-	}
+	ev_timer_stop(w->loop, &st->per_try);
+	unsigned cap = 25u << (st->attempts < 4 ? st->attempts - 1 : 3);
+	if (cap > 250)
+		cap = 250;
+	double ms = (double)(rnd32(w) % (cap + 1));
+	ev_timer_stop(w->loop, &st->delay);
+	ev_timer_set(&st->delay, ms / 1000.0, 0);
+	ev_timer_start(w->loop, &st->delay);
 	return true;
 }
 
@@ -686,11 +708,32 @@ static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	mesh__stream_local_reply(st, 504, "upstream request timeout\n");
 }
 
+/* A fault delay, or a retry's back-off, is over. */
 static void on_delay(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct mesh__stream *st = t->data;
-	if (mesh__upstream_get(st))
+	if (st->ep < 0 && st->cluster && mesh__stream_pick(st))
+		return; /* answered 503 */
+	if (start_attempt(st))
 		mesh__stream_upstream_failed(st, F_UF);
+}
+
+/* The attempt took longer than the route's perTryTimeout: as a 504 from
+ * upstream, retried when the policy allows, else answered 504 (UT). */
+static void on_per_try(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mesh__stream *st = t->data;
+	if (st->resp_started)
+		return; /* the answer is flowing: only the route timeout applies */
+	if (st->up) {
+		mesh__upstream_release(st->up, false);
+		st->up = NULL;
+	}
+	if (retry_allowed(st, 504, 0) && retry(st, MESH_OUTCOME_GATEWAY_ERROR))
+		return;
+	st->flags |= F_UT;
+	mesh__ctr_add(&st->d->w->ctr[C_UPSTREAM_RQ_TIMEOUT], 1);
+	mesh__stream_local_reply(st, 504, "upstream request timeout\n");
 }
 
 /* Response header operations and the response head toward downstream. */

@@ -65,7 +65,7 @@ struct mesh__stream {
 	unsigned flags;
 	unsigned attempts;
 	int64_t start_ms;
-	ev_timer timeout, delay;
+	ev_timer timeout, delay, per_try;
 };
 
 struct mesh__upstream {
