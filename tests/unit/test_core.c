@@ -98,6 +98,9 @@ START_TEST(durations)
 		{ "3m", 180000000000LL },
 		{ "10ns", 10 },
 		{ ".5s", 500000000LL },
+		{ "4.2s", 4200000000LL },
+		{ "8.4s", 8400000000LL },
+		{ "2.1ms", 2100000LL },
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		int64_t ns = -1;
