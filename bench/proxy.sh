@@ -13,7 +13,7 @@
 #
 # Usage: bench/proxy.sh [-d SECS] [-r ROUNDS] [-c CONNS] [-m STREAMS]
 #                       [-n IDLE_CONNS] [-s BODY_BYTES] [-t TARGETS]
-#                       [--no-h2] [--no-install] [--perf] [-k]
+#                       [-w SECS] [--no-h2] [--no-install] [--perf] [-k]
 #   -d SECS        seconds per measured run (10)
 #   -r ROUNDS      measured runs per target and protocol; medians are printed (3)
 #   -c CONNS       client connections (32)
@@ -21,6 +21,7 @@
 #   -n IDLE_CONNS  idle keep-alive connections for the memory test (1000)
 #   -s BYTES       response body size (64)
 #   -t LIST        targets, comma-separated, from origin,meshproxy,haproxy,nginx (all)
+#   -w SECS        first wait up to SECS for both CPUs to be under 10% busy (0)
 #   --no-h2        skip the h2load part
 #   --no-install   do not apt-get install missing tools
 #   --perf         afterwards, perf record -g on meshproxy during one more wrk run
@@ -33,9 +34,9 @@
 set -euo pipefail
 
 dur=10 rounds=3 conns=32 streams=1 idle_n=1000 body=64 targets="origin,meshproxy,haproxy,nginx"
-do_h2=1 do_install=1 do_perf=0 keep=0
+do_h2=1 do_install=1 do_perf=0 keep=0 wait_quiet=0
 PROXY_CPU=${PROXY_CPU:-0} CLIENT_CPU=${CLIENT_CPU:-1}
-usage() { sed -n '14,30p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '14,31p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-d) dur=$2; shift ;;
@@ -48,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--no-h2) do_h2=0 ;;
 	--no-install) do_install=0 ;;
 	--perf) do_perf=1 keep=1 ;;
+	-w) wait_quiet=$2; shift ;;
 	-k) keep=1 ;;
 	-h | --help) usage 0 ;;
 	*) echo "proxy.sh: unknown option $1" >&2; usage ;;
@@ -381,7 +383,7 @@ measure_memory() { # NAME
 	taskset -c "$CLIENT_CPU" python3 "$tmp/idle.py" "$h1port" "$idle_n" "$host" "$path" >"$tmp/idle.$t.out" 2>&1 &
 	ip=$!
 	pids+=("$ip")
-	for _ in $(seq 600); do grep -q '^open' "$tmp/idle.$t.out" && break; alive "$ip" || break; sleep 0.05; done
+	for _ in $(seq 600); do grep -qs '^open' "$tmp/idle.$t.out" && break; alive "$ip" || break; sleep 0.05; done
 	line=$(grep '^open' "$tmp/idle.$t.out" || true)
 	if [ -z "$line" ]; then
 		echo "  $t: idle connections failed: $(tail -n 3 "$tmp/idle.$t.out")"
@@ -433,14 +435,16 @@ client() { # PROTO PORT SECS OUT [LOG]
 }
 declare -A res
 run_load() { # NAME PROTO
-	local t=$1 pr=$2 port i c0 c1 o0 o1 b0 b1 out log vals req rps p50 p99 err cpu pct diag
+	local t=$1 pr=$2 port i c0 c1 o0 o1 b0 b1 out log vals req rps p50 p99 err cpu pct diag cl f0 f1
 	if [ "$pr" = h1 ]; then port=$h1port; else port=$h2port; fi
 	client "$pr" "$port" 1 "$tmp/$t.$pr.warm" || true # warm-up, not counted
 	: >"$tmp/$t.$pr.rounds"
 	for i in $(seq "$rounds"); do
 		out=$tmp/$t.$pr.$i.out log=$tmp/$t.$pr.$i.log
 		c0=$(cpu_ticks "$tpid") o0=$(cpu_ticks "$origin_pid") b0=$(cpus_busy)
+		times >"$tmp/times0" # the client's CPU: our children's times around it
 		client "$pr" "$port" "$dur" "$out" "$log" || true
+		times >"$tmp/times1"
 		alive "$tpid" || { echo "  $t died during the run:"; tail -n 20 "$tmp/$t.log" 2>/dev/null; return 1; }
 		c1=$(cpu_ticks "$tpid") o1=$(cpu_ticks "$origin_pid") b1=$(cpus_busy)
 		if [ "$pr" = h1 ]; then vals=$(parse_wrk "$out"); else vals=$(parse_h2load "$out" "$log"); rm -f "$log"; fi
@@ -448,15 +452,26 @@ run_load() { # NAME PROTO
 		if [ "${req:-0}" -le 0 ]; then echo "  $t $pr round $i: no requests completed:"; tail -n 5 "$out"; return 1; fi
 		cpu=$(awk -v c=$((c1 - c0)) -v h="$tck" -v n="$req" 'BEGIN { printf "%.2f", c / h / n * 1e6 }')
 		pct=$(awk -v c=$((c1 - c0)) -v h="$tck" -v d="$dur" 'BEGIN { printf "%.0f", c / h / d * 100 }')
-		# where else the CPU went: the origin process, each pinned CPU as a whole
-		diag=$(awk -v o=$((o1 - o0)) -v p="$(busy_of "$b0" "$b1" "$PROXY_CPU")" \
-			-v c="$(busy_of "$b0" "$b1" "$CLIENT_CPU")" -v h="$tck" -v n="$req" \
-			'BEGIN { printf "%.2f %.2f %.2f", o / h / n * 1e6, p / h / n * 1e6, c / h / n * 1e6 }')
+		# where else the CPU went: the origin and the client per request, and the
+		# share of each pinned CPU that went to processes not ours (disturbance)
+		cl=$(cat "$tmp/times0" "$tmp/times1" | awk '
+			function sec(v) { split(v, a, "m"); return a[1] * 60 + a[2] }
+			NR == 2 { t0 = sec($1) + sec($2) } NR == 4 { t1 = sec($1) + sec($2) } END { print t1 - t0 }')
+		diag=$(awk -v o=$((o1 - o0)) -v pr=$((c1 - c0)) -v cl="$cl" -v h="$tck" -v n="$req" -v d="$dur" \
+			-v b0="$(busy_of "$b0" "$b1" "$PROXY_CPU")" -v b1="$(busy_of "$b0" "$b1" "$CLIENT_CPU")" \
+			-v self="$([ "$t" = origin ] && echo 1 || echo 0)" '
+			BEGIN {
+				if (self) pr = 0 # the origin row: the "proxy" is the origin, on the client CPU
+				f0 = (b0 - pr) / h / d * 100; f1 = (b1 - o - cl * h) / h / d * 100
+				printf "%.2f %.2f %.0f %.0f", o / h / n * 1e6, cl / n * 1e6, f0 < 0 ? 0 : f0, f1 < 0 ? 0 : f1
+			}')
 		echo "$rps $p50 $p99 $cpu $pct $err $diag" >>"$tmp/$t.$pr.rounds"
-		printf '  %-9s %s round %d: %8s req/s  p50 %6s us  p99 %6s us  %6s us CPU/req  (%s%% CPU)%s\n' \
-			"$t" "$pr" "$i" "$rps" "$p50" "$p99" "$cpu" "$pct" "$([ "$err" -gt 0 ] && echo "  $err ERRORS")"
+		read -r _ _ f0 f1 <<<"$diag"
+		printf '  %-9s %s round %d: %8s req/s  p50 %6s us  p99 %6s us  %6s us CPU/req  (%s%% CPU)  others: CPU%s %s%%, CPU%s %s%%%s\n' \
+			"$t" "$pr" "$i" "$rps" "$p50" "$p99" "$cpu" "$pct" "$PROXY_CPU" "$f0" "$CLIENT_CPU" "$f1" \
+			"$([ "$err" -gt 0 ] && echo "  $err ERRORS")"
 	done
-	for i in 1 2 3 4 5 7 8 9; do
+	for i in 1 2 3 4 5 7 8 9 10; do
 		res[$t.$pr.$i]=$(awk -v k=$i '{ print $k }' "$tmp/$t.$pr.rounds" | median)
 	done
 	res[$t.$pr.6]=$(awk '{ s += $6 } END { print s + 0 }' "$tmp/$t.$pr.rounds")
@@ -475,6 +490,15 @@ hv=$("$HAPROXY" -v 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 nv=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///' || true)
 echo "meshproxy $(git -C "$src" describe --always --dirty 2>/dev/null || echo "?") ($MESHPROXY), HAProxy $hv, nginx $nv, $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), h2load $(h2load --version 2>/dev/null | awk '{ print $NF }')"
 echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+quiet_for=0
+while :; do
+	b0=$(cpus_busy); sleep 1; b1=$(cpus_busy)
+	busy0=$(awk -v t="$(busy_of "$b0" "$b1" "$PROXY_CPU")" -v h="$tck" 'BEGIN { printf "%.0f", t / h * 100 }')
+	busy1=$(awk -v t="$(busy_of "$b0" "$b1" "$CLIENT_CPU")" -v h="$tck" 'BEGIN { printf "%.0f", t / h * 100 }')
+	{ [ "$busy0" -le 10 ] && [ "$busy1" -le 10 ]; } || [ "$quiet_for" -ge "$wait_quiet" ] && break
+	[ "$quiet_for" = 0 ] && echo "waiting up to ${wait_quiet}s for a quiet machine (CPU $PROXY_CPU ${busy0}%, CPU $CLIENT_CPU ${busy1}% busy)"
+	quiet_for=$((quiet_for + 1))
+done
 b0=$(cpus_busy); sleep 1; b1=$(cpus_busy)
 busy0=$(awk -v t="$(busy_of "$b0" "$b1" "$PROXY_CPU")" -v h="$tck" 'BEGIN { printf "%.0f", t / h * 100 }')
 busy1=$(awk -v t="$(busy_of "$b0" "$b1" "$CLIENT_CPU")" -v h="$tck" 'BEGIN { printf "%.0f", t / h * 100 }')
@@ -524,10 +548,12 @@ table() { # PROTO TITLE
 			"$(ratio "${res[$t.$pr.4]}" "${res[$m.$pr.4]:-}")" \
 			"$([ "${res[$t.$pr.6]}" -gt 0 ] && echo "  (${res[$t.$pr.6]} errors)")"
 	done
-	echo "  CPU us per request elsewhere: origin process / CPU $PROXY_CPU whole / CPU $CLIENT_CPU whole (client + origin)"
+	echo "  elsewhere (medians): origin and client CPU us/req (both on CPU $CLIENT_CPU); CPU taken by processes not ours"
+	printf '  %-10s %8s %8s %9s %9s\n' "" origin client "others" "others"
+	printf '  %-10s %8s %8s %9s %9s\n' "" "us/req" "us/req" "CPU$PROXY_CPU %" "CPU$CLIENT_CPU %"
 	for t in "${tlist[@]}"; do
 		[ -n "${res[$t.$pr.1]:-}" ] || continue
-		printf '  %-10s %8.2f %8.2f %8.2f\n' "$t" "${res[$t.$pr.7]}" "${res[$t.$pr.8]}" "${res[$t.$pr.9]}"
+		printf '  %-10s %8.2f %8.2f %9.0f %9.0f\n' "$t" "${res[$t.$pr.7]}" "${res[$t.$pr.8]}" "${res[$t.$pr.9]}" "${res[$t.$pr.10]}"
 	done
 }
 echo

@@ -33,5 +33,6 @@ void print_report(const struct load_opts *o, const mesh_config *cfg, const mesh_
 int cmd_validate(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_route(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
 
 #endif

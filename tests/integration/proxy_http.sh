@@ -209,6 +209,13 @@ else
 	not_ok "the mirror got a copy with the -shadow host and the body"; cat "$tmp/shadow.log" 2>/dev/null
 fi
 
+big40=$(head -c 40000 /dev/zero | tr '\0' a)
+expect_status "a 40 KB header passes (head limit 60 KiB, as Envoy)" 0 sh -c "$C -o /dev/null -w '%{http_code}' -H 'Host: ratings' -H 'x-big: $big40' http://127.0.0.1:$out/"
+expect_output "200" "200"
+big70=$(head -c 70000 /dev/zero | tr '\0' a)
+expect_status "a 70 KB header is refused" 0 sh -c "$C -o /dev/null -w '%{http_code}' -H 'Host: ratings' -H 'x-big: $big70' http://127.0.0.1:$out/"
+expect_output "431" "431"
+
 # smuggling shape: refused with 400 and the connection closed
 expect_status "CL + TE refused" 0 sh -c "printf 'POST / HTTP/1.1\r\nHost: ratings\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' | $C --max-time 3 telnet://127.0.0.1:$out 2>/dev/null | head -1"
 expect_output "400" "400"

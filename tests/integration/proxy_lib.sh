@@ -5,6 +5,10 @@ P=${MESHPROXY:?}
 E=${MESHECHO:?}
 PY=${PYTHON:-python3}
 PROBE="$PY $(dirname "$0")/h1probe.py"
+# a directory of our own name: lib.sh's mktemp default (/tmp/tmp.XXXX) is a
+# name that other tools' clean-ups sweep
+rm -rf "$tmp"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/meshproxy-test.XXXXXX")
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
@@ -20,22 +24,23 @@ wait_file() {
 	[ -s "$1" ]
 }
 
-# start_echo NAME -> prints the port of a meshecho answering as NAME
+# start_echo NAME: a meshecho answering as NAME; sets port (not in a
+# subshell, so that the pid is remembered for the clean-up)
 start_echo() {
 	"$E" --listen 127.0.0.1:0 --name "$1" --port-file "$tmp/$1.port" >"$tmp/$1.log" 2>&1 &
 	pids="$pids $!"
 	wait_file "$tmp/$1.port" || { echo "meshecho $1 did not start" >&2; cat "$tmp/$1.log" >&2; exit 1; }
-	cat "$tmp/$1.port"
+	port=$(cat "$tmp/$1.port")
 }
 
-# start_raw NAME MODE -> prints the port of an h1probe backend (reset, status:N);
-# it logs each connection and request head to $tmp/NAME.log
+# start_raw NAME MODE: an h1probe backend (reset, status:N); sets port; it
+# logs each connection and request head to $tmp/NAME.log
 start_raw() {
 	$PROBE backend "$2" --name "$1" --port-file "$tmp/$1.port" --log "$tmp/$1.log" \
 		>"$tmp/$1.err" 2>&1 &
 	pids="$pids $!"
 	wait_file "$tmp/$1.port" || { echo "backend $1 did not start" >&2; cat "$tmp/$1.err" >&2; exit 1; }
-	cat "$tmp/$1.port"
+	port=$(cat "$tmp/$1.port")
 }
 
 # free_port -> a port nothing listens on (bound, then released)
@@ -63,7 +68,10 @@ start_proxy() {
 	proxy=$!
 	pids="$pids $proxy"
 	i=0
-	while ! grep -q "admin listener" "$log" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	while ! grep -q "admin listener" "$log" && [ $i -lt 200 ] && kill -0 $proxy 2>/dev/null; do
+		sleep 0.05
+		i=$((i + 1))
+	done
 	out=$(sed -n 's/.*outbound listener on 127.0.0.1:\([0-9]*\).*/\1/p' "$log")
 	adm=$(sed -n 's/.*admin listener on 127.0.0.1:\([0-9]*\).*/\1/p' "$log")
 	[ -n "$out" ] && [ -n "$adm" ] || { echo "meshproxy did not start"; cat "$log"; exit 1; }

@@ -10,11 +10,11 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proxy_lib.sh"
 
-rt=$(start_echo ratings)
-good=$(start_echo good)
-slow=$(start_echo slow)
-rst=$(start_raw resetter reset)
-bad=$(start_raw bad status:503)
+start_echo ratings && rt=$port
+start_echo good && good=$port
+start_echo slow && slow=$port
+start_raw resetter reset && rst=$port
+start_raw bad status:503 && bad=$port
 closed=$(free_port)
 
 cfg="$tmp/config"

@@ -1363,6 +1363,39 @@ START_TEST(limit_chunk_line_and_ext)
 }
 END_TEST
 
+/* A limit that a partial line already breaks wins over errors that need
+ * the line's end, so the error does not depend on how bytes arrive. */
+START_TEST(limit_errors_do_not_depend_on_splits)
+{
+	struct mesh__h1_limits lim = { .max_start_line = 20,
+		                       .max_head_bytes = 60,
+		                       .max_chunk_line = 16 };
+	static const struct {
+		const char *in;
+		long err;
+	} cases[] = {
+		{ "GET /0123456789012345678 HTTP/1.1\n\n", MESH_H1_E_URI_TOO_LONG },
+		{ "GET / HTTP/1.1\r\nHost: h\r\nX: 0123456789012345678901234567890123456789\n\n",
+		  MESH_H1_E_HEADERS_TOO_LARGE },
+		{ "GET / HTTP/1.1\r\nHost: h\r\nX: 0123456789012345678901234567890123456789\r\n\r\n",
+		  MESH_H1_E_HEADERS_TOO_LARGE },
+		{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "1;a=0123456789012\n",
+		  MESH_H1_E_CHUNK_LINE_TOO_LONG },
+	};
+	for (size_t i = 0; i < MESH_ARRAY_LEN(cases); i++) {
+		struct mesh__h1_limits l = lim;
+		if (i == 3)
+			l.max_head_bytes = 0; /* default: the head passes */
+		for (int mode = WHOLE; mode <= RANDOM; mode++) {
+			rng_state = i + 7;
+			long rc = parse_with(cases[i].in, &l, mode);
+			ck_assert_msg(rc == cases[i].err, "case %zu mode %d: %ld", i, mode, rc);
+		}
+	}
+}
+END_TEST
+
 /* Feeding a large head one byte at a time must stay linear: the scan
  * resumes where it stopped. 60 KiB byte by byte with a rescan per byte
  * would take billions of steps; this finishes in milliseconds. */
@@ -1726,6 +1759,7 @@ static Suite *h1_suite(void)
 	tcase_add_test(tc, limit_head_bytes);
 	tcase_add_test(tc, limit_uri);
 	tcase_add_test(tc, limit_chunk_line_and_ext);
+	tcase_add_test(tc, limit_errors_do_not_depend_on_splits);
 	tcase_add_test(tc, byte_at_a_time_is_linear);
 	suite_add_tcase(s, tc);
 

@@ -16,13 +16,26 @@ struct mesh__block *mesh__block_get(struct mesh__pool *p)
 		p->free = b->next;
 		p->nfree--;
 	} else {
-		b = mesh__malloc(sizeof(*b));
+		b = mesh__malloc(sizeof(*b) + MESH_BLOCK_SIZE);
 		if (!b)
 			return NULL;
 		p->allocated++;
 	}
 	b->next = NULL;
 	b->off = b->len = 0;
+	b->cap = MESH_BLOCK_SIZE;
+	return b;
+}
+
+struct mesh__block *mesh__block_get_big(struct mesh__pool *p, size_t cap)
+{
+	struct mesh__block *b = mesh__malloc(sizeof(*b) + cap);
+	if (!b)
+		return NULL;
+	p->allocated++;
+	b->next = NULL;
+	b->off = b->len = 0;
+	b->cap = cap;
 	return b;
 }
 
@@ -30,7 +43,7 @@ void mesh__block_put(struct mesh__pool *p, struct mesh__block *b)
 {
 	if (!b)
 		return;
-	if (p->nfree >= POOL_KEEP) {
+	if (p->nfree >= POOL_KEEP || b->cap != MESH_BLOCK_SIZE) {
 		mesh__free(b);
 		p->allocated--;
 		return;
@@ -45,7 +58,7 @@ bool mesh__chain_append(struct mesh__chain *c, struct mesh__pool *p, const void 
 	const char *src = data;
 	while (len) {
 		struct mesh__block *t = c->tail;
-		if (!t || t->off + t->len == MESH_BLOCK_SIZE) {
+		if (!t || t->off + t->len == t->cap) {
 			t = mesh__block_get(p);
 			if (!t)
 				return false;
@@ -55,7 +68,7 @@ bool mesh__chain_append(struct mesh__chain *c, struct mesh__pool *p, const void 
 				c->head = t;
 			c->tail = t;
 		}
-		size_t room = MESH_BLOCK_SIZE - (t->off + t->len);
+		size_t room = t->cap - (t->off + t->len);
 		size_t n = len < room ? len : room;
 		memcpy(t->data + t->off + t->len, src, n);
 		t->len += n;

@@ -263,22 +263,32 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 		return;
 	}
 	struct mesh__block *b = d->in;
-	size_t room = MESH_BLOCK_SIZE - b->off - b->len;
+	size_t room = b->cap - b->off - b->len;
 	if (room == 0) {
 		if (b->off) {
 			memmove(b->data, b->data + b->off, b->len);
 			b->off = 0;
-			room = MESH_BLOCK_SIZE - b->len;
+			room = b->cap - b->len;
+		} else if (d->st) {
+			/* pipelined requests behind the current one: wait for it */
+			ev_io_stop(loop, io);
+			d->read_paused = true;
+			return;
 		} else {
-			/* a full buffer: a head longer than a block, or pipelined
-			 * requests behind the current one; wait for the stream */
-			if (d->st) {
-				ev_io_stop(loop, io);
-				d->read_paused = true;
+			/* a request head longer than a block: a larger buffer, up to
+			 * what the head limit needs (the parser enforces the limit) */
+			size_t want = w->proxy->opts.max_header_bytes + 4096;
+			struct mesh__block *big =
+				b->cap < want ? mesh__block_get_big(&w->pool, want) : NULL;
+			if (!big) {
+				protocol_error(d, MESH_H1_E_HEADERS_TOO_LARGE);
 				return;
 			}
-			protocol_error(d, MESH_H1_E_HEADERS_TOO_LARGE);
-			return;
+			memcpy(big->data, b->data, b->len);
+			big->len = b->len;
+			mesh__block_put(&w->pool, b);
+			d->in = b = big;
+			room = b->cap - b->len;
 		}
 	}
 	ssize_t r = read(d->fd, b->data + b->off + b->len, room);

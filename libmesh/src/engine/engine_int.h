@@ -38,7 +38,8 @@ extern _Atomic int mesh__log_level;
 struct mesh__block {
 	struct mesh__block *next;
 	size_t off, len; /* unread data: data[off .. off+len) */
-	char data[MESH_BLOCK_SIZE];
+	size_t cap;      /* MESH_BLOCK_SIZE, or more for a large request head */
+	char data[];
 };
 
 struct mesh__pool {
@@ -47,6 +48,8 @@ struct mesh__pool {
 };
 
 struct mesh__block *mesh__block_get(struct mesh__pool *p);
+/* A block of @cap bytes (not pooled: freed by mesh__block_put). */
+struct mesh__block *mesh__block_get_big(struct mesh__pool *p, size_t cap);
 void mesh__block_put(struct mesh__pool *p, struct mesh__block *b);
 
 /* A queue of blocks: bytes waiting to be written. */

@@ -634,7 +634,8 @@ static bool retry(struct mesh__stream *st, int outcome)
 {
 	struct mesh__worker *w = st->d->w;
 	if (st->ep >= 0)
-		mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome, (uint64_t)mesh__now_ms());
+		mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome,
+		                  (uint64_t)mesh__now_ms());
 	st->ep = -1;
 	st->attempts++;
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_RETRY], 1);

@@ -78,7 +78,7 @@ struct mesh__upstream {
 	struct mesh__stream *st;
 	struct mesh__block *in;
 	struct mesh__h1_parser parser;
-	bool connected, keep_alive, in_parse, got_bytes;
+	bool connected, keep_alive, in_parse, got_bytes, interim;
 	int64_t idle_since;
 };
 

@@ -98,7 +98,7 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 		return;
 	}
 	d->buf->off = 0;
-	ssize_t n = read(d->from, d->buf->data, MESH_BLOCK_SIZE);
+	ssize_t n = read(d->from, d->buf->data, d->buf->cap);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;

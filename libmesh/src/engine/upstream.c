@@ -239,8 +239,10 @@ static int cb_head(void *ud, const struct mesh__h1_head *h)
 	struct mesh__stream *st = u->st;
 	if (!st)
 		return -1;
-	if (h->flags & MESH_H1_F_INTERIM)
-		return 0; /* 100 Continue and friends: the proxy already answered */
+	if (h->flags & MESH_H1_F_INTERIM) {
+		u->interim = true; /* its on_end is not the response's end */
+		return 0;          /* 100 Continue and friends: the proxy already answered */
+	}
 	if (!st->resp_started && h->status >= 500 && mesh__stream_retry_status(st, h->status))
 		return -1; /* this connection is done; the stream moved on */
 	u->got_bytes = true;
@@ -284,6 +286,10 @@ static int cb_end(void *ud)
 {
 	struct mesh__upstream *u = ud;
 	struct mesh__stream *st = u->st;
+	if (u->interim) {
+		u->interim = false;
+		return 0;
+	}
 	if (st && st->upgrade && st->status == 101)
 		return 1; /* the tunnel starts once the parse returns */
 	u->keep_alive = mesh__h1_parser_state(&u->parser) != MESH_H1_CLOSED;
@@ -329,7 +335,7 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 		return;
 	}
 	struct mesh__block *b = u->in;
-	if (b->off + b->len == MESH_BLOCK_SIZE) {
+	if (b->off + b->len == b->cap) {
 		if (!b->off) {
 			u->st->flags |= F_UPE;
 			failed(u, F_UPE); /* a response head over 16 KiB */
@@ -338,7 +344,7 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 		memmove(b->data, b->data + b->off, b->len);
 		b->off = 0;
 	}
-	ssize_t r = read(u->fd, b->data + b->off + b->len, MESH_BLOCK_SIZE - b->off - b->len);
+	ssize_t r = read(u->fd, b->data + b->off + b->len, b->cap - b->off - b->len);
 	if (r < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
