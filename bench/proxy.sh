@@ -13,7 +13,7 @@
 #
 # Usage: bench/proxy.sh [-d SECS] [-r ROUNDS] [-c CONNS] [-m STREAMS]
 #                       [-n IDLE_CONNS] [-s BODY_BYTES] [-t TARGETS]
-#                       [-w SECS] [--no-h2] [--no-install] [--perf] [-k]
+#                       [-w SECS] [-q PCT] [-x EXTRA] [--no-h2] [--no-install] [--perf] [-k]
 #   -d SECS        seconds per measured run (10)
 #   -r ROUNDS      measured runs per target and protocol; medians are printed (3)
 #   -c CONNS       client connections (32)
@@ -22,6 +22,9 @@
 #   -s BYTES       response body size (64)
 #   -t LIST        targets, comma-separated, from origin,meshproxy,haproxy,nginx (all)
 #   -w SECS        first wait up to SECS for both CPUs to be under 10% busy (0)
+#   -q PCT         a round during which processes not ours took more than PCT% of
+#                  either CPU is disturbed: printed, not counted, and re-run (10)
+#   -x EXTRA       at most EXTRA such re-runs per target and protocol (2)
 #   --no-h2        skip the h2load part
 #   --no-install   do not apt-get install missing tools
 #   --perf         afterwards, perf record -g on meshproxy during one more wrk run
@@ -34,9 +37,9 @@
 set -euo pipefail
 
 dur=10 rounds=3 conns=32 streams=1 idle_n=1000 body=64 targets="origin,meshproxy,haproxy,nginx"
-do_h2=1 do_install=1 do_perf=0 keep=0 wait_quiet=0
+do_h2=1 do_install=1 do_perf=0 keep=0 wait_quiet=0 quiet_max=10 extra=2
 PROXY_CPU=${PROXY_CPU:-0} CLIENT_CPU=${CLIENT_CPU:-1}
-usage() { sed -n '14,31p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '14,34p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-d) dur=$2; shift ;;
@@ -50,6 +53,8 @@ while [ $# -gt 0 ]; do
 	--no-install) do_install=0 ;;
 	--perf) do_perf=1 keep=1 ;;
 	-w) wait_quiet=$2; shift ;;
+	-q) quiet_max=$2; shift ;;
+	-x) extra=$2; shift ;;
 	-k) keep=1 ;;
 	-h | --help) usage 0 ;;
 	*) echo "proxy.sh: unknown option $1" >&2; usage ;;
@@ -181,6 +186,8 @@ busy_of() { # "BEFORE" "AFTER" CPU -> busy ticks in between (elapsed - idle)
 	awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN { split(a, x, " "); split(b, y, " "); v = (y[1] - x[1]) - (y[c + 2] - x[c + 2]); print v < 0 ? 0 : v }'
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# private memory (not shared with other processes: heap, stacks, written data)
+priv_kb() { awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s + 0 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo "-"; }
 ms() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -369,11 +376,12 @@ while True:
 PY
 
 # ---- memory: fresh idle RSS, then N idle keep-alive connections ----
-declare -A idle_rss warm_rss conn_rss per_conn up_conns down_conns master_rss
+declare -A idle_rss idle_priv warm_rss conn_rss per_conn up_conns down_conns master_rss
 measure_memory() { # NAME
 	local t=$1 ip r0 r1 line
 	start_target "$t" || return 1
 	idle_rss[$t]=$(rss_kb "$tpid")
+	idle_priv[$t]=$(priv_kb "$tpid")
 	[ "$t" = nginx ] && master_rss[$t]=$(rss_kb "$spid")
 	# warm up: a few requests so that first-use allocations are not counted below
 	for _ in 1 2 3 4 5; do check_route "$h1port" || { stop_target; return 1; }; done
@@ -435,11 +443,14 @@ client() { # PROTO PORT SECS OUT [LOG]
 }
 declare -A res
 run_load() { # NAME PROTO
-	local t=$1 pr=$2 port i c0 c1 o0 o1 b0 b1 out log vals req rps p50 p99 err cpu pct diag cl f0 f1
+	local t=$1 pr=$2 port i good dist c0 c1 o0 o1 b0 b1 out log vals req rps p50 p99 err cpu pct diag cl f0 f1
 	if [ "$pr" = h1 ]; then port=$h1port; else port=$h2port; fi
 	client "$pr" "$port" 1 "$tmp/$t.$pr.warm" || true # warm-up, not counted
 	: >"$tmp/$t.$pr.rounds"
-	for i in $(seq "$rounds"); do
+	: >"$tmp/$t.$pr.disturbed"
+	i=0 good=0
+	while [ "$good" -lt "$rounds" ] && [ "$i" -lt $((rounds + extra)) ]; do
+		i=$((i + 1))
 		out=$tmp/$t.$pr.$i.out log=$tmp/$t.$pr.$i.log
 		c0=$(cpu_ticks "$tpid") o0=$(cpu_ticks "$origin_pid") b0=$(cpus_busy)
 		times >"$tmp/times0" # the client's CPU: our children's times around it
@@ -465,12 +476,24 @@ run_load() { # NAME PROTO
 				f0 = (b0 - pr) / h / d * 100; f1 = (b1 - o - cl * h) / h / d * 100
 				printf "%.2f %.2f %.0f %.0f", o / h / n * 1e6, cl / n * 1e6, f0 < 0 ? 0 : f0, f1 < 0 ? 0 : f1
 			}')
-		echo "$rps $p50 $p99 $cpu $pct $err $diag" >>"$tmp/$t.$pr.rounds"
 		read -r _ _ f0 f1 <<<"$diag"
-		printf '  %-9s %s round %d: %8s req/s  p50 %6s us  p99 %6s us  %6s us CPU/req  (%s%% CPU)  others: CPU%s %s%%, CPU%s %s%%%s\n' \
+		if [ "$f0" -gt "$quiet_max" ] || [ "$f1" -gt "$quiet_max" ]; then
+			echo "$rps $p50 $p99 $cpu $pct $err $diag" >>"$tmp/$t.$pr.disturbed"
+			dist="  disturbed: not counted"
+		else
+			echo "$rps $p50 $p99 $cpu $pct $err $diag" >>"$tmp/$t.$pr.rounds"
+			good=$((good + 1)) dist=""
+		fi
+		printf '  %-9s %s round %d: %8s req/s  p50 %6s us  p99 %6s us  %6s us CPU/req  (%s%% CPU)  others: CPU%s %s%%, CPU%s %s%%%s%s\n' \
 			"$t" "$pr" "$i" "$rps" "$p50" "$p99" "$cpu" "$pct" "$PROXY_CPU" "$f0" "$CLIENT_CPU" "$f1" \
-			"$([ "$err" -gt 0 ] && echo "  $err ERRORS")"
+			"$([ "$err" -gt 0 ] && echo "  $err ERRORS")" "$dist"
 	done
+	res[$t.$pr.n]=$good
+	if [ "$good" = 0 ]; then
+		# every round was disturbed: report them all the same, marked
+		cp "$tmp/$t.$pr.disturbed" "$tmp/$t.$pr.rounds"
+		res[$t.$pr.n]="0 of $i quiet"
+	fi
 	for i in 1 2 3 4 5 7 8 9 10; do
 		res[$t.$pr.$i]=$(awk -v k=$i '{ print $k }' "$tmp/$t.$pr.rounds" | median)
 	done
@@ -546,7 +569,7 @@ table() { # PROTO TITLE
 			"$(awk -v c="${res[$t.$pr.4]}" 'BEGIN { print (c > 0) ? 1e6 / c : 0 }')" \
 			"$(ratio "${res[$t.$pr.1]}" "${res[$m.$pr.1]:-}")" "$(ratio "${res[$t.$pr.3]}" "${res[$m.$pr.3]:-}")" \
 			"$(ratio "${res[$t.$pr.4]}" "${res[$m.$pr.4]:-}")" \
-			"$([ "${res[$t.$pr.6]}" -gt 0 ] && echo "  (${res[$t.$pr.6]} errors)")"
+			"$([ "${res[$t.$pr.6]}" -gt 0 ] && echo "  (${res[$t.$pr.6]} errors)")$(case ${res[$t.$pr.n]} in 0*) echo "  (all rounds disturbed)" ;; "$rounds") ;; *) echo "  (${res[$t.$pr.n]} quiet rounds)" ;; esac)"
 	done
 	echo "  elsewhere (medians): origin and client CPU us/req (both on CPU $CLIENT_CPU); CPU taken by processes not ours"
 	printf '  %-10s %8s %8s %9s %9s\n' "" origin client "others" "others"
@@ -557,7 +580,7 @@ table() { # PROTO TITLE
 	done
 }
 echo
-echo "=== results (medians of $rounds x ${dur}s) ==="
+echo "=== results (medians of $rounds x ${dur}s; rounds where others took > $quiet_max% of a CPU re-run, up to $extra more) ==="
 echo "CPU us/req: the proxy process's utime+stime per completed request (origin row: meshecho's own);"
 echo "CPU%: that process's share of its CPU during the run; 1/CPU: req/s it could do at 100% of one CPU"
 table h1 "HTTP/1.1 keep-alive (wrk -t1 -c$conns)"
@@ -567,14 +590,15 @@ if [ "$do_h2" = 1 ]; then
 fi
 echo
 echo "memory ($idle_n idle keep-alive connections; RSS in KB; per conn = (with conns - after warm-up) / $idle_n)"
-printf '%-10s %9s %9s %10s %9s %7s %8s\n' target "idle RSS" "warm RSS" "with conns" "per conn" "client" "upstream"
-printf '%-10s %9s %9s %10s %9s %7s %8s\n' "" "KB" "KB" "KB" "KB" "conns" "conns"
+printf '%-10s %9s %9s %9s %10s %9s %7s %8s\n' target "idle RSS" "(private)" "warm RSS" "with conns" "per conn" "client" "upstream"
+printf '%-10s %9s %9s %9s %10s %9s %7s %8s\n' "" "KB" "KB" "KB" "KB" "KB" "conns" "conns"
 for t in "${tlist[@]}"; do
 	[ -n "${idle_rss[$t]:-}" ] || continue
-	printf '%-10s %9s %9s %10s %9s %7s %8s\n' "$t" "${idle_rss[$t]}" "${warm_rss[$t]}" "${conn_rss[$t]:--}" \
+	printf '%-10s %9s %9s %9s %10s %9s %7s %8s\n' "$t" "${idle_rss[$t]}" "${idle_priv[$t]}" "${warm_rss[$t]}" "${conn_rss[$t]:--}" \
 		"${per_conn[$t]:--}" "${down_conns[$t]:--}" "${up_conns[$t]:--}"
 done
 [ -n "${master_rss[nginx]:-}" ] && echo "(nginx: the worker's RSS; its master holds another ${master_rss[nginx]} KB)"
+echo "(RSS counts the shared libraries' resident pages; private = Private_Clean + Private_Dirty from smaps_rollup)"
 echo "targets: meshproxy CPU/req <= haproxy's, req/s >= haproxy's and nginx's, p99 no worse; idle RSS < 8 MB; < 2 KB per idle connection"
 
 # ---- perf: where meshproxy's time goes ----

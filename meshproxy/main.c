@@ -40,6 +40,7 @@ static void usage(FILE *out)
 	        "  --bind ADDR               address of the inbound listeners (127.0.0.1)\n"
 	        "  --concurrency N           worker threads (CPU count)\n"
 	        "  --drain-time DURATION     SIGTERM drains for at most this long (5s)\n"
+	        "  --reload-poll DURATION    how often the config dir is checked (1s)\n"
 	        "  --header-timeout DURATION a request head must arrive within it (10s)\n"
 	        "  --idle-timeout DURATION   idle client connections are closed after it (60s)\n"
 	        "  --max-connections N       client connections per worker (16384)\n"
@@ -176,9 +177,11 @@ int main(int argc, char **argv)
 				        "meshproxy: --drain-time wants a duration such as 5s\n");
 				return 2;
 			}
-		} else if (!strcmp(a, "--header-timeout") || !strcmp(a, "--idle-timeout")) {
+		} else if (!strcmp(a, "--header-timeout") || !strcmp(a, "--idle-timeout") ||
+		           !strcmp(a, "--reload-poll")) {
 			int64_t *dst = !strcmp(a, "--header-timeout") ? &o.header_timeout_ms
-			                                              : &o.idle_timeout_ms;
+			               : !strcmp(a, "--idle-timeout") ? &o.idle_timeout_ms
+			                                              : &o.reload_poll_ms;
 			if (parse_duration_ms(v, dst) || *dst <= 0) {
 				fprintf(stderr, "meshproxy: %s wants a duration such as 10s\n", a);
 				return 2;

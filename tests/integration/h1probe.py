@@ -6,25 +6,31 @@ integration tests (proxy_limits.sh, proxy_reload.sh). Standard library only.
       Connect to 127.0.0.1:PORT, write the bytes EXPR evaluates to (a Python
       bytes expression, e.g. "b'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'"),
       optionally more writes after gaps, then read until EOF or until the
-      timeout. Prints one JSON object: the responses parsed from what came
+      timeout (--shut-wr: half-close after writing; --abort-after S: reset
+      the connection after reading for S seconds). Prints one JSON object:
+      "first_byte" (seconds to the first byte received), the responses parsed from what came
       back (status, headers, body), "closed" (EOF or reset seen before the
       timeout), "reset" (ECONNRESET), "elapsed" (seconds to EOF), "raw"
       (the first bytes received).
-  h1probe.py slow PORT HOST --interval S --max S
+  h1probe.py slow PORT HOST --interval S --max S [--first EXPR]
       Slowloris: a request line, then one header line every S seconds, never
-      the blank line. Prints what came back and after how long.
+      the blank line. Prints what came back and after how long. --first:
+      complete requests sent in the same write as the slow request line.
   h1probe.py idle PORT HOST PATH --max S
       One keep-alive request, its response, then wait: prints after how long
       the proxy closed the idle connection (or that it did not within S).
   h1probe.py backend MODE --port-file F [--log F]
       A backend on 127.0.0.1:0. MODE reset: read a request head, then close
-      with RST (SO_LINGER 0). MODE status:N: answer every request N with a
+      with RST (SO_LINGER 0). MODE partial: answer with a head promising
+      100000 bytes, send 10, then reset. MODE trickle: a chunked answer, its
+      head and first chunk at once, the last chunk one second later. MODE status:N: answer every request N with a
       small JSON body naming itself (--name). Each accepted connection
       appends a line to --log.
   h1probe.py load PORT HOST PATH --threads N --max-requests M --stop-file F
+                 [--pause S] [--fresh] [--stop-on-refused]
       Keep-alive load: N threads, each sends requests on one persistent
-      connection (reconnecting when the proxy closes it) until F exists or M
-      requests are done. Prints a JSON summary: counts by status and by
+      connection (reconnecting when the proxy closes it; --fresh: a new
+      connection per request) until F exists or M requests are done. Prints a JSON summary: counts by status and by
       backend name (x-echo-name), and every error classified.
 """
 import argparse
@@ -101,8 +107,12 @@ def parse_responses(data):
     return out, data[pos:]
 
 
+first_byte_at = None
+
+
 def read_until_eof(s, deadline):
     """Read until EOF, reset or @deadline: (data, closed, reset, t_end)."""
+    global first_byte_at
     data = b""
     while True:
         left = deadline - time.monotonic()
@@ -117,6 +127,8 @@ def read_until_eof(s, deadline):
             return data, True, True, time.monotonic()
         if not b:
             return data, True, False, time.monotonic()
+        if first_byte_at is None:
+            first_byte_at = time.monotonic()
         data += b
 
 
@@ -135,7 +147,14 @@ def cmd_send(a):
         except OSError as e:  # the proxy may close before taking it all
             write_error = errno.errorcode.get(e.errno, str(e))
             break
-    data, closed, reset, t_end = read_until_eof(s, t0 + a.timeout)
+    if a.shut_wr and not write_error:
+        s.shutdown(socket.SHUT_WR)
+    if a.abort_after is not None:
+        # read for a while, then drop the connection with a reset
+        data, closed, reset, t_end = read_until_eof(s, time.monotonic() + a.abort_after)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    else:
+        data, closed, reset, t_end = read_until_eof(s, t0 + a.timeout)
     s.close()
     resp, rest = parse_responses(data)
     print(json.dumps({
@@ -147,6 +166,7 @@ def cmd_send(a):
         "reset": reset,
         "write_error": write_error,
         "elapsed": round(t_end - t0, 3) if t_end else None,
+        "first_byte": round(first_byte_at - t0, 3) if first_byte_at else None,
         "raw": data[:300].decode("latin-1"),
         "trailing_bytes": len(rest),
     }))
@@ -155,7 +175,8 @@ def cmd_send(a):
 def cmd_slow(a):
     s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
     t0 = time.monotonic()
-    lines = [b"GET /slow HTTP/1.1\r\n", b"Host: " + a.host.encode() + b"\r\n"]
+    first = eval(a.first) if a.first else b""
+    lines = [first + b"GET /slow HTTP/1.1\r\n", b"Host: " + a.host.encode() + b"\r\n"]
     i = 0
     data = b""
     closed = reset = False
@@ -172,6 +193,8 @@ def cmd_slow(a):
         i += 1
         d, closed, reset, t_end = read_until_eof(s, time.monotonic() + a.interval)
         data += d
+        if a.first and d and not closed and b"408" not in d:
+            continue  # the answers to the --first requests
         if closed or d:
             if not closed:  # an answer came: wait for the close
                 d, closed, reset, t_end = read_until_eof(s, time.monotonic() + 2)
@@ -251,6 +274,22 @@ def cmd_backend(a):
                         while len(buf) < n:
                             buf += c.recv(65536)
                         buf = buf[n:]
+                if a.mode == "trickle":
+                    # a chunked response: the head and a first chunk, then
+                    # the rest one second later
+                    c.sendall(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                              b"6\r\nfirst\n\r\n")
+                    time.sleep(1.0)
+                    c.sendall(b"5\r\nlast\n\r\n0\r\n\r\n")
+                    continue
+                if a.mode == "partial":
+                    # a response head promising 100000 bytes, 10 of them, a reset
+                    c.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n0123456789")
+                    time.sleep(0.1)
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    c.close()
+                    return
                 if a.mode == "reset":
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                  b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -296,7 +335,10 @@ def cmd_load(a):
                     conn.connect()
                     with lock:
                         summary["connections"] += 1
-                conn.request("GET", a.path + "?t=%d&n=%d" % (tid, n), headers={"Host": a.host})
+                hdrs = {"Host": a.host}
+                if a.fresh:
+                    hdrs["Connection"] = "close"
+                conn.request("GET", a.path + "?t=%d&n=%d" % (tid, n), headers=hdrs)
                 r = conn.getresponse()
                 body = r.read()
                 name = r.getheader("x-echo-name", "?")
@@ -423,12 +465,15 @@ def main():
     p.add_argument("expr")
     p.add_argument("--timeout", type=float, default=3.0)
     p.add_argument("--then", action="append")
+    p.add_argument("--shut-wr", action="store_true", help="half-close after the writes")
+    p.add_argument("--abort-after", type=float, help="reset the connection after S seconds")
     p.add_argument("--gap", action="append")
     p = sub.add_parser("slow")
     p.add_argument("port", type=int)
     p.add_argument("host")
     p.add_argument("--interval", type=float, default=0.5)
     p.add_argument("--max", type=float, default=15)
+    p.add_argument("--first", help="bytes (a Python expression) sent before the slow request")
     p = sub.add_parser("idle")
     p.add_argument("port", type=int)
     p.add_argument("host")
@@ -448,6 +493,7 @@ def main():
     p.add_argument("--stop-file", required=True)
     p.add_argument("--pause", type=float, default=0.0)
     p.add_argument("--stop-on-refused", action="store_true")
+    p.add_argument("--fresh", action="store_true", help="a new connection per request")
     p = sub.add_parser("maxconn")
     p.add_argument("port", type=int)
     p.add_argument("host")

@@ -36,6 +36,7 @@ start_echo() {
 # start_raw NAME MODE: an h1probe backend (reset, status:N); sets port; it
 # logs each connection and request head to $tmp/NAME.log
 start_raw() {
+	: >"$tmp/$1.log"
 	$PROBE backend "$2" --name "$1" --port-file "$tmp/$1.port" --log "$tmp/$1.log" \
 		>"$tmp/$1.err" 2>&1 &
 	pids="$pids $!"
@@ -68,7 +69,7 @@ start_proxy() {
 	proxy=$!
 	pids="$pids $proxy"
 	i=0
-	while ! grep -q "admin listener" "$log" && [ $i -lt 200 ] && kill -0 $proxy 2>/dev/null; do
+	while ! grep -qs "admin listener" "$log" && [ $i -lt 200 ] && kill -0 $proxy 2>/dev/null; do
 		sleep 0.05
 		i=$((i + 1))
 	done

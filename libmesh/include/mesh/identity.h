@@ -11,6 +11,9 @@
  * Times are Unix seconds (int64_t); durations (TTLs) are seconds, and 0
  * selects the documented default.
  *
+ * Every call returns with the calling thread's OpenSSL error queue empty
+ * (what went wrong is in the diagnostics).
+ *
  * Thread rules: a mesh_ca and a mesh_bundle are immutable once built (a
  * bundle: once no thread adds to it any more) and may then be used by any
  * number of threads at once. A mesh_cert is immutable. Free each from one

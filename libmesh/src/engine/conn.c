@@ -42,15 +42,15 @@ static void arm_timer(struct mesh__dconn *d, int64_t ms)
 	ev_timer_start(d->w->loop, &d->timer);
 }
 
-void mesh__accept(struct mesh__listener *l)
+static void accept_some(struct mesh__listener *l, int max, bool refuse_when_draining)
 {
 	struct mesh__worker *w = l->w;
 	struct mesh_proxy *p = w->proxy;
-	for (int k = 0; k < 64; k++) {
+	for (int k = 0; k < max; k++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		if (w->nconns >= p->opts.max_connections || w->draining) {
+		if (w->nconns >= p->opts.max_connections || (refuse_when_draining && w->draining)) {
 			mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_OVERFLOW], 1);
 			close(fd);
 			continue;
@@ -88,6 +88,16 @@ void mesh__accept(struct mesh__listener *l)
 		mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_TOTAL], 1);
 		mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], 1);
 	}
+}
+
+void mesh__accept(struct mesh__listener *l)
+{
+	accept_some(l, 64, true);
+}
+
+void mesh__accept_all(struct mesh__listener *l)
+{
+	accept_some(l, 1 << 20, false);
 }
 
 void mesh__dconn_close(struct mesh__dconn *d)
@@ -154,14 +164,21 @@ static void protocol_error(struct mesh__dconn *d, int err)
 {
 	struct mesh__worker *w = d->w;
 	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_BAD], 1);
-	mesh__ctr_add(&w->flag_ctr[11], 1); /* DPE */
 	if (d->st) {
-		/* the body of a request in flight was malformed: nothing more can be
-		 * sent on this connection in order */
-		d->st->flags |= F_DPE;
-		mesh__dconn_close(d);
+		/* the body of a request in flight was malformed: answer 400 unless
+		 * the response has begun, then close (nothing more can follow in
+		 * order) */
+		struct mesh__stream *st = d->st;
+		st->flags |= F_DPE;
+		if (st->resp_started) {
+			mesh__dconn_close(d);
+			return;
+		}
+		ev_io_stop(w->loop, &d->rio);
+		mesh__stream_bad_request(st, mesh__h1_error_status(err), mesh__h1_strerror(err));
 		return;
 	}
+	mesh__ctr_add(&w->flag_ctr[11], 1); /* DPE (a stream counts its own) */
 	int status = mesh__h1_error_status(err);
 	mesh__log(MESH_LOG_DEBUG, "bad request: %s", mesh__h1_strerror(err));
 	struct mesh__sb *sb = &w->sb;
@@ -222,6 +239,20 @@ static void parse_buffered(struct mesh__dconn *d)
 		mesh__free(d);
 		return;
 	}
+	if (!d->st && !d->close_after) {
+		/* between requests (after answers given while parsing): a partial
+		 * head runs on the header timeout, an empty buffer on the idle one */
+		if (d->in && d->in->len) {
+			if (!ev_is_active(&d->timer) || d->timer_is_idle) {
+				d->head_started_ms = mesh__now_ms();
+				d->timer_is_idle = false;
+				arm_timer(d, w->proxy->opts.header_timeout_ms);
+			}
+		} else if (!ev_is_active(&d->timer) || !d->timer_is_idle) {
+			d->timer_is_idle = true;
+			arm_timer(d, w->proxy->opts.idle_timeout_ms);
+		}
+	}
 	if (d->in && d->in->len == 0) {
 		/* nothing buffered: give the block back, so idle costs little */
 		mesh__block_put(&w->pool, d->in);
@@ -247,8 +278,10 @@ void mesh__dconn_resume(struct mesh__dconn *d)
 		ev_io_start(w->loop, &d->rio);
 	}
 	d->head_started_ms = mesh__now_ms();
+	d->timer_is_idle = true;
 	arm_timer(d, w->proxy->opts.idle_timeout_ms);
 	if (d->in && d->in->len) {
+		d->timer_is_idle = false;
 		arm_timer(d, w->proxy->opts.header_timeout_ms);
 		parse_buffered(d);
 	}
@@ -314,6 +347,7 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 	b->len += (size_t)r;
 	if (was_idle) {
 		d->head_started_ms = mesh__now_ms();
+		d->timer_is_idle = false;
 		arm_timer(d, w->proxy->opts.header_timeout_ms);
 	}
 	if (d->st && d->st->req_done) {
@@ -381,17 +415,12 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	mesh__dconn_close(d); /* idle keep-alive connection */
 }
 
+/* As Envoy: connections stay open during the drain; each one's next answer
+ * carries "connection: close" (w->draining makes streams say so), and what
+ * is still idle when the drain time ends is closed then. */
 void mesh__dconns_drain(struct mesh__worker *w)
 {
-	struct mesh__dconn *d = w->dconns;
-	while (d) {
-		struct mesh__dconn *next = d->next;
-		if (!d->st && !(d->in && d->in->len))
-			mesh__dconn_close(d); /* idle: close now */
-		else
-			d->close_after = true; /* finish the request, then close */
-		d = next;
-	}
+	(void)w;
 }
 
 void mesh__dconns_close_all(struct mesh__worker *w)

@@ -227,6 +227,8 @@ int mesh__listen_socket(const char *addr, unsigned port, bool reuseport, mesh_di
 
 /* conn.c (downstream HTTP/1 and TCP) */
 void mesh__accept(struct mesh__listener *l);
+/* Take every connection waiting in the listen backlog, draining or not. */
+void mesh__accept_all(struct mesh__listener *l);
 void mesh__dconns_drain(struct mesh__worker *w);
 void mesh__dconns_close_all(struct mesh__worker *w);
 

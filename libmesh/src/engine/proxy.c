@@ -199,11 +199,13 @@ static void stop_workers(struct mesh_proxy *p)
 	ev_break(p->loop, EVBREAK_ALL);
 }
 
+/* Client connections still open: the drain ends early when none is left
+ * (idle keep-alive ones are kept until then, as Envoy keeps them). */
 static unsigned active_conns(struct mesh_proxy *p)
 {
 	uint64_t n = 0;
 	for (unsigned i = 0; i < p->nworkers; i++)
-		n += atomic_load_explicit(&p->workers[i].ctr[C_DOWNSTREAM_RQ_ACTIVE],
+		n += atomic_load_explicit(&p->workers[i].ctr[C_DOWNSTREAM_CX_ACTIVE],
 		                          memory_order_relaxed);
 	return (unsigned)n;
 }
@@ -235,8 +237,6 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 	if (atomic_exchange(&p->want_drain, 0) && !atomic_load(&p->draining)) {
 		atomic_store(&p->draining, true);
 		mesh__log(MESH_LOG_INFO, "draining for up to %lld ms", (long long)p->opts.drain_ms);
-		if (p->admin_fd >= 0)
-			ev_io_stop(loop, &p->admin_io);
 		for (unsigned i = 0; i < p->nworkers; i++)
 			mesh__worker_wake(&p->workers[i]);
 		p->started_ms = mesh__now_ms();
@@ -534,8 +534,10 @@ MESH_API void mesh_proxy_free(mesh_proxy *p)
 	if (!p)
 		return;
 	for (size_t i = 0; i < p->nlcfg; i++)
-		if (p->bound_fds[i] >= 0)
+		if (p->bound_fds[i] >= 0 && (int)i != p->admin_index)
 			close(p->bound_fds[i]);
+	if (p->admin_fd >= 0)
+		close(p->admin_fd);
 	mesh__free(p->workers);
 	mesh__snapshot_unref(atomic_load(&p->snap));
 	if (p->loop)

@@ -311,6 +311,16 @@ int mesh__stream_pick(struct mesh__stream *st)
 {
 	struct mesh__worker *w = st->d->w;
 	int ep = mesh_balancer_pick(st->ws->lb, st->cluster, 0, (uint64_t)mesh__now_ms());
+	/* a retry prefers an endpoint not tried yet: up to 5 more picks, as
+	 * Istio's previous_hosts predicate with host_selection_retry_max_attempts */
+	for (int k = 0; k < 5 && ep >= 0 && st->attempts; k++) {
+		bool seen = false;
+		for (unsigned i = 0; i < st->attempts && i < 4; i++)
+			seen |= st->tried[i] == ep;
+		if (!seen)
+			break;
+		ep = mesh_balancer_pick(st->ws->lb, st->cluster, 0, (uint64_t)mesh__now_ms());
+	}
 	if (ep < 0 || endpoint_addr(st, st->cluster, ep)) {
 		st->ep = -1;
 		st->flags |= F_UH;
@@ -318,6 +328,8 @@ int mesh__stream_pick(struct mesh__stream *st)
 		return -1;
 	}
 	st->ep = ep;
+	if (st->attempts < 4)
+		st->tried[st->attempts] = ep;
 	mesh_balancer_begin(st->ws->lb, st->cluster, ep);
 	(void)w;
 	return 0;
@@ -507,7 +519,8 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 		if (st->req_done)
 			mirrors_end(st, true);
 	}
-	st->retriable = is_idempotent(h) || body == MESH_H1_BODY_NONE || body == 0;
+	st->retriable = true; /* until the body outgrows the retry buffer */
+	st->idempotent = is_idempotent(h);
 	if (h->flags & MESH_H1_F_EXPECT_CONTINUE) {
 		/* as Envoy: the proxy answers 100 itself and sends the body on */
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -615,9 +628,15 @@ static bool retry_allowed(struct mesh__stream *st, int status, unsigned flag)
 	if (!rt || !st->retriable || st->resp_started || st->attempts >= rt->retry.attempts)
 		return false;
 	const char *on = rt->retry.retry_on ? rt->retry.retry_on : "";
-	if (flag)
+	if (flag == F_UF) /* no connection: nothing was sent, any method is safe */
 		return strstr(on, "connect-failure") || strstr(on, "reset") || strstr(on, "5xx") ||
-		       strstr(on, "gateway-error");
+		       strstr(on, "gateway-error") || strstr(on, "refused-stream");
+	/* the request went out: sending it again is safe for idempotent
+	 * methods only (the issue's rule; Envoy itself does not check) */
+	if (!st->idempotent)
+		return false;
+	if (flag)
+		return strstr(on, "reset") || strstr(on, "5xx");
 	if (strstr(on, "5xx") && status >= 500)
 		return true;
 	if (strstr(on, "gateway-error") && (status == 502 || status == 503 || status == 504))
@@ -784,6 +803,8 @@ int mesh__stream_response_head(struct mesh__stream *st, const struct mesh__h1_he
 		return -1;
 	st->status = h->status;
 	st->resp_started = true;
+	if (st->attempts && h->status >= 500)
+		st->flags |= F_URX; /* retried, and still an error */
 	return 0;
 }
 
@@ -873,4 +894,21 @@ void mesh__stream_upgrade(struct mesh__stream *st, struct mesh__upstream *u, con
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], 1);
 	mesh__tunnel_start(w, cfd, ufd, to_server, ns, to_client, nc,
 	                   w->proxy->opts.idle_timeout_ms * 60, tunnel_closed, w);
+}
+
+/* The request's body was malformed before any answer went out: drop the
+ * upstream attempt and answer @status, closing the connection after. */
+void mesh__stream_bad_request(struct mesh__stream *st, int status, const char *why)
+{
+	if (st->up) {
+		mesh__upstream_release(st->up, false);
+		st->up = NULL;
+	}
+	ev_timer_stop(st->d->w->loop, &st->delay);
+	ev_timer_stop(st->d->w->loop, &st->per_try);
+	st->req_done = true; /* nothing more will be read */
+	st->keep_alive = false;
+	char body[160];
+	snprintf(body, sizeof(body), "%s\n", why);
+	mesh__stream_local_reply(st, status ? status : 400, body);
 }

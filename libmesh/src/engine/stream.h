@@ -29,6 +29,7 @@ struct mesh__dconn {
 	bool read_paused;
 	bool in_parse;
 	bool closed;
+	bool timer_is_idle; /* the timer is the idle one, not the header one */
 	unsigned requests;
 	int64_t head_started_ms; /* first byte of the current request head */
 };
@@ -54,7 +55,9 @@ struct mesh__stream {
 	size_t req_dropped;     /* bytes freed from req's front (no retry possible) */
 	bool req_done;          /* the whole request is in req */
 	bool req_chunked;       /* body re-framed as chunked toward upstream */
-	bool retriable;
+	bool retriable;         /* the request still fits the retry buffer */
+	bool idempotent;        /* the method may be sent twice */
+	int tried[4];           /* endpoints already tried (Istio's previous_hosts) */
 	bool is_head;
 	bool keep_alive;   /* downstream */
 	bool resp_started; /* a response byte went downstream */
@@ -87,6 +90,7 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h);
 int mesh__stream_on_body(struct mesh__dconn *d, const char *data, size_t len);
 int mesh__stream_on_end(struct mesh__dconn *d);
 void mesh__stream_local_reply(struct mesh__stream *st, int status, const char *body);
+void mesh__stream_bad_request(struct mesh__stream *st, int status, const char *why);
 void mesh__stream_finish(struct mesh__stream *st);
 void mesh__stream_abort(struct mesh__stream *st);
 void mesh__stream_upstream_failed(struct mesh__stream *st, unsigned flag);

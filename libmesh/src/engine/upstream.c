@@ -406,6 +406,9 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 	if (b->len == 0) {
 		b->off = 0;
 	}
+	/* stream what arrived: a head or a chunk must not wait for the next
+	 * read (time to first byte, server-sent events, gRPC streams) */
+	mesh__dconn_write(u->st->d);
 }
 
 static void on_write(struct ev_loop *loop, ev_io *io, int revents)

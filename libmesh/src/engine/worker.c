@@ -115,16 +115,22 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 	mesh__accept(io->data);
 }
 
-static void stop_listeners(struct mesh__worker *w)
+/* Stop listening. Connections the kernel already completed are taken and
+ * served first (when draining): closing a socket with a backlog would
+ * reset them. */
+static void stop_listeners(struct mesh__worker *w, bool take_backlog)
 {
+	struct mesh_proxy *p = w->proxy;
 	for (size_t i = 0; i < w->nlisteners; i++) {
 		struct mesh__listener *l = &w->listeners[i];
 		if (l->fd < 0)
 			continue;
 		ev_io_stop(w->loop, &l->io);
-		/* worker 0 uses the socket the proxy bound; the proxy closes it */
-		if (w->id != 0)
-			close(l->fd);
+		if (take_backlog)
+			mesh__accept_all(l);
+		close(l->fd);
+		if (w->id == 0) /* the socket the proxy bound: it must not close it again */
+			p->bound_fds[l->cfg - p->lcfg] = -1;
 		l->fd = -1;
 	}
 }
@@ -135,7 +141,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 	struct mesh_proxy *p = w->proxy;
 	if (atomic_load(&p->want_stop)) {
 		w->stopping = true;
-		stop_listeners(w);
+		stop_listeners(w, false);
 		mesh__dconns_close_all(w);
 		mesh__upstreams_close_idle(w);
 		ev_break(loop, EVBREAK_ALL);
@@ -143,7 +149,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 	}
 	if (atomic_load(&p->draining) && !w->draining) {
 		w->draining = true;
-		stop_listeners(w);
+		stop_listeners(w, true);
 		mesh__dconns_drain(w);
 		mesh__upstreams_close_idle(w);
 	}

@@ -249,7 +249,7 @@ static bool bundle_has(const mesh_bundle *b, X509 *x)
 	return false;
 }
 
-MESH_API int mesh_bundle_add(mesh_bundle *b, const char *data, size_t len, const char *name,
+static int bundle_add_(mesh_bundle *b, const char *data, size_t len, const char *name,
                              mesh_diag *diag)
 {
 	if (!b || !data)
@@ -304,6 +304,17 @@ out:
 	return rc;
 }
 
+/* Each entry point leaves the thread's OpenSSL error queue empty: what
+ * failed is in the diagnostics, and a TLS caller's next SSL_get_error()
+ * must not see stale identity errors. */
+MESH_API int mesh_bundle_add(mesh_bundle *b, const char *data, size_t len, const char *name,
+                             mesh_diag *diag)
+{
+	int rc = bundle_add_(b, data, len, name, diag);
+	ERR_clear_error();
+	return rc;
+}
+
 MESH_API int mesh_bundle_load_file(mesh_bundle *b, const char *path, mesh_diag *diag)
 {
 	if (!b || !path)
@@ -328,7 +339,7 @@ MESH_API const char *mesh_bundle_trust_domain(const mesh_bundle *b)
 	return b ? b->td : NULL;
 }
 
-MESH_API int mesh_bundle_to_pem(const mesh_bundle *b, char **out)
+static int bundle_to_pem_(const mesh_bundle *b, char **out)
 {
 	if (!b || !out)
 		return MESH_EINVAL;
@@ -342,6 +353,13 @@ MESH_API int mesh_bundle_to_pem(const mesh_bundle *b, char **out)
 	}
 	*out = mesh__sb_steal(&sb);
 	return *out ? 0 : MESH_ENOMEM;
+}
+
+MESH_API int mesh_bundle_to_pem(const mesh_bundle *b, char **out)
+{
+	int rc = bundle_to_pem_(b, out);
+	ERR_clear_error();
+	return rc;
 }
 
 X509_STORE *mesh__bundle_store(const mesh_bundle *b)

@@ -306,7 +306,7 @@ static int64_t clamp_to_ca(const mesh_ca *ca, int64_t now, int64_t ttl, const ch
 	return na;
 }
 
-MESH_API int mesh_ca_new_root(mesh_ca **out, const char *td, int key_type, int64_t ttl,
+static int ca_new_root_(mesh_ca **out, const char *td, int key_type, int64_t ttl,
                               mesh_diag *diag)
 {
 	if (!out || !td)
@@ -356,6 +356,17 @@ MESH_API int mesh_ca_new_root(mesh_ca **out, const char *td, int key_type, int64
 	return ca_assemble(td, cert, key, issuers, NULL, out, diag);
 }
 
+/* Each entry point leaves the thread's OpenSSL error queue empty: what
+ * failed is in the diagnostics, and a TLS caller's next SSL_get_error()
+ * must not see stale identity errors. */
+MESH_API int mesh_ca_new_root(mesh_ca **out, const char *td, int key_type, int64_t ttl,
+                              mesh_diag *diag)
+{
+	int rc = ca_new_root_(out, td, key_type, ttl, diag);
+	ERR_clear_error();
+	return rc;
+}
+
 static int bundle_copy(const mesh_bundle *src, mesh_bundle **out, mesh_diag *diag)
 {
 	char *pem = NULL;
@@ -371,7 +382,7 @@ static int bundle_copy(const mesh_bundle *src, mesh_bundle **out, mesh_diag *dia
 	return rc;
 }
 
-MESH_API int mesh_ca_new_intermediate(mesh_ca **out, const mesh_ca *parent, int key_type,
+static int ca_new_intermediate_(mesh_ca **out, const mesh_ca *parent, int key_type,
                                       int64_t ttl, mesh_diag *diag)
 {
 	if (!out || !parent)
@@ -436,6 +447,14 @@ fail:
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(issuers, X509_free);
+	return rc;
+}
+
+MESH_API int mesh_ca_new_intermediate(mesh_ca **out, const mesh_ca *parent, int key_type,
+                                      int64_t ttl, mesh_diag *diag)
+{
+	int rc = ca_new_intermediate_(out, parent, key_type, ttl, diag);
+	ERR_clear_error();
 	return rc;
 }
 
@@ -550,7 +569,7 @@ out:
 	return rc;
 }
 
-MESH_API int mesh_ca_load(mesh_ca **out, const char *chain, size_t chain_len, const char *key,
+static int ca_load_(mesh_ca **out, const char *chain, size_t chain_len, const char *key,
                           size_t key_len, const char *bundle, size_t bundle_len, const char *td,
                           mesh_diag *diag)
 {
@@ -558,6 +577,15 @@ MESH_API int mesh_ca_load(mesh_ca **out, const char *chain, size_t chain_len, co
 		return MESH_EINVAL;
 	return ca_load(out, chain, chain_len, "CA certificate chain", key, key_len,
 	               "CA private key", bundle, bundle_len, "trust bundle", td, diag);
+}
+
+MESH_API int mesh_ca_load(mesh_ca **out, const char *chain, size_t chain_len, const char *key,
+                          size_t key_len, const char *bundle, size_t bundle_len, const char *td,
+                          mesh_diag *diag)
+{
+	int rc = ca_load_(out, chain, chain_len, key, key_len, bundle, bundle_len, td, diag);
+	ERR_clear_error();
+	return rc;
 }
 
 /* @dir/@name, in @sb. */
@@ -629,7 +657,7 @@ static int read_intermediate(struct dir_files *f, const char *dir, mesh_diag *di
 	return 0;
 }
 
-MESH_API int mesh_ca_load_dir(mesh_ca **out, const char *dir, const char *td, mesh_diag *diag)
+static int ca_load_dir_(mesh_ca **out, const char *dir, const char *td, mesh_diag *diag)
 {
 	if (!out || !dir)
 		return MESH_EINVAL;
@@ -688,6 +716,13 @@ out:
 	return rc;
 }
 
+MESH_API int mesh_ca_load_dir(mesh_ca **out, const char *dir, const char *td, mesh_diag *diag)
+{
+	int rc = ca_load_dir_(out, dir, td, diag);
+	ERR_clear_error();
+	return rc;
+}
+
 static int write_in(const char *dir, const char *name, const char *data, bool secret,
                     mesh_diag *diag)
 {
@@ -701,7 +736,7 @@ static int write_in(const char *dir, const char *name, const char *data, bool se
 	return rc;
 }
 
-MESH_API int mesh_ca_write_dir(const mesh_ca *ca, const char *dir, mesh_diag *diag)
+static int ca_write_dir_(const mesh_ca *ca, const char *dir, mesh_diag *diag)
 {
 	if (!ca || !dir)
 		return MESH_EINVAL;
@@ -743,6 +778,13 @@ out:
 	mesh__free(key);
 	mesh__free(bundle);
 	mesh__free(root);
+	return rc;
+}
+
+MESH_API int mesh_ca_write_dir(const mesh_ca *ca, const char *dir, mesh_diag *diag)
+{
+	int rc = ca_write_dir_(ca, dir, diag);
+	ERR_clear_error();
 	return rc;
 }
 
@@ -824,7 +866,7 @@ int mesh__ca_sign_svid(const mesh_ca *ca, EVP_PKEY *pub, const char *id, int64_t
 	return *cert_pem ? 0 : MESH_ENOMEM;
 }
 
-MESH_API int mesh_ca_issue(const mesh_ca *ca, const char *spiffe_id, int key_type, int64_t ttl,
+static int ca_issue_(const mesh_ca *ca, const char *spiffe_id, int key_type, int64_t ttl,
                            char **cert_pem, char **key_pem, mesh_diag *diag)
 {
 	if (!ca || !spiffe_id || !cert_pem || !key_pem)
@@ -846,5 +888,13 @@ MESH_API int mesh_ca_issue(const mesh_ca *ca, const char *spiffe_id, int key_typ
 	}
 out:
 	EVP_PKEY_free(key);
+	return rc;
+}
+
+MESH_API int mesh_ca_issue(const mesh_ca *ca, const char *spiffe_id, int key_type, int64_t ttl,
+                           char **cert_pem, char **key_pem, mesh_diag *diag)
+{
+	int rc = ca_issue_(ca, spiffe_id, key_type, ttl, cert_pem, key_pem, diag);
+	ERR_clear_error();
 	return rc;
 }

@@ -313,7 +313,7 @@ static void key_info(X509 *x, int *type, unsigned *bits)
 	}
 }
 
-MESH_API int mesh_cert_parse(mesh_cert **out, const char *data, size_t len, mesh_diag *diag)
+static int cert_parse_(mesh_cert **out, const char *data, size_t len, mesh_diag *diag)
 {
 	if (!out || !data)
 		return MESH_EINVAL;
@@ -358,6 +358,16 @@ fail:
 	ERR_clear_error();
 	mesh__free(uri);
 	mesh_cert_free(c);
+	return rc;
+}
+
+/* Each entry point leaves the thread's OpenSSL error queue empty: what
+ * failed is in the diagnostics, and a TLS caller's next SSL_get_error()
+ * must not see stale identity errors. */
+MESH_API int mesh_cert_parse(mesh_cert **out, const char *data, size_t len, mesh_diag *diag)
+{
+	int rc = cert_parse_(out, data, len, diag);
+	ERR_clear_error();
 	return rc;
 }
 

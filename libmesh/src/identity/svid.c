@@ -210,10 +210,11 @@ int mesh__svid_verify_x509(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) *cha
 		*id_out = id;
 	else
 		mesh__free(id);
+	ERR_clear_error(); /* extension caching may have queued one */
 	return rc;
 }
 
-MESH_API int mesh_svid_verify(const mesh_bundle *b, const char *data, size_t len, int64_t now,
+static int svid_verify_(const mesh_bundle *b, const char *data, size_t len, int64_t now,
                               int *status, mesh_diag *diag)
 {
 	if (status)
@@ -233,6 +234,17 @@ MESH_API int mesh_svid_verify(const mesh_bundle *b, const char *data, size_t len
 	rc = mesh__svid_verify_x509(b, leaf, sk, now, status, NULL, diag);
 	X509_free(leaf);
 	sk_X509_pop_free(sk, X509_free);
+	return rc;
+}
+
+/* Each entry point leaves the thread's OpenSSL error queue empty: what
+ * failed is in the diagnostics, and a TLS caller's next SSL_get_error()
+ * must not see stale identity errors. */
+MESH_API int mesh_svid_verify(const mesh_bundle *b, const char *data, size_t len, int64_t now,
+                              int *status, mesh_diag *diag)
+{
+	int rc = svid_verify_(b, data, len, now, status, diag);
+	ERR_clear_error();
 	return rc;
 }
 
@@ -261,7 +273,7 @@ out:
 	return rc;
 }
 
-MESH_API int mesh_csr_new(const char *spiffe_id, int key_type, char **csr_pem, char **key_pem,
+static int csr_new_(const char *spiffe_id, int key_type, char **csr_pem, char **key_pem,
                           mesh_diag *diag)
 {
 	if (!spiffe_id || !csr_pem || !key_pem)
@@ -309,6 +321,14 @@ out:
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
+	return rc;
+}
+
+MESH_API int mesh_csr_new(const char *spiffe_id, int key_type, char **csr_pem, char **key_pem,
+                          mesh_diag *diag)
+{
+	int rc = csr_new_(spiffe_id, key_type, csr_pem, key_pem, diag);
+	ERR_clear_error();
 	return rc;
 }
 
@@ -420,7 +440,7 @@ out:
 	return rc;
 }
 
-MESH_API int mesh_ca_sign_csr(const mesh_ca *ca, const char *csr, size_t csr_len,
+static int ca_sign_csr_(const mesh_ca *ca, const char *csr, size_t csr_len,
                               const char *required_id, int64_t ttl, char **cert_pem,
                               mesh_diag *diag)
 {
@@ -457,6 +477,15 @@ MESH_API int mesh_ca_sign_csr(const mesh_ca *ca, const char *csr, size_t csr_len
 out:
 	mesh__free(id);
 	X509_REQ_free(req);
+	ERR_clear_error();
+	return rc;
+}
+
+MESH_API int mesh_ca_sign_csr(const mesh_ca *ca, const char *csr, size_t csr_len,
+                              const char *required_id, int64_t ttl, char **cert_pem,
+                              mesh_diag *diag)
+{
+	int rc = ca_sign_csr_(ca, csr, csr_len, required_id, ttl, cert_pem, diag);
 	ERR_clear_error();
 	return rc;
 }

@@ -620,17 +620,25 @@ int mesh__bal_acquire(mesh_balancer *b, const struct mesh_cluster *c, int resour
 	struct cstate *cs = state_of(b, c);
 	if (!cs || resource < 0 || resource > MESH_CB_RETRIES)
 		return MESH_EINVAL;
-	if (cs->cb_used[resource] >= cs->cb_limit[resource])
-		return MESH_ELIMIT;
-	cs->cb_used[resource]++;
+	_Atomic uint32_t *used = &((struct mesh_cluster *)c)->cb_used[resource];
+	uint32_t cur = atomic_load_explicit(used, memory_order_relaxed);
+	do {
+		if (cur >= cs->cb_limit[resource])
+			return MESH_ELIMIT;
+	} while (!atomic_compare_exchange_weak_explicit(used, &cur, cur + 1, memory_order_relaxed,
+	                                                memory_order_relaxed));
+	cs->cb_used[resource]++; /* this worker's share, for introspection */
 	return 0;
 }
 
 void mesh__bal_release(mesh_balancer *b, const struct mesh_cluster *c, int resource)
 {
 	struct cstate *cs = state_of(b, c);
-	if (cs && resource >= 0 && resource <= MESH_CB_RETRIES && cs->cb_used[resource])
+	if (cs && resource >= 0 && resource <= MESH_CB_RETRIES && cs->cb_used[resource]) {
 		cs->cb_used[resource]--;
+		atomic_fetch_sub_explicit(&((struct mesh_cluster *)c)->cb_used[resource], 1,
+		                          memory_order_relaxed);
+	}
 }
 
 /* ---- introspection ---- */

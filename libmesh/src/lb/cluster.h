@@ -6,6 +6,7 @@
 #ifndef MESH_SRC_LB_CLUSTER_H
 #define MESH_SRC_LB_CLUSTER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -74,6 +75,10 @@ struct mesh_cluster {
 	struct mesh__endpoint *eps;
 	size_t neps;
 	struct mesh__lb_table *table;
+	/* circuit-breaker usage, shared by every worker's balancer (Envoy's
+	 * limits hold per cluster, not per thread); the one mutable part of a
+	 * cluster, hence atomic */
+	_Atomic uint32_t cb_used[4];
 };
 
 /* Defaults of every setting (Envoy's where Istio leaves them). */
