@@ -83,6 +83,13 @@ static inline const char *mesh__node_str(const struct mesh__node *n)
 {
 	return (n && n->type == MESH_NODE_SCALAR) ? n->u.str : NULL;
 }
+/* A map's field, or NULL when it is absent or null (protobuf JSON reads
+ * null as "not set"). */
+const struct mesh__node *mesh__node_field(const struct mesh__node *map, const char *key);
+/* A field's value when it is a string scalar, else NULL. */
+const char *mesh__node_field_str(const struct mesh__node *map, const char *key);
+/* An integer written plain or quoted ("8080"), as protobuf JSON takes it. */
+bool mesh__node_int_loose(const struct mesh__node *n, int64_t *out);
 /* A scalar as an integer; false when it is not one. */
 bool mesh__node_int(const struct mesh__node *n, int64_t *out);
 /* A scalar as a number (int or float); false when it is not one. */

@@ -76,6 +76,8 @@ struct mesh__schema {
 };
 
 #define MESH_FIELDS(arr) (arr), MESH_ARRAY_LEN(arr)
+/* The sub pointer of a MESH_FT_CUSTOM field. */
+#define MESH_CUSTOM(fn) ((const void *)(uintptr_t)(mesh__scalar_check_fn)(fn))
 
 /* One resource kind: its group, versions and spec schema. */
 struct mesh__kind_def {

@@ -12,41 +12,12 @@
 
 #include "schema.h"
 
-#define CUSTOM(fn) ((const void *)(uintptr_t)(mesh__scalar_check_fn)(fn))
-
 /* ---- helpers ---- */
-
-/* A field's value, or NULL when it is absent or null. */
-static const struct mesh__node *get(const struct mesh__node *obj, const char *key)
-{
-	const struct mesh__node *n = mesh__node_get(obj, key);
-	return (n && n->type != MESH_NODE_NULL) ? n : NULL;
-}
-
-/* A field's string value, or NULL when it is absent or not a string. */
-static const char *get_str(const struct mesh__node *obj, const char *key)
-{
-	const struct mesh__node *n = get(obj, key);
-	return (n && n->type == MESH_NODE_SCALAR && n->scalar == MESH_SCALAR_STRING) ? n->u.str
-	                                                                             : NULL;
-}
 
 static bool has_nonempty_str(const struct mesh__node *obj, const char *key)
 {
-	const char *s = get_str(obj, key);
+	const char *s = mesh__node_field_str(obj, key);
 	return s && *s;
-}
-
-/* An integer, written plain or quoted (as the walker accepts). */
-static bool int_value(const struct mesh__node *n, int64_t *out)
-{
-	char *end;
-	if (mesh__node_int(n, out))
-		return true;
-	if (!n || n->type != MESH_NODE_SCALAR || n->scalar != MESH_SCALAR_STRING || !*n->u.str)
-		return false;
-	*out = strtoll(n->u.str, &end, 10);
-	return !*end;
 }
 
 static bool is_true(const struct mesh__node *n)
@@ -178,8 +149,10 @@ static const struct mesh__field istio_service_fields[] = {
 
 static void istio_service_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *name = get(obj, "name"), *ns = get(obj, "namespace");
-	const struct mesh__node *domain = get(obj, "domain"), *svc = get(obj, "service");
+	const struct mesh__node *name = mesh__node_field(obj, "name"),
+				*ns = mesh__node_field(obj, "namespace");
+	const struct mesh__node *domain = mesh__node_field(obj, "domain"),
+				*svc = mesh__node_field(obj, "service");
 	const char *s;
 
 	if ((s = mesh__node_str(svc)) && svc->scalar == MESH_SCALAR_STRING) {
@@ -193,16 +166,16 @@ static void istio_service_check(struct mesh__vctx *v, const struct mesh__node *o
 			mesh__v_error(v, domain, ".domain",
 			              "domain must not be set when service is set");
 	}
-	if ((s = get_str(obj, "name")) && !is_dns_label(s))
+	if ((s = mesh__node_field_str(obj, "name")) && !is_dns_label(s))
 		mesh__v_error(
 			v, name, ".name",
 			"invalid service name \"%s\": expected a DNS label (letters, digits, '-')",
 			s);
-	if ((s = get_str(obj, "namespace")) && !is_dns_label(s))
+	if ((s = mesh__node_field_str(obj, "namespace")) && !is_dns_label(s))
 		mesh__v_error(
 			v, ns, ".namespace",
 			"invalid namespace \"%s\": expected a DNS label (letters, digits, '-')", s);
-	if ((s = get_str(obj, "domain"))) {
+	if ((s = mesh__node_field_str(obj, "domain"))) {
 		const char *err = mesh__check_host(s, false);
 		if (err)
 			mesh__v_error(v, domain, ".domain", "invalid domain \"%s\": %s", s, err);
@@ -219,7 +192,7 @@ static void egress_destination_check(struct mesh__vctx *v, const struct mesh__no
 {
 	static const char *const forbidden[] = { "name", "namespace", "domain", "labels" };
 	for (size_t i = 0; i < MESH_ARRAY_LEN(forbidden); i++) {
-		const struct mesh__node *n = get(obj, forbidden[i]);
+		const struct mesh__node *n = mesh__node_field(obj, forbidden[i]);
 		char rel[16];
 		if (!n)
 			continue;
@@ -228,8 +201,8 @@ static void egress_destination_check(struct mesh__vctx *v, const struct mesh__no
 		              "%s must not be set in an egress rule destination; use service",
 		              forbidden[i]);
 	}
-	const struct mesh__node *svc = get(obj, "service");
-	const char *s = get_str(obj, "service");
+	const struct mesh__node *svc = mesh__node_field(obj, "service");
+	const char *s = mesh__node_field_str(obj, "service");
 	if (!svc) {
 		mesh__v_error(v, obj, NULL, "missing required field \"service\"");
 	} else if (s) {
@@ -269,7 +242,7 @@ static const struct mesh__field match_request_fields[] = {
 
 static void match_request_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *h = get(obj, "headers");
+	const struct mesh__node *h = mesh__node_field(obj, "headers");
 	if (!h || h->type != MESH_NODE_MAP)
 		return;
 	for (size_t i = 0; i < h->count; i++) {
@@ -316,7 +289,7 @@ static const struct mesh__field match_condition_fields[] = {
 
 static void match_condition_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *udp = get(obj, "udp");
+	const struct mesh__node *udp = mesh__node_field(obj, "udp");
 	if (udp)
 		mesh__v_error(v, udp, ".udp", "udp matching is not supported");
 }
@@ -363,7 +336,7 @@ static const struct mesh__field simple_timeout_fields[] = {
 	{ .name = "timeout",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_REQUIRED,
-	  .sub = CUSTOM(check_ms_duration) },
+	  .sub = MESH_CUSTOM(check_ms_duration) },
 	{ .name = "overrideHeaderName", .type = MESH_FT_STRING },
 };
 
@@ -380,7 +353,7 @@ static const struct mesh__schema http_timeout = { "HTTPTimeout", MESH_FIELDS(htt
 
 static const struct mesh__field simple_retry_fields[] = {
 	{ .name = "attempts", .type = MESH_FT_INT, .min = 0, .max = INT32_MAX },
-	{ .name = "perTryTimeout", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_ms_duration) },
+	{ .name = "perTryTimeout", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_ms_duration) },
 	{ .name = "overrideHeaderName", .type = MESH_FT_STRING },
 };
 
@@ -400,17 +373,17 @@ static const struct mesh__field delay_fields[] = {
 	{ .name = "fixedDelay",
 	  .type = MESH_FT_CUSTOM,
 	  .oneof = 1,
-	  .sub = CUSTOM(check_ms_duration) },
+	  .sub = MESH_CUSTOM(check_ms_duration) },
 	{ .name = "exponentialDelay",
 	  .type = MESH_FT_CUSTOM,
 	  .oneof = 1,
-	  .sub = CUSTOM(check_ms_duration) },
+	  .sub = MESH_CUSTOM(check_ms_duration) },
 	{ .name = "overrideHeaderName", .type = MESH_FT_STRING },
 };
 
 static void delay_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *n = get(obj, "exponentialDelay");
+	const struct mesh__node *n = mesh__node_field(obj, "exponentialDelay");
 	if (n)
 		mesh__v_error(v, n, ".exponentialDelay",
 		              "exponentialDelay is not supported; use fixedDelay");
@@ -429,7 +402,7 @@ static const struct mesh__field abort_fields[] = {
 
 static void abort_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *n = get(obj, "grpcStatus");
+	const struct mesh__node *n = mesh__node_field(obj, "grpcStatus");
 	if (n)
 		mesh__v_error(v, n, ".grpcStatus", "grpcStatus is not supported; use httpStatus");
 }
@@ -452,13 +425,15 @@ static const struct mesh__field throttle_fields[] = {
 	{ .name = "throttleAfterPeriod",
 	  .type = MESH_FT_CUSTOM,
 	  .oneof = 1,
-	  .sub = CUSTOM(check_ms_duration) },
+	  .sub = MESH_CUSTOM(check_ms_duration) },
 	{ .name = "throttleAfterBytes",
 	  .type = MESH_FT_DOUBLE,
 	  .oneof = 1,
 	  .min = 0,
 	  .max = INT64_MAX },
-	{ .name = "throttleForPeriod", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_ms_duration) },
+	{ .name = "throttleForPeriod",
+	  .type = MESH_FT_CUSTOM,
+	  .sub = MESH_CUSTOM(check_ms_duration) },
 };
 
 static const struct mesh__schema l4_throttle = { "Throttle", MESH_FIELDS(throttle_fields), NULL,
@@ -468,7 +443,7 @@ static const struct mesh__field terminate_fields[] = {
 	{ .name = "percent", .type = MESH_FT_PERCENT },
 	{ .name = "terminateAfterPeriod",
 	  .type = MESH_FT_CUSTOM,
-	  .sub = CUSTOM(check_ms_duration) },
+	  .sub = MESH_CUSTOM(check_ms_duration) },
 };
 
 static const struct mesh__schema l4_terminate = { "Terminate", MESH_FIELDS(terminate_fields), NULL,
@@ -491,19 +466,19 @@ static const struct mesh__field cors_fields[] = {
 	{ .name = "allowHeaders",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_LIST,
-	  .sub = CUSTOM(check_header_name) },
+	  .sub = MESH_CUSTOM(check_header_name) },
 	{ .name = "exposeHeaders",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_LIST,
-	  .sub = CUSTOM(check_header_name) },
-	{ .name = "maxAge", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_ms_duration) },
+	  .sub = MESH_CUSTOM(check_header_name) },
+	{ .name = "maxAge", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_ms_duration) },
 	{ .name = "allowCredentials", .type = MESH_FT_BOOL },
 };
 
 static void cors_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *n = get(obj, "maxAge");
-	const char *s = get_str(obj, "maxAge");
+	const struct mesh__node *n = mesh__node_field(obj, "maxAge");
+	const char *s = mesh__node_field_str(obj, "maxAge");
 	int64_t ns;
 	/* Access-Control-Max-Age is in seconds */
 	if (s && !mesh__parse_duration(s, &ns) && ns % 1000000000)
@@ -548,11 +523,11 @@ static void check_weights(struct mesh__vctx *v, const struct mesh__node *route)
 	if (route->type != MESH_NODE_SEQ || route->count == 0)
 		return;
 	for (size_t i = 0; i < route->count; i++) {
-		const struct mesh__node *w = get(route->u.items[i], "weight");
+		const struct mesh__node *w = mesh__node_field(route->u.items[i], "weight");
 		int64_t x;
 		if (!w)
 			continue;
-		if (!int_value(w, &x))
+		if (!mesh__node_int_loose(w, &x))
 			return; /* not a number: already reported */
 		if (x < 0 || x > 100)
 			return; /* out of range: already reported */
@@ -575,11 +550,13 @@ static void check_weights(struct mesh__vctx *v, const struct mesh__node *route)
 
 static void route_rule_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *dest = get(obj, "destination"), *route = get(obj, "route");
-	const struct mesh__node *redirect = get(obj, "redirect"), *rewrite = get(obj, "rewrite");
+	const struct mesh__node *dest = mesh__node_field(obj, "destination"),
+				*route = mesh__node_field(obj, "route");
+	const struct mesh__node *redirect = mesh__node_field(obj, "redirect"),
+				*rewrite = mesh__node_field(obj, "rewrite");
 	const struct mesh__node *n;
 
-	if (dest && dest->type == MESH_NODE_MAP && (n = get(dest, "labels")) &&
+	if (dest && dest->type == MESH_NODE_MAP && (n = mesh__node_field(dest, "labels")) &&
 	    n->type == MESH_NODE_MAP && n->count)
 		mesh__v_error(
 			v, n, ".destination.labels",
@@ -588,22 +565,22 @@ static void route_rule_check(struct mesh__vctx *v, const struct mesh__node *obj)
 		if (route && route->type == MESH_NODE_SEQ && route->count)
 			mesh__v_error(v, redirect, ".redirect",
 			              "route and redirect cannot both be set");
-		if (get(obj, "httpFault"))
+		if (mesh__node_field(obj, "httpFault"))
 			mesh__v_error(v, redirect, ".redirect",
 			              "httpFault and redirect cannot both be set");
 		if (rewrite)
 			mesh__v_error(v, redirect, ".redirect",
 			              "rewrite and redirect cannot both be set");
-		n = get(obj, "websocketUpgrade");
+		n = mesh__node_field(obj, "websocketUpgrade");
 		if (is_true(n))
 			mesh__v_error(v, n, ".websocketUpgrade",
 			              "websocketUpgrade is not allowed with redirect");
 	}
 	if (route)
 		check_weights(v, route);
-	if ((n = get(obj, "l4Fault")))
+	if ((n = mesh__node_field(obj, "l4Fault")))
 		mesh__v_error(v, n, ".l4Fault", "l4Fault is not supported");
-	n = get(obj, "appendHeaders");
+	n = mesh__node_field(obj, "appendHeaders");
 	for (size_t i = 0; n && n->type == MESH_NODE_MAP && i < n->count; i++) {
 		const struct mesh__node *k = n->u.pairs[i].key, *val = n->u.pairs[i].value;
 		char rel[300];
@@ -647,11 +624,11 @@ static const struct mesh__field simple_cb_fields[] = {
 	{ .name = "maxConnections", .type = MESH_FT_INT, .min = 0, .max = INT32_MAX },
 	{ .name = "httpMaxPendingRequests", .type = MESH_FT_INT, .min = 0, .max = INT32_MAX },
 	{ .name = "httpMaxRequests", .type = MESH_FT_INT, .min = 0, .max = INT32_MAX },
-	{ .name = "sleepWindow", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_ms_duration) },
+	{ .name = "sleepWindow", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_ms_duration) },
 	{ .name = "httpConsecutiveErrors", .type = MESH_FT_INT, .min = 0, .max = INT32_MAX },
 	{ .name = "httpDetectionInterval",
 	  .type = MESH_FT_CUSTOM,
-	  .sub = CUSTOM(check_ms_duration) },
+	  .sub = MESH_CUSTOM(check_ms_duration) },
 	{ .name = "httpMaxRequestsPerConnection", .type = MESH_FT_INT, .min = 0, .max = INT32_MAX },
 	{ .name = "httpMaxEjectionPercent", .type = MESH_FT_INT, .min = 0, .max = 100 },
 	{ .name = "httpMaxRetries", .type = MESH_FT_INT, .min = 0, .max = INT32_MAX },
@@ -690,7 +667,7 @@ static const struct mesh__field egress_port_fields[] = {
 	{ .name = "protocol",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_REQUIRED,
-	  .sub = CUSTOM(check_egress_protocol) },
+	  .sub = MESH_CUSTOM(check_egress_protocol) },
 };
 
 static const struct mesh__schema egress_port = { "Port", MESH_FIELDS(egress_port_fields), NULL, 0 };
@@ -709,21 +686,24 @@ static const struct mesh__field egress_rule_fields[] = {
 
 static void egress_rule_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *dest = get(obj, "destination"), *ports = get(obj, "ports");
+	const struct mesh__node *dest = mesh__node_field(obj, "destination"),
+				*ports = mesh__node_field(obj, "ports");
 	const struct mesh__node *n;
-	const char *svc = dest && dest->type == MESH_NODE_MAP ? get_str(dest, "service") : NULL;
+	const char *svc =
+		dest && dest->type == MESH_NODE_MAP ? mesh__node_field_str(dest, "service") : NULL;
 	bool cidr = svc && strchr(svc, '/');
 	char rel[48];
 
 	for (size_t i = 0; ports && ports->type == MESH_NODE_SEQ && i < ports->count; i++) {
 		const struct mesh__node *p = ports->u.items[i];
-		const struct mesh__node *num = get(p, "port");
-		const char *proto = get_str(p, "protocol");
+		const struct mesh__node *num = mesh__node_field(p, "port");
+		const char *proto = mesh__node_field_str(p, "protocol");
 		int64_t x, y;
-		if (int_value(num, &x)) {
+		if (mesh__node_int_loose(num, &x)) {
 			for (size_t j = 0; j < i; j++) {
-				const struct mesh__node *prev = get(ports->u.items[j], "port");
-				if (int_value(prev, &y) && x == y) {
+				const struct mesh__node *prev =
+					mesh__node_field(ports->u.items[j], "port");
+				if (mesh__node_int_loose(prev, &y) && x == y) {
 					snprintf(rel, sizeof(rel), ".ports[%zu].port", i);
 					mesh__v_error(v, num, rel, "duplicate port %lld",
 					              (long long)x);
@@ -736,13 +716,13 @@ static void egress_rule_check(struct mesh__vctx *v, const struct mesh__node *obj
 		    strcasecmp(proto, "MONGO")) {
 			snprintf(rel, sizeof(rel), ".ports[%zu].protocol", i);
 			mesh__v_error(
-				v, get(p, "protocol"), rel,
+				v, mesh__node_field(p, "protocol"), rel,
 				"protocol \"%s\" is not allowed with a CIDR destination; use TCP or "
 				"MONGO",
 				proto);
 		}
 	}
-	n = get(obj, "useEgressProxy");
+	n = mesh__node_field(obj, "useEgressProxy");
 	if (is_true(n))
 		mesh__v_error(v, n, ".useEgressProxy", "useEgressProxy is not supported");
 }

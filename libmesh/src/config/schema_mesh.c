@@ -10,15 +10,7 @@
 
 #include "schema.h"
 
-#define CUSTOM(fn) ((const void *)(uintptr_t)(mesh__scalar_check_fn)(fn))
-
 /* ---- helpers ---- */
-
-static const struct mesh__node *get(const struct mesh__node *obj, const char *key)
-{
-	const struct mesh__node *n = mesh__node_get(obj, key);
-	return (n && n->type != MESH_NODE_NULL) ? n : NULL;
-}
 
 static const char *str_of(const struct mesh__node *n)
 {
@@ -212,7 +204,7 @@ static const struct mesh__field zipkin_address_fields[] = {
 	{ .name = "address",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_REQUIRED,
-	  .sub = CUSTOM(check_address) },
+	  .sub = MESH_CUSTOM(check_address) },
 };
 
 static const struct mesh__schema zipkin_address = { "Zipkin", MESH_FIELDS(zipkin_address_fields),
@@ -265,13 +257,13 @@ static const struct mesh__field ext_authz_http_fields[] = {
 	{ .name = "service",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_REQUIRED,
-	  .sub = CUSTOM(check_service) },
+	  .sub = MESH_CUSTOM(check_service) },
 	{ .name = "port", .type = MESH_FT_PORT, .flags = MESH_F_REQUIRED },
 	{ .name = "timeout", .type = MESH_FT_DURATION, .min = 1 },
-	{ .name = "pathPrefix", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_url_path) },
+	{ .name = "pathPrefix", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_url_path) },
 	{ .name = "failOpen", .type = MESH_FT_BOOL },
 	{ .name = "clearRouteCache", .type = MESH_FT_BOOL },
-	{ .name = "statusOnError", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_status_code) },
+	{ .name = "statusOnError", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_status_code) },
 	{ .name = "includeRequestHeadersInCheck", .type = MESH_FT_STRING, .flags = MESH_F_LIST },
 	{ .name = "includeAdditionalHeadersInCheck", .type = MESH_FT_STRMAP },
 	{ .name = "includeRequestBodyInCheck", .type = MESH_FT_OBJECT, .sub = &request_body },
@@ -287,12 +279,12 @@ static const struct mesh__field ext_authz_grpc_fields[] = {
 	{ .name = "service",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_REQUIRED,
-	  .sub = CUSTOM(check_service) },
+	  .sub = MESH_CUSTOM(check_service) },
 	{ .name = "port", .type = MESH_FT_PORT, .flags = MESH_F_REQUIRED },
 	{ .name = "timeout", .type = MESH_FT_DURATION, .min = 1 },
 	{ .name = "failOpen", .type = MESH_FT_BOOL },
 	{ .name = "clearRouteCache", .type = MESH_FT_BOOL },
-	{ .name = "statusOnError", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_status_code) },
+	{ .name = "statusOnError", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_status_code) },
 	{ .name = "includeRequestBodyInCheck", .type = MESH_FT_OBJECT, .sub = &request_body },
 };
 
@@ -303,9 +295,9 @@ static const struct mesh__field zipkin_provider_fields[] = {
 	{ .name = "service",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_REQUIRED,
-	  .sub = CUSTOM(check_service) },
+	  .sub = MESH_CUSTOM(check_service) },
 	{ .name = "port", .type = MESH_FT_PORT, .flags = MESH_F_REQUIRED },
-	{ .name = "path", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_url_path) },
+	{ .name = "path", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_url_path) },
 	{ .name = "maxTagLength", .type = MESH_FT_INT, .min = 0, .max = UINT32_MAX },
 	{ .name = "enable64bitTraceId", .type = MESH_FT_BOOL },
 };
@@ -317,7 +309,7 @@ static const struct mesh__field otel_provider_fields[] = {
 	{ .name = "service",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_REQUIRED,
-	  .sub = CUSTOM(check_service) },
+	  .sub = MESH_CUSTOM(check_service) },
 	{ .name = "port", .type = MESH_FT_PORT, .flags = MESH_F_REQUIRED },
 	{ .name = "maxTagLength", .type = MESH_FT_INT, .min = 0, .max = UINT32_MAX },
 	/* exporter transport settings, not checked here */
@@ -340,7 +332,7 @@ static const struct mesh__schema log_format = { "LogFormat", MESH_FIELDS(log_for
 	                                        0 };
 
 static const struct mesh__field file_log_provider_fields[] = {
-	{ .name = "path", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_abs_path) },
+	{ .name = "path", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_abs_path) },
 	{ .name = "logFormat", .type = MESH_FT_OBJECT, .sub = &log_format },
 };
 
@@ -375,7 +367,7 @@ static const struct mesh__field extension_provider_fields[] = {
 
 static void extension_provider_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *n = get(obj, "name");
+	const struct mesh__node *n = mesh__node_field(obj, "name");
 	const char *s = str_of(n);
 	if (s && !*s)
 		mesh__v_error(v, n, ".name", "name must not be empty");
@@ -390,17 +382,17 @@ static const struct mesh__schema extension_provider = { "ExtensionProvider",
 static const char *const log_encodings[] = { "TEXT", "JSON", NULL };
 
 static const struct mesh__field mesh_config_fields[] = {
-	{ .name = "trustDomain", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_trust_domain) },
+	{ .name = "trustDomain", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_trust_domain) },
 	{ .name = "trustDomainAliases",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_LIST,
-	  .sub = CUSTOM(check_trust_domain) },
-	{ .name = "rootNamespace", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_namespace) },
+	  .sub = MESH_CUSTOM(check_trust_domain) },
+	{ .name = "rootNamespace", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_namespace) },
 	{ .name = "mtls", .type = MESH_FT_OBJECT, .sub = &mtls },
 	{ .name = "enableAutoMtls", .type = MESH_FT_BOOL },
 	{ .name = "outboundTrafficPolicy", .type = MESH_FT_OBJECT, .sub = &outbound_policy },
 	{ .name = "connectTimeout", .type = MESH_FT_DURATION, .min = 1, .max = 30000 },
-	{ .name = "accessLogFile", .type = MESH_FT_CUSTOM, .sub = CUSTOM(check_abs_path) },
+	{ .name = "accessLogFile", .type = MESH_FT_CUSTOM, .sub = MESH_CUSTOM(check_abs_path) },
 	{ .name = "accessLogEncoding", .type = MESH_FT_ENUM, .sub = log_encodings },
 	{ .name = "accessLogFormat", .type = MESH_FT_STRING },
 	{ .name = "enableTracing", .type = MESH_FT_BOOL },
@@ -420,11 +412,11 @@ static int provider_use(const struct mesh__node *providers, const char *name, co
 	for (size_t i = 0; providers && providers->type == MESH_NODE_SEQ && i < providers->count;
 	     i++) {
 		const struct mesh__node *p = providers->u.items[i];
-		const char *pname = str_of(get(p, "name"));
+		const char *pname = str_of(mesh__node_field(p, "name"));
 		if (!pname || strcmp(pname, name))
 			continue;
 		for (size_t k = 0; k < MESH_ARRAY_LEN(provider_kinds); k++) {
-			if (get(p, provider_kinds[k].field)) {
+			if (mesh__node_field(p, provider_kinds[k].field)) {
 				*kind = provider_kinds[k].field;
 				return (int)provider_kinds[k].use;
 			}
@@ -452,11 +444,11 @@ static void check_default_providers(struct mesh__vctx *v, const struct mesh__nod
 		{ "tracing", USE_TRACING },
 		{ "accessLogging", USE_ACCESS_LOGGING },
 	};
-	const struct mesh__node *defaults = get(obj, "defaultProviders");
-	const struct mesh__node *providers = get(obj, "extensionProviders");
+	const struct mesh__node *defaults = mesh__node_field(obj, "defaultProviders");
+	const struct mesh__node *providers = mesh__node_field(obj, "extensionProviders");
 
 	for (size_t u = 0; u < MESH_ARRAY_LEN(uses); u++) {
-		const struct mesh__node *list = get(defaults, uses[u].field);
+		const struct mesh__node *list = mesh__node_field(defaults, uses[u].field);
 		for (size_t i = 0; list && list->type == MESH_NODE_SEQ && i < list->count; i++) {
 			const char *name = str_of(list->u.items[i]), *kind = NULL;
 			char rel[64];
@@ -479,19 +471,19 @@ static void check_default_providers(struct mesh__vctx *v, const struct mesh__nod
 
 static void mesh_config_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *providers = get(obj, "extensionProviders");
-	const struct mesh__node *fmt = get(obj, "accessLogFormat");
-	const char *enc = str_of(get(obj, "accessLogEncoding"));
+	const struct mesh__node *providers = mesh__node_field(obj, "extensionProviders");
+	const struct mesh__node *fmt = mesh__node_field(obj, "accessLogFormat");
+	const char *enc = str_of(mesh__node_field(obj, "accessLogEncoding"));
 	const char *s;
 
 	for (size_t i = 0; providers && providers->type == MESH_NODE_SEQ && i < providers->count;
 	     i++) {
-		const struct mesh__node *n = get(providers->u.items[i], "name");
+		const struct mesh__node *n = mesh__node_field(providers->u.items[i], "name");
 		const char *name = str_of(n);
 		if (!name || !*name)
 			continue;
 		for (size_t j = 0; j < i; j++) {
-			const char *prev = str_of(get(providers->u.items[j], "name"));
+			const char *prev = str_of(mesh__node_field(providers->u.items[j], "name"));
 			char rel[64];
 			if (prev && !strcmp(prev, name)) {
 				snprintf(rel, sizeof(rel), ".extensionProviders[%zu].name", i);

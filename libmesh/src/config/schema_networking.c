@@ -17,19 +17,11 @@
 #include "schema.h"
 
 /* A scalar check function as a field's sub pointer (type-checked). */
-#define CUSTOM(fn) ((const void *)(uintptr_t)(mesh__scalar_check_fn)(fn))
 
 #define I32_MAX 2147483647LL
 #define U32_MAX 4294967295LL
 
 /* ---- reading the parse tree ---- */
-
-/* The value of @key in @obj, or NULL when absent or null ("not set"). */
-static const struct mesh__node *get(const struct mesh__node *obj, const char *key)
-{
-	const struct mesh__node *n = mesh__node_get(obj, key);
-	return (n && n->type != MESH_NODE_NULL) ? n : NULL;
-}
 
 static bool is_string(const struct mesh__node *n)
 {
@@ -41,17 +33,10 @@ static bool is_map(const struct mesh__node *n)
 	return n && n->type == MESH_NODE_MAP;
 }
 
-/* A string field's text, or NULL when absent or not a string. */
-static const char *get_str(const struct mesh__node *obj, const char *key)
-{
-	const struct mesh__node *n = get(obj, key);
-	return is_string(n) ? n->u.str : NULL;
-}
-
 /* A non-empty string field (protobuf treats "" as unset). */
 static bool has_str(const struct mesh__node *obj, const char *key)
 {
-	const char *s = get_str(obj, key);
+	const char *s = mesh__node_field_str(obj, key);
 	return s && *s;
 }
 
@@ -63,7 +48,7 @@ static size_t list_len(const struct mesh__node *n)
 /* Set as protobuf sees it: a non-empty list or string, or any other value. */
 static bool is_set(const struct mesh__node *obj, const char *key)
 {
-	const struct mesh__node *n = get(obj, key);
+	const struct mesh__node *n = mesh__node_field(obj, key);
 	if (!n)
 		return false;
 	if (n->type == MESH_NODE_SEQ || is_string(n))
@@ -71,29 +56,14 @@ static bool is_set(const struct mesh__node *obj, const char *key)
 	return true;
 }
 
-/* An integer, plain or quoted as protobuf JSON allows ("8080"). */
-static bool to_int(const struct mesh__node *n, int64_t *out)
-{
-	if (mesh__node_int(n, out))
-		return true;
-	if (!is_string(n) || !*n->u.str)
-		return false;
-	char *end;
-	long long x = strtoll(n->u.str, &end, 10);
-	if (*end)
-		return false;
-	*out = x;
-	return true;
-}
-
 static bool get_int(const struct mesh__node *obj, const char *key, int64_t *out)
 {
-	return to_int(get(obj, key), out);
+	return mesh__node_int_loose(mesh__node_field(obj, key), out);
 }
 
 static bool get_bool(const struct mesh__node *obj, const char *key)
 {
-	const struct mesh__node *n = get(obj, key);
+	const struct mesh__node *n = mesh__node_field(obj, key);
 	return n && n->type == MESH_NODE_SCALAR && n->scalar == MESH_SCALAR_BOOL &&
 	       (n->u.str[0] == 't' || n->u.str[0] == 'T');
 }
@@ -712,8 +682,8 @@ static const struct mesh__schema policy_port_selector = { "PortSelector",
 	                                                  0 };
 
 static const struct mesh__field destination_fields[] = {
-	{ "host", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, CUSTOM(check_destination_host), 0, 0 },
-	{ "subset", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_subset_name), 0, 0 },
+	{ "host", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, MESH_CUSTOM(check_destination_host), 0, 0 },
+	{ "subset", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_subset_name), 0, 0 },
 	{ "port", MESH_FT_OBJECT, 0, 0, &port_selector, 0, 0 },
 };
 static const struct mesh__schema destination = { "Destination", MESH_FIELDS(destination_fields),
@@ -759,12 +729,12 @@ static void check_header_ops(struct mesh__vctx *v, const struct mesh__node *head
 {
 	static const char *const ops[] = { "set", "add" };
 	bool request = !strcmp(which, "request");
-	const struct mesh__node *o = get(headers, which);
+	const struct mesh__node *o = mesh__node_field(headers, which);
 	char rel[320];
 	if (!is_map(o))
 		return;
 	for (size_t k = 0; k < MESH_ARRAY_LEN(ops); k++) {
-		const struct mesh__node *m = get(o, ops[k]);
+		const struct mesh__node *m = mesh__node_field(o, ops[k]);
 		for (size_t i = 0; is_map(m) && i < m->count; i++) {
 			const struct mesh__node *key = m->u.pairs[i].key,
 						*val = m->u.pairs[i].value;
@@ -776,7 +746,7 @@ static void check_header_ops(struct mesh__vctx *v, const struct mesh__node *head
 				              val->u.str, err);
 		}
 	}
-	const struct mesh__node *rm = get(o, "remove");
+	const struct mesh__node *rm = mesh__node_field(o, "remove");
 	for (size_t i = 0; i < list_len(rm); i++) {
 		const struct mesh__node *item = rm->u.items[i];
 		if (!is_string(item))
@@ -813,13 +783,13 @@ static const struct mesh__field string_match_fields[] = {
 static const struct mesh__field without_match_fields[] = {
 	{ "exact", MESH_FT_STRING, 0, 1, NULL, 0, 0 },
 	{ "prefix", MESH_FT_STRING, 0, 1, NULL, 0, 0 },
-	{ "regex", MESH_FT_CUSTOM, 0, 1, CUSTOM(check_regex_or_star), 0, 0 },
+	{ "regex", MESH_FT_CUSTOM, 0, 1, MESH_CUSTOM(check_regex_or_star), 0, 0 },
 };
 
 /* validateStringRegexp: Envoy's program-size limit, approximated by length. */
 static void check_match_regex(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *re = get(obj, "regex");
+	const struct mesh__node *re = mesh__node_field(obj, "regex");
 	if (!is_string(re))
 		return;
 	if (re->count == 0)
@@ -836,7 +806,7 @@ static void check_uri_match(struct mesh__vctx *v, const struct mesh__node *obj)
 
 static void check_string_match(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *prefix = get(obj, "prefix");
+	const struct mesh__node *prefix = mesh__node_field(obj, "prefix");
 	if (is_string(prefix) && prefix->count == 0)
 		mesh__v_error(v, prefix, ".prefix", "prefix must not be empty");
 	check_match_regex(v, obj);
@@ -870,7 +840,7 @@ static void check_regex_rewrite(struct mesh__vctx *v, const struct mesh__node *o
 	if (!has_str(obj, "rewrite"))
 		mesh__v_error(v, obj, ".rewrite",
 		              "uriRegexRewrite needs both match and rewrite; rewrite is missing");
-	const struct mesh__node *re = get(obj, "match");
+	const struct mesh__node *re = mesh__node_field(obj, "match");
 	if (is_string(re) && re->count > 1024)
 		mesh__v_error(v, re, ".match", "regex must be at most 1024 characters, got %zu",
 		              re->count);
@@ -887,7 +857,7 @@ static const struct mesh__schema regex_rewrite = { "RegexRewrite",
 /* Workload selectors: networking's {labels} and type.v1beta1's {matchLabels}. */
 static void warn_empty_selector(struct mesh__vctx *v, const struct mesh__node *obj, const char *key)
 {
-	const struct mesh__node *labels = get(obj, key);
+	const struct mesh__node *labels = mesh__node_field(obj, key);
 	if (!is_map(labels) || labels->count == 0)
 		mesh__v_warn(
 			v, obj, NULL,
@@ -922,7 +892,7 @@ static const struct mesh__schema policy_selector = { "WorkloadSelector",
 static void check_export_to(struct mesh__vctx *v, const struct mesh__node *obj, bool service_entry,
                             bool dr_with_selector)
 {
-	const struct mesh__node *list = get(obj, "exportTo");
+	const struct mesh__node *list = mesh__node_field(obj, "exportTo");
 	size_t n = list_len(list);
 	const char *ns = mesh__v_namespace(v);
 	bool has_public = false, has_none = false, has_own = false;
@@ -989,7 +959,7 @@ static void check_export_to(struct mesh__vctx *v, const struct mesh__node *obj, 
  */
 static void check_weights(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *route = get(obj, "route");
+	const struct mesh__node *route = mesh__node_field(obj, "route");
 	size_t n = list_len(route);
 	if (n < 2)
 		return;
@@ -997,14 +967,14 @@ static void check_weights(struct mesh__vctx *v, const struct mesh__node *obj)
 	const struct mesh__node *last = NULL;
 	size_t last_i = 0, unweighted = n;
 	for (size_t i = 0; i < n; i++) {
-		const struct mesh__node *w = get(route->u.items[i], "weight");
+		const struct mesh__node *w = mesh__node_field(route->u.items[i], "weight");
 		int64_t x;
 		if (!w) {
 			if (unweighted == n)
 				unweighted = i;
 			continue;
 		}
-		if (!to_int(w, &x))
+		if (!mesh__node_int_loose(w, &x))
 			return; /* already reported as a type error */
 		sum += x;
 		last = w;
@@ -1037,7 +1007,7 @@ static void check_http_match(struct mesh__vctx *v, const struct mesh__node *obj)
 	static const char *const maps[] = { "headers", "withoutHeaders" };
 	char rel[320];
 	for (size_t k = 0; k < MESH_ARRAY_LEN(maps); k++) {
-		const struct mesh__node *m = get(obj, maps[k]);
+		const struct mesh__node *m = mesh__node_field(obj, maps[k]);
 		for (size_t i = 0; is_map(m) && i < m->count; i++) {
 			const struct mesh__node *key = m->u.pairs[i].key,
 						*val = m->u.pairs[i].value;
@@ -1068,11 +1038,11 @@ static const struct mesh__field http_match_fields[] = {
 	{ "headers", MESH_FT_MAP, 0, 0, &string_match, 0, 0 },
 	{ "port", MESH_FT_INT, 0, 0, NULL, 0, 65535 },
 	{ "sourceLabels", MESH_FT_LABELS, 0, 0, NULL, 0, 0 },
-	{ "gateways", MESH_FT_CUSTOM, MESH_F_LIST, 0, CUSTOM(check_gateway_name), 0, 0 },
+	{ "gateways", MESH_FT_CUSTOM, MESH_F_LIST, 0, MESH_CUSTOM(check_gateway_name), 0, 0 },
 	{ "queryParams", MESH_FT_MAP, 0, 0, &string_match, 0, 0 },
 	{ "ignoreUriCase", MESH_FT_BOOL, 0, 0, NULL, 0, 0 },
 	{ "withoutHeaders", MESH_FT_MAP, 0, 0, &without_match, 0, 0 },
-	{ "sourceNamespace", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_source_namespace), 0, 0 },
+	{ "sourceNamespace", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_source_namespace), 0, 0 },
 	{ "statPrefix", MESH_FT_STRING, 0, 0, NULL, 0, 0 },
 };
 static const struct mesh__schema http_match = { "HTTPMatchRequest", MESH_FIELDS(http_match_fields),
@@ -1089,12 +1059,12 @@ static const struct mesh__schema http_route_dest = { "HTTPRouteDestination",
 static void check_redirect(struct mesh__vctx *v, const struct mesh__node *obj)
 {
 	if (!has_str(obj, "uri") && !has_str(obj, "authority") && !has_str(obj, "scheme") &&
-	    !get(obj, "port") && !get(obj, "derivePort"))
+	    !mesh__node_field(obj, "port") && !mesh__node_field(obj, "derivePort"))
 		mesh__v_error(v, obj, NULL,
 		              "redirect must set uri, authority, scheme, port or derivePort");
-	const struct mesh__node *code = get(obj, "redirectCode");
+	const struct mesh__node *code = mesh__node_field(obj, "redirectCode");
 	int64_t c;
-	if (to_int(code, &c) && c != 0 && (c < 300 || c > 399))
+	if (mesh__node_int_loose(code, &c) && c != 0 && (c < 300 || c > 399))
 		mesh__v_error(v, code, ".redirectCode",
 		              "redirectCode must be between 300 and 399, got %lld", (long long)c);
 }
@@ -1116,7 +1086,7 @@ static const struct mesh__schema redirect = { "HTTPRedirect", MESH_FIELDS(redire
 /* HTTPBody.bytes: base64, standard or URL-safe, padding optional. */
 static void check_body(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *b = get(obj, "bytes");
+	const struct mesh__node *b = mesh__node_field(obj, "bytes");
 	if (!is_string(b))
 		return;
 	size_t len = strspn(b->u.str,
@@ -1135,13 +1105,14 @@ static const struct mesh__schema http_body = { "HTTPBody", MESH_FIELDS(body_fiel
 
 static void check_direct_response(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *status = get(obj, "status");
+	const struct mesh__node *status = mesh__node_field(obj, "status");
 	int64_t s;
-	if (to_int(status, &s) && (s < 200 || s > 599))
+	if (mesh__node_int_loose(status, &s) && (s < 200 || s > 599))
 		mesh__v_error(v, status, ".status", "status must be between 200 and 599, got %lld",
 		              (long long)s);
-	const struct mesh__node *body = get(obj, "body");
-	const struct mesh__node *text = get(body, "string"), *bytes = get(body, "bytes");
+	const struct mesh__node *body = mesh__node_field(obj, "body");
+	const struct mesh__node *text = mesh__node_field(body, "string"),
+				*bytes = mesh__node_field(body, "bytes");
 	size_t size = 0;
 	if (is_string(text))
 		size = text->count;
@@ -1172,7 +1143,8 @@ static const struct mesh__schema delegate = { "Delegate", MESH_FIELDS(delegate_f
 
 static void check_rewrite(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	if (!has_str(obj, "uri") && !get(obj, "uriRegexRewrite") && !has_str(obj, "authority"))
+	if (!has_str(obj, "uri") && !mesh__node_field(obj, "uriRegexRewrite") &&
+	    !has_str(obj, "authority"))
 		mesh__v_error(v, obj, NULL, "rewrite must set uri, uriRegexRewrite or authority");
 }
 
@@ -1189,11 +1161,11 @@ static const struct mesh__schema rewrite = { "HTTPRewrite", MESH_FIELDS(rewrite_
 static void check_retry(struct mesh__vctx *v, const struct mesh__node *obj)
 {
 	int64_t attempts = 0;
-	const struct mesh__node *a = get(obj, "attempts");
-	if (a && !to_int(a, &attempts))
+	const struct mesh__node *a = mesh__node_field(obj, "attempts");
+	if (a && !mesh__node_int_loose(a, &attempts))
 		return;
-	if (attempts == 0 && (get(obj, "perTryTimeout") || has_str(obj, "retryOn") ||
-	                      get(obj, "retryRemoteLocalities")))
+	if (attempts == 0 && (mesh__node_field(obj, "perTryTimeout") || has_str(obj, "retryOn") ||
+	                      mesh__node_field(obj, "retryRemoteLocalities")))
 		mesh__v_error(
 			v, a ? a : obj, a ? ".attempts" : NULL,
 			"perTryTimeout, retryOn and retryRemoteLocalities need attempts above 0 (attempts 0 disables retries)");
@@ -1201,18 +1173,19 @@ static void check_retry(struct mesh__vctx *v, const struct mesh__node *obj)
 
 static const struct mesh__field retry_fields[] = {
 	{ "attempts", MESH_FT_INT, 0, 0, NULL, 0, I32_MAX },
-	{ "perTryTimeout", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
-	{ "retryOn", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_retry_on), 0, 0 },
+	{ "perTryTimeout", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
+	{ "retryOn", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_retry_on), 0, 0 },
 	{ "retryRemoteLocalities", MESH_FT_BOOL, 0, 0, NULL, 0, 0 },
 	{ "retryIgnorePreviousHosts", MESH_FT_BOOL, 0, 0, NULL, 0, 0 },
-	{ "backoff", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
+	{ "backoff", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
 };
 static const struct mesh__schema retry = { "HTTPRetry", MESH_FIELDS(retry_fields), check_retry, 0 };
 
 /* validatePercentage: 0, or at least 0.0001 (Envoy's precision). */
 static void check_fault_percentage(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *val = get(get(obj, "percentage"), "value");
+	const struct mesh__node *val =
+		mesh__node_field(mesh__node_field(obj, "percentage"), "value");
 	double d;
 	if (mesh__node_double(val, &d) && d > 0 && d < 0.0001)
 		mesh__v_error(v, val, ".percentage.value",
@@ -1222,7 +1195,7 @@ static void check_fault_percentage(struct mesh__vctx *v, const struct mesh__node
 static void check_delay(struct mesh__vctx *v, const struct mesh__node *obj)
 {
 	check_fault_percentage(v, obj);
-	const struct mesh__node *exp = get(obj, "exponentialDelay");
+	const struct mesh__node *exp = mesh__node_field(obj, "exponentialDelay");
 	if (exp)
 		mesh__v_error(v, exp, ".exponentialDelay",
 		              "exponentialDelay is not supported; use fixedDelay");
@@ -1230,8 +1203,8 @@ static void check_delay(struct mesh__vctx *v, const struct mesh__node *obj)
 
 static const struct mesh__field delay_fields[] = {
 	{ "percent", MESH_FT_INT, MESH_F_DEPRECATED, 0, NULL, 0, 100 },
-	{ "fixedDelay", MESH_FT_CUSTOM, 0, 1, CUSTOM(check_ms_duration), 0, 0 },
-	{ "exponentialDelay", MESH_FT_CUSTOM, 0, 1, CUSTOM(check_ms_duration), 0, 0 },
+	{ "fixedDelay", MESH_FT_CUSTOM, 0, 1, MESH_CUSTOM(check_ms_duration), 0, 0 },
+	{ "exponentialDelay", MESH_FT_CUSTOM, 0, 1, MESH_CUSTOM(check_ms_duration), 0, 0 },
 	{ "percentage", MESH_FT_OBJECT, 0, 0, &percent_schema, 0, 0 },
 };
 static const struct mesh__schema delay = { "Delay", MESH_FIELDS(delay_fields), check_delay, 0 };
@@ -1239,16 +1212,16 @@ static const struct mesh__schema delay = { "Delay", MESH_FIELDS(delay_fields), c
 static void check_abort(struct mesh__vctx *v, const struct mesh__node *obj)
 {
 	check_fault_percentage(v, obj);
-	const struct mesh__node *status = get(obj, "httpStatus");
+	const struct mesh__node *status = mesh__node_field(obj, "httpStatus");
 	int64_t s;
-	if (to_int(status, &s) && (s < 200 || s > 599))
+	if (mesh__node_int_loose(status, &s) && (s < 200 || s > 599))
 		mesh__v_error(v, status, ".httpStatus",
 		              "httpStatus must be between 200 and 599, got %lld", (long long)s);
-	const struct mesh__node *h2 = get(obj, "http2Error");
+	const struct mesh__node *h2 = mesh__node_field(obj, "http2Error");
 	if (h2)
 		mesh__v_error(v, h2, ".http2Error",
 		              "http2Error aborts are not supported; use httpStatus or grpcStatus");
-	if (!status && !h2 && !get(obj, "grpcStatus"))
+	if (!status && !h2 && !mesh__node_field(obj, "grpcStatus"))
 		mesh__v_warn(v, obj, NULL,
 		             "abort sets no httpStatus or grpcStatus; it has no effect");
 }
@@ -1285,7 +1258,7 @@ static const struct mesh__schema abort_schema = { "Abort", MESH_FIELDS(abort_fie
 
 static void check_fault(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	if (!get(obj, "delay") && !get(obj, "abort"))
+	if (!mesh__node_field(obj, "delay") && !mesh__node_field(obj, "abort"))
 		mesh__v_error(v, obj, NULL, "fault must set delay, abort or both");
 }
 
@@ -1312,9 +1285,9 @@ static const struct mesh__field cors_fields[] = {
 	{ "allowOrigin", MESH_FT_STRING, MESH_F_LIST | MESH_F_DEPRECATED, 0, NULL, 0, 0 },
 	{ "allowOrigins", MESH_FT_OBJECT, MESH_F_LIST, 0, &origin_match, 0, 0 },
 	{ "allowMethods", MESH_FT_ENUM, MESH_F_LIST, 0, http_methods, 0, 0 },
-	{ "allowHeaders", MESH_FT_CUSTOM, MESH_F_LIST, 0, CUSTOM(check_cors_header), 0, 0 },
-	{ "exposeHeaders", MESH_FT_CUSTOM, MESH_F_LIST, 0, CUSTOM(check_cors_header), 0, 0 },
-	{ "maxAge", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_max_age), 0, 0 },
+	{ "allowHeaders", MESH_FT_CUSTOM, MESH_F_LIST, 0, MESH_CUSTOM(check_cors_header), 0, 0 },
+	{ "exposeHeaders", MESH_FT_CUSTOM, MESH_F_LIST, 0, MESH_CUSTOM(check_cors_header), 0, 0 },
+	{ "maxAge", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_max_age), 0, 0 },
 	{ "allowCredentials", MESH_FT_BOOL, 0, 0, NULL, 0, 0 },
 	{ "unmatchedPreflights", MESH_FT_ENUM, 0, 0, unmatched_preflights, 0, 0 },
 };
@@ -1324,11 +1297,12 @@ static const struct mesh__schema cors = { "CorsPolicy", MESH_FIELDS(cors_fields)
 static void check_authority_once(struct mesh__vctx *v, const struct mesh__node *obj)
 {
 	static const char *const ops[] = { "set", "add" };
-	const char *current = get_str(get(obj, "rewrite"), "authority");
+	const char *current = mesh__node_field_str(mesh__node_field(obj, "rewrite"), "authority");
 	const char *where = "rewrite.authority";
 	char rel[320];
 	for (size_t k = 0; k < MESH_ARRAY_LEN(ops); k++) {
-		const struct mesh__node *m = get(get(get(obj, "headers"), "request"), ops[k]);
+		const struct mesh__node *m = mesh__node_field(
+			mesh__node_field(mesh__node_field(obj, "headers"), "request"), ops[k]);
 		for (size_t i = 0; is_map(m) && i < m->count; i++) {
 			const struct mesh__node *key = m->u.pairs[i].key,
 						*val = m->u.pairs[i].value;
@@ -1352,18 +1326,20 @@ static void check_authority_once(struct mesh__vctx *v, const struct mesh__node *
 /* validateHTTPRouteConflict (route/redirect/directResponse are one-of group 1). */
 static void check_http_route(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *redir = get(obj, "redirect"), *direct = get(obj, "directResponse");
+	const struct mesh__node *redir = mesh__node_field(obj, "redirect"),
+				*direct = mesh__node_field(obj, "directResponse");
 	bool route = is_set(obj, "route");
-	if (get(obj, "delegate")) {
+	if (mesh__node_field(obj, "delegate")) {
 		if (redir)
 			mesh__v_error(v, redir, ".redirect",
 			              "redirect cannot be used with delegate");
 		if (route)
-			mesh__v_error(v, get(obj, "route"), ".route",
+			mesh__v_error(v, mesh__node_field(obj, "route"), ".route",
 			              "route cannot be used with delegate");
 	} else if (redir || direct) {
 		const char *what = redir ? "redirect" : "directResponse";
-		const struct mesh__node *f = get(obj, "fault"), *rw = get(obj, "rewrite");
+		const struct mesh__node *f = mesh__node_field(obj, "fault"),
+					*rw = mesh__node_field(obj, "rewrite");
 		if (f)
 			mesh__v_error(v, f, ".fault", "fault cannot be used with %s", what);
 		if (rw)
@@ -1384,7 +1360,7 @@ static const struct mesh__field http_route_fields[] = {
 	{ "directResponse", MESH_FT_OBJECT, 0, 1, &direct_response, 0, 0 },
 	{ "delegate", MESH_FT_OBJECT, 0, 0, &delegate, 0, 0 },
 	{ "rewrite", MESH_FT_OBJECT, 0, 0, &rewrite, 0, 0 },
-	{ "timeout", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
+	{ "timeout", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
 	{ "retries", MESH_FT_OBJECT, 0, 0, &retry, 0, 0 },
 	{ "fault", MESH_FT_OBJECT, 0, 0, &fault, 0, 0 },
 	{ "mirror", MESH_FT_OBJECT, 0, 2, &destination, 0, 0 },
@@ -1409,7 +1385,7 @@ static const struct mesh__field tls_match_fields[] = {
 	{ "destinationSubnets", MESH_FT_IP, MESH_F_LIST | MESH_F_CIDR, 0, NULL, 0, 0 },
 	{ "port", MESH_FT_INT, 0, 0, NULL, 0, 65535 },
 	{ "sourceLabels", MESH_FT_LABELS, 0, 0, NULL, 0, 0 },
-	{ "gateways", MESH_FT_CUSTOM, MESH_F_LIST, 0, CUSTOM(check_gateway_name), 0, 0 },
+	{ "gateways", MESH_FT_CUSTOM, MESH_F_LIST, 0, MESH_CUSTOM(check_gateway_name), 0, 0 },
 	{ "sourceNamespace", MESH_FT_STRING, 0, 0, NULL, 0, 0 },
 };
 static const struct mesh__schema tls_match = { "TLSMatchAttributes", MESH_FIELDS(tls_match_fields),
@@ -1427,7 +1403,7 @@ static const struct mesh__field l4_match_fields[] = {
 	{ "port", MESH_FT_INT, 0, 0, NULL, 0, 65535 },
 	{ "sourceSubnet", MESH_FT_STRING, 0, 0, NULL, 0, 0 },
 	{ "sourceLabels", MESH_FT_LABELS, 0, 0, NULL, 0, 0 },
-	{ "gateways", MESH_FT_CUSTOM, MESH_F_LIST, 0, CUSTOM(check_gateway_name), 0, 0 },
+	{ "gateways", MESH_FT_CUSTOM, MESH_F_LIST, 0, MESH_CUSTOM(check_gateway_name), 0, 0 },
 	{ "sourceNamespace", MESH_FT_STRING, 0, 0, NULL, 0, 0 },
 };
 static const struct mesh__schema l4_match = { "L4MatchAttributes", MESH_FIELDS(l4_match_fields),
@@ -1442,9 +1418,11 @@ static const struct mesh__schema tcp_route = { "TCPRoute", MESH_FIELDS(tcp_route
 
 static void check_virtual_service(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *hosts = get(obj, "hosts"), *gateways = get(obj, "gateways");
-	const struct mesh__node *http = get(obj, "http"), *tls = get(obj, "tls");
-	const struct mesh__node *tcp = get(obj, "tcp");
+	const struct mesh__node *hosts = mesh__node_field(obj, "hosts"),
+				*gateways = mesh__node_field(obj, "gateways");
+	const struct mesh__node *http = mesh__node_field(obj, "http"),
+				*tls = mesh__node_field(obj, "tls");
+	const struct mesh__node *tcp = mesh__node_field(obj, "tcp");
 	size_t nhosts = list_len(hosts), ngw = list_len(gateways);
 	char rel[320];
 
@@ -1462,7 +1440,7 @@ static void check_virtual_service(struct mesh__vctx *v, const struct mesh__node 
 				v, tcp, ".tcp",
 				"a delegate VirtualService (no hosts) cannot have tcp routes");
 		for (size_t i = 0; i < list_len(http); i++) {
-			const struct mesh__node *d = get(http->u.items[i], "delegate");
+			const struct mesh__node *d = mesh__node_field(http->u.items[i], "delegate");
 			snprintf(rel, sizeof(rel), ".http[%zu].delegate", i);
 			if (d)
 				mesh__v_error(
@@ -1478,9 +1456,9 @@ static void check_virtual_service(struct mesh__vctx *v, const struct mesh__node 
 			to_gateway = false;
 	bool sni = false;
 	for (size_t i = 0; i < list_len(tls); i++) {
-		const struct mesh__node *m = get(tls->u.items[i], "match");
+		const struct mesh__node *m = mesh__node_field(tls->u.items[i], "match");
 		for (size_t j = 0; j < list_len(m); j++)
-			sni = sni || list_len(get(m->u.items[j], "sniHosts"));
+			sni = sni || list_len(mesh__node_field(m->u.items[j], "sniHosts"));
 	}
 
 	bool hosts_ok = true;
@@ -1526,11 +1504,12 @@ static void check_virtual_service(struct mesh__vctx *v, const struct mesh__node 
 
 	/* JWT claim routing is a gateway feature */
 	for (size_t i = 0; !to_gateway && i < list_len(http); i++) {
-		const struct mesh__node *m = get(http->u.items[i], "match");
+		const struct mesh__node *m = mesh__node_field(http->u.items[i], "match");
 		for (size_t j = 0; j < list_len(m); j++) {
 			static const char *const maps[] = { "headers", "withoutHeaders" };
 			for (size_t k = 0; k < MESH_ARRAY_LEN(maps); k++) {
-				const struct mesh__node *hm = get(m->u.items[j], maps[k]);
+				const struct mesh__node *hm =
+					mesh__node_field(m->u.items[j], maps[k]);
 				for (size_t p = 0; is_map(hm) && p < hm->count; p++) {
 					const struct mesh__node *key = hm->u.pairs[p].key;
 					if (!is_jwt_claim(key->u.str))
@@ -1548,9 +1527,9 @@ static void check_virtual_service(struct mesh__vctx *v, const struct mesh__node 
 
 	/* SNI hosts must fall within the VirtualService's hosts */
 	for (size_t i = 0; i < list_len(tls); i++) {
-		const struct mesh__node *m = get(tls->u.items[i], "match");
+		const struct mesh__node *m = mesh__node_field(tls->u.items[i], "match");
 		for (size_t j = 0; j < list_len(m); j++) {
-			const struct mesh__node *sh = get(m->u.items[j], "sniHosts");
+			const struct mesh__node *sh = mesh__node_field(m->u.items[j], "sniHosts");
 			for (size_t k = 0; k < list_len(sh); k++) {
 				const struct mesh__node *h = sh->u.items[k];
 				if (!is_string(h))
@@ -1593,7 +1572,7 @@ static void check_virtual_service(struct mesh__vctx *v, const struct mesh__node 
 
 static const struct mesh__field virtual_service_fields[] = {
 	{ "hosts", MESH_FT_STRING, MESH_F_LIST, 0, NULL, 0, 0 },
-	{ "gateways", MESH_FT_CUSTOM, MESH_F_LIST, 0, CUSTOM(check_gateway_name), 0, 0 },
+	{ "gateways", MESH_FT_CUSTOM, MESH_F_LIST, 0, MESH_CUSTOM(check_gateway_name), 0, 0 },
 	{ "http", MESH_FT_OBJECT, MESH_F_LIST, 0, &http_route, 0, 0 },
 	{ "tls", MESH_FT_OBJECT, MESH_F_LIST, 0, &tls_route, 0, 0 },
 	{ "tcp", MESH_FT_OBJECT, MESH_F_LIST, 0, &tcp_route, 0, 0 },
@@ -1626,12 +1605,12 @@ static const char *locality_error(const char *s)
 static void check_distribute(struct mesh__vctx *v, const struct mesh__node *obj)
 {
 	char rel[320];
-	const char *from = get_str(obj, "from");
+	const char *from = mesh__node_field_str(obj, "from");
 	const char *err = from ? locality_error(from) : NULL;
 	if (err)
-		mesh__v_error(v, get(obj, "from"), ".from", "invalid locality \"%s\": %s", from,
-		              err);
-	const struct mesh__node *to = get(obj, "to");
+		mesh__v_error(v, mesh__node_field(obj, "from"), ".from",
+		              "invalid locality \"%s\": %s", from, err);
+	const struct mesh__node *to = mesh__node_field(obj, "to");
 	if (!to)
 		return;
 	if (!is_map(to)) {
@@ -1646,7 +1625,7 @@ static void check_distribute(struct mesh__vctx *v, const struct mesh__node *obj)
 		err = locality_error(key->u.str);
 		if (err)
 			mesh__v_error(v, key, rel, "invalid locality \"%s\": %s", key->u.str, err);
-		if (!to_int(val, &w) || w < 1 || w > 100) {
+		if (!mesh__node_int_loose(val, &w) || w < 1 || w > 100) {
 			mesh__v_error(v, val, rel,
 			              "locality weight must be between 1 and 100, got %s",
 			              val->type == MESH_NODE_SCALAR ? val->u.str : "a non-number");
@@ -1668,7 +1647,7 @@ static const struct mesh__schema distribute = { "Distribute", MESH_FIELDS(distri
 
 static void check_failover(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const char *from = get_str(obj, "from"), *to = get_str(obj, "to");
+	const char *from = mesh__node_field_str(obj, "from"), *to = mesh__node_field_str(obj, "to");
 	if (str_eq(from, to))
 		mesh__v_error(v, obj, NULL,
 		              "failover from and to must be different regions, both are \"%s\"",
@@ -1688,9 +1667,9 @@ static const struct mesh__schema failover = { "Failover", MESH_FIELDS(failover_f
 
 static void check_locality_lb(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *prio = get(obj, "failoverPriority");
+	const struct mesh__node *prio = mesh__node_field(obj, "failoverPriority");
 	char rel[48];
-	if (!list_len(get(obj, "failover")))
+	if (!list_len(mesh__node_field(obj, "failover")))
 		return;
 	for (size_t i = 0; i < list_len(prio); i++) {
 		const char *s = is_string(prio->u.items[i]) ? prio->u.items[i]->u.str : "";
@@ -1726,7 +1705,7 @@ static const struct mesh__schema cookie_attribute = { "Attribute",
 
 static void check_http_cookie(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *name = get(obj, "name");
+	const struct mesh__node *name = mesh__node_field(obj, "name");
 	if (is_string(name) && name->count == 0)
 		mesh__v_error(v, name, ".name", "cookie name must not be empty");
 }
@@ -1760,9 +1739,9 @@ static bool is_prime(uint64_t x)
 
 static void check_maglev(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *ts = get(obj, "tableSize");
+	const struct mesh__node *ts = mesh__node_field(obj, "tableSize");
 	int64_t size = 0;
-	if (ts && !to_int(ts, &size))
+	if (ts && !mesh__node_int_loose(ts, &size))
 		return;
 	if (size == 0) {
 		mesh__v_error(v, ts ? ts : obj, ts ? ".tableSize" : NULL,
@@ -1809,9 +1788,9 @@ static void check_aggression(struct mesh__vctx *v, const struct mesh__node *n)
 }
 
 static const struct mesh__field warmup_fields[] = {
-	{ "duration", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, CUSTOM(check_ms_duration), 0, 0 },
+	{ "duration", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
 	{ "minimumPercent", MESH_FT_PERCENT, 0, 0, NULL, 0, 0 },
-	{ "aggression", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_aggression), 0, 0 },
+	{ "aggression", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_aggression), 0, 0 },
 };
 static const struct mesh__schema warmup = { "WarmupConfiguration", MESH_FIELDS(warmup_fields), NULL,
 	                                    0 };
@@ -1824,7 +1803,7 @@ static const struct mesh__field load_balancer_fields[] = {
 	{ "simple", MESH_FT_ENUM, 0, 1, simple_lbs, 0, 0 },
 	{ "consistentHash", MESH_FT_OBJECT, 0, 1, &consistent_hash, 0, 0 },
 	{ "localityLbSetting", MESH_FT_OBJECT, 0, 0, &locality_lb, 0, 0 },
-	{ "warmupDurationSecs", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
+	{ "warmupDurationSecs", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
 	{ "warmup", MESH_FT_OBJECT, 0, 0, &warmup, 0, 0 },
 };
 static const struct mesh__schema load_balancer = { "LoadBalancerSettings",
@@ -1832,27 +1811,27 @@ static const struct mesh__schema load_balancer = { "LoadBalancerSettings",
 
 static const struct mesh__field tcp_keepalive_fields[] = {
 	{ "probes", MESH_FT_INT, 0, 0, NULL, 0, U32_MAX },
-	{ "time", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
-	{ "interval", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
+	{ "time", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
+	{ "interval", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
 };
 static const struct mesh__schema tcp_keepalive = { "TcpKeepalive",
 	                                           MESH_FIELDS(tcp_keepalive_fields), NULL, 0 };
 
 static const struct mesh__field tcp_settings_fields[] = {
 	{ "maxConnections", MESH_FT_INT, 0, 0, NULL, 0, I32_MAX },
-	{ "connectTimeout", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
+	{ "connectTimeout", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
 	{ "tcpKeepalive", MESH_FT_OBJECT, 0, 0, &tcp_keepalive, 0, 0 },
-	{ "maxConnectionDuration", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
-	{ "idleTimeout", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
+	{ "maxConnectionDuration", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
+	{ "idleTimeout", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
 };
 static const struct mesh__schema tcp_settings = { "TCPSettings", MESH_FIELDS(tcp_settings_fields),
 	                                          NULL, 0 };
 
 static void check_http_settings(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	if (str_eq(get_str(obj, "h2UpgradePolicy"), "UPGRADE") &&
+	if (str_eq(mesh__node_field_str(obj, "h2UpgradePolicy"), "UPGRADE") &&
 	    get_bool(obj, "useClientProtocol"))
-		mesh__v_error(v, get(obj, "useClientProtocol"), ".useClientProtocol",
+		mesh__v_error(v, mesh__node_field(obj, "useClientProtocol"), ".useClientProtocol",
 		              "useClientProtocol cannot be true when h2UpgradePolicy is UPGRADE");
 }
 
@@ -1863,7 +1842,7 @@ static const struct mesh__field http_settings_fields[] = {
 	{ "http2MaxRequests", MESH_FT_INT, 0, 0, NULL, 0, I32_MAX },
 	{ "maxRequestsPerConnection", MESH_FT_INT, 0, 0, NULL, 0, I32_MAX },
 	{ "maxRetries", MESH_FT_INT, 0, 0, NULL, 0, I32_MAX },
-	{ "idleTimeout", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
+	{ "idleTimeout", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
 	{ "h2UpgradePolicy", MESH_FT_ENUM, 0, 0, h2_upgrade_policies, 0, 0 },
 	{ "useClientProtocol", MESH_FT_BOOL, 0, 0, NULL, 0, 0 },
 	{ "maxConcurrentStreams", MESH_FT_INT, 0, 0, NULL, 0, I32_MAX },
@@ -1874,7 +1853,7 @@ static const struct mesh__schema http_settings = { "HTTPSettings",
 
 static void check_connection_pool(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	if (!get(obj, "tcp") && !get(obj, "http"))
+	if (!mesh__node_field(obj, "tcp") && !mesh__node_field(obj, "http"))
 		mesh__v_error(v, obj, NULL, "connectionPool must set tcp or http");
 }
 
@@ -1888,9 +1867,10 @@ static const struct mesh__schema connection_pool = { "ConnectionPoolSettings",
 
 static void check_outlier(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *lof = get(obj, "consecutiveLocalOriginFailures");
+	const struct mesh__node *lof = mesh__node_field(obj, "consecutiveLocalOriginFailures");
 	int64_t n;
-	if (to_int(lof, &n) && n > 0 && !get_bool(obj, "splitExternalLocalOriginErrors"))
+	if (mesh__node_int_loose(lof, &n) && n > 0 &&
+	    !get_bool(obj, "splitExternalLocalOriginErrors"))
 		mesh__v_error(
 			v, lof, ".consecutiveLocalOriginFailures",
 			"consecutiveLocalOriginFailures needs splitExternalLocalOriginErrors: true");
@@ -1902,8 +1882,8 @@ static const struct mesh__field outlier_fields[] = {
 	{ "consecutiveLocalOriginFailures", MESH_FT_INT, 0, 0, NULL, 0, U32_MAX },
 	{ "consecutiveGatewayErrors", MESH_FT_INT, 0, 0, NULL, 0, U32_MAX },
 	{ "consecutive5xxErrors", MESH_FT_INT, 0, 0, NULL, 0, U32_MAX },
-	{ "interval", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
-	{ "baseEjectionTime", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_ms_duration), 0, 0 },
+	{ "interval", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
+	{ "baseEjectionTime", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_ms_duration), 0, 0 },
 	{ "maxEjectionPercent", MESH_FT_INT, 0, 0, NULL, 0, 100 },
 	{ "minHealthPercent", MESH_FT_INT, 0, 0, NULL, 0, 100 },
 };
@@ -1914,15 +1894,16 @@ static const struct mesh__schema outlier_detection = { "OutlierDetection",
 /* agent.ValidateTLS */
 static void check_client_tls(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const char *mode = get_str(obj, "mode");
+	const char *mode = mesh__node_field_str(obj, "mode");
 	bool simple = str_eq(mode, "SIMPLE"), mutual = str_eq(mode, "MUTUAL");
 	if (get_bool(obj, "insecureSkipVerify")) {
 		if (simple && (has_str(obj, "caCertificates") || has_str(obj, "credentialName") ||
-		               get(obj, "subjectAltNames")))
+		               mesh__node_field(obj, "subjectAltNames")))
 			mesh__v_error(
 				v, obj, NULL,
 				"caCertificates, credentialName and subjectAltNames cannot be set when insecureSkipVerify is true");
-		if (mutual && (has_str(obj, "caCertificates") || get(obj, "subjectAltNames")))
+		if (mutual &&
+		    (has_str(obj, "caCertificates") || mesh__node_field(obj, "subjectAltNames")))
 			mesh__v_error(
 				v, obj, NULL,
 				"caCertificates and subjectAltNames cannot be set when insecureSkipVerify is true");
@@ -1966,7 +1947,7 @@ static const char *const tunnel_protocols[] = { "CONNECT", "POST", NULL };
 
 static const struct mesh__field tunnel_fields[] = {
 	{ "protocol", MESH_FT_ENUM, 0, 0, tunnel_protocols, 0, 0 },
-	{ "targetHost", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, CUSTOM(check_fqdn_or_ip), 0, 0 },
+	{ "targetHost", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, MESH_CUSTOM(check_fqdn_or_ip), 0, 0 },
 	{ "targetPort", MESH_FT_PORT, MESH_F_REQUIRED, 0, NULL, 0, 0 },
 };
 static const struct mesh__schema tunnel = { "TunnelSettings", MESH_FIELDS(tunnel_fields), NULL, 0 };
@@ -1989,17 +1970,19 @@ static const struct mesh__schema retry_budget = { "RetryBudget", MESH_FIELDS(ret
 /* Locality failover only works with outlier detection (a warning in Istio). */
 static void warn_failover_without_outlier(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *lb = get(get(obj, "loadBalancer"), "localityLbSetting");
-	if (lb && !get(obj, "outlierDetection") &&
-	    (list_len(get(lb, "failover")) || list_len(get(lb, "failoverPriority"))))
+	const struct mesh__node *lb =
+		mesh__node_field(mesh__node_field(obj, "loadBalancer"), "localityLbSetting");
+	if (lb && !mesh__node_field(obj, "outlierDetection") &&
+	    (list_len(mesh__node_field(lb, "failover")) ||
+	     list_len(mesh__node_field(lb, "failoverPriority"))))
 		mesh__v_warn(v, lb, ".loadBalancer.localityLbSetting",
 		             "locality failover has no effect without outlierDetection");
 }
 
 static void check_port_traffic_policy(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	if (!get(obj, "loadBalancer") && !get(obj, "connectionPool") &&
-	    !get(obj, "outlierDetection") && !get(obj, "tls"))
+	if (!mesh__node_field(obj, "loadBalancer") && !mesh__node_field(obj, "connectionPool") &&
+	    !mesh__node_field(obj, "outlierDetection") && !mesh__node_field(obj, "tls"))
 		mesh__v_error(
 			v, obj, NULL,
 			"port traffic policy must set loadBalancer, connectionPool, outlierDetection or tls");
@@ -2042,7 +2025,7 @@ static const struct mesh__schema traffic_policy = { "TrafficPolicy",
 	                                            check_traffic_policy, 0 };
 
 static const struct mesh__field subset_fields[] = {
-	{ "name", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, CUSTOM(check_subset_name), 0, 0 },
+	{ "name", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, MESH_CUSTOM(check_subset_name), 0, 0 },
 	{ "labels", MESH_FT_LABELS, 0, 0, NULL, 0, 0 },
 	{ "trafficPolicy", MESH_FT_OBJECT, 0, 0, &traffic_policy, 0, 0 },
 };
@@ -2050,14 +2033,14 @@ static const struct mesh__schema subset = { "Subset", MESH_FIELDS(subset_fields)
 
 static void check_destination_rule(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *subsets = get(obj, "subsets");
+	const struct mesh__node *subsets = mesh__node_field(obj, "subsets");
 	char rel[48];
 	for (size_t i = 0; i < list_len(subsets); i++) {
-		const struct mesh__node *name = get(subsets->u.items[i], "name");
+		const struct mesh__node *name = mesh__node_field(subsets->u.items[i], "name");
 		if (!is_string(name))
 			continue;
 		for (size_t j = 0; j < i; j++) {
-			if (!str_eq(get_str(subsets->u.items[j], "name"), name->u.str))
+			if (!str_eq(mesh__node_field_str(subsets->u.items[j], "name"), name->u.str))
 				continue;
 			snprintf(rel, sizeof(rel), ".subsets[%zu].name", i);
 			mesh__v_error(v, name, rel,
@@ -2066,11 +2049,11 @@ static void check_destination_rule(struct mesh__vctx *v, const struct mesh__node
 			break;
 		}
 	}
-	check_export_to(v, obj, false, get(obj, "workloadSelector") != NULL);
+	check_export_to(v, obj, false, mesh__node_field(obj, "workloadSelector") != NULL);
 }
 
 static const struct mesh__field destination_rule_fields[] = {
-	{ "host", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, CUSTOM(check_wildcard_host), 0, 0 },
+	{ "host", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, MESH_CUSTOM(check_wildcard_host), 0, 0 },
 	{ "trafficPolicy", MESH_FT_OBJECT, 0, 0, &traffic_policy, 0, 0 },
 	{ "subsets", MESH_FT_OBJECT, MESH_F_LIST, 0, &subset, 0, 0 },
 	{ "exportTo", MESH_FT_STRING, MESH_F_LIST, 0, NULL, 0, 0 },
@@ -2086,7 +2069,8 @@ const struct mesh__schema mesh__schema_destination_rule = { "DestinationRule",
  * resolution); ServiceEntry adds its resolution-specific rules. */
 static void check_workload_entry(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *addr = get(obj, "address"), *ports = get(obj, "ports");
+	const struct mesh__node *addr = mesh__node_field(obj, "address"),
+				*ports = mesh__node_field(obj, "ports");
 	const char *a = is_string(addr) ? addr->u.str : NULL;
 	char rel[320];
 	if (!a || !*a) {
@@ -2098,7 +2082,7 @@ static void check_workload_entry(struct mesh__vctx *v, const struct mesh__node *
 			return;
 		}
 		mesh__v_warn(v, obj, NULL, "address is empty; network \"%s\" must supply it",
-		             get_str(obj, "network"));
+		             mesh__node_field_str(obj, "network"));
 	} else if (starts_with(a, "unix://")) {
 		const char *err = unix_path_error(a + 7);
 		if (err)
@@ -2128,7 +2112,7 @@ static void check_workload_entry(struct mesh__vctx *v, const struct mesh__node *
 		const char *err = dns_label_error(key->u.str);
 		if (err)
 			mesh__v_error(v, key, rel, "invalid port name \"%s\": %s", key->u.str, err);
-		if (!to_int(val, &p) || p < 1 || p > 65535)
+		if (!mesh__node_int_loose(val, &p) || p < 1 || p > 65535)
 			mesh__v_error(v, val, rel,
 			              "port must be a number between 1 and 65535, got %s",
 			              val->type == MESH_NODE_SCALAR ? val->u.str : "a non-number");
@@ -2150,8 +2134,8 @@ const struct mesh__schema mesh__schema_workload_entry = { "WorkloadEntry",
 
 static const struct mesh__field service_port_fields[] = {
 	{ "number", MESH_FT_PORT, MESH_F_REQUIRED, 0, NULL, 0, 0 },
-	{ "protocol", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_protocol), 0, 0 },
-	{ "name", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, CUSTOM(check_port_name), 0, 0 },
+	{ "protocol", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_protocol), 0, 0 },
+	{ "name", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, MESH_CUSTOM(check_port_name), 0, 0 },
 	{ "targetPort", MESH_FT_INT, 0, 0, NULL, 0, 65535 },
 };
 static const struct mesh__schema service_port = { "ServicePort", MESH_FIELDS(service_port_fields),
@@ -2161,7 +2145,7 @@ static const struct mesh__schema service_port = { "ServicePort", MESH_FIELDS(ser
 static bool has_port_name(const struct mesh__node *ports, const char *name)
 {
 	for (size_t i = 0; i < list_len(ports); i++)
-		if (str_eq(get_str(ports->u.items[i], "name"), name))
+		if (str_eq(mesh__node_field_str(ports->u.items[i], "name"), name))
 			return true;
 	return false;
 }
@@ -2169,7 +2153,7 @@ static bool has_port_name(const struct mesh__node *ports, const char *name)
 static void check_endpoint_ports(struct mesh__vctx *v, const struct mesh__node *ports,
                                  const struct mesh__node *ep, size_t i)
 {
-	const struct mesh__node *ep_ports = get(ep, "ports");
+	const struct mesh__node *ep_ports = mesh__node_field(ep, "ports");
 	char rel[320];
 	for (size_t k = 0; is_map(ep_ports) && k < ep_ports->count; k++) {
 		const struct mesh__node *key = ep_ports->u.pairs[k].key;
@@ -2183,10 +2167,12 @@ static void check_endpoint_ports(struct mesh__vctx *v, const struct mesh__node *
 
 static void check_service_entry(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *hosts = get(obj, "hosts"), *addrs = get(obj, "addresses");
-	const struct mesh__node *ports = get(obj, "ports"), *eps = get(obj, "endpoints");
-	const struct mesh__node *selector = get(obj, "workloadSelector");
-	const char *res = get_str(obj, "resolution");
+	const struct mesh__node *hosts = mesh__node_field(obj, "hosts"),
+				*addrs = mesh__node_field(obj, "addresses");
+	const struct mesh__node *ports = mesh__node_field(obj, "ports"),
+				*eps = mesh__node_field(obj, "endpoints");
+	const struct mesh__node *selector = mesh__node_field(obj, "workloadSelector");
+	const char *res = mesh__node_field_str(obj, "resolution");
 	size_t nhosts = list_len(hosts), nports = list_len(ports), neps = list_len(eps);
 	char rel[320];
 	if (!res)
@@ -2226,17 +2212,19 @@ static void check_service_entry(struct mesh__vctx *v, const struct mesh__node *o
 
 	for (size_t i = 0; i < nports; i++) {
 		const struct mesh__node *p = ports->u.items[i];
-		const struct mesh__node *name = get(p, "name"), *num = get(p, "number");
+		const struct mesh__node *name = mesh__node_field(p, "name"),
+					*num = mesh__node_field(p, "number");
 		int64_t n, m;
 		for (size_t j = 0; j < i; j++) {
 			const struct mesh__node *q = ports->u.items[j];
-			if (is_string(name) && str_eq(get_str(q, "name"), name->u.str)) {
+			if (is_string(name) &&
+			    str_eq(mesh__node_field_str(q, "name"), name->u.str)) {
 				snprintf(rel, sizeof(rel), ".ports[%zu].name", i);
 				mesh__v_error(v, name, rel,
 				              "duplicate port name \"%s\" (also ports[%zu])",
 				              name->u.str, j);
 			}
-			if (to_int(num, &n) && get_int(q, "number", &m) && n == m) {
+			if (mesh__node_int_loose(num, &n) && get_int(q, "number", &m) && n == m) {
 				snprintf(rel, sizeof(rel), ".ports[%zu].number", i);
 				mesh__v_error(v, num, rel,
 				              "duplicate port number %lld (also ports[%zu])",
@@ -2255,13 +2243,13 @@ static void check_service_entry(struct mesh__vctx *v, const struct mesh__node *o
 	} else if (!strcmp(res, "STATIC")) {
 		for (size_t i = 0; i < neps; i++) {
 			const struct mesh__node *ep = eps->u.items[i];
-			const char *a = get_str(ep, "address");
+			const char *a = mesh__node_field_str(ep, "address");
 			if (!is_map(ep))
 				continue;
 			snprintf(rel, sizeof(rel), ".endpoints[%zu].address", i);
 			if (a && *a && !starts_with(a, "unix://") && !is_ip(a) && !fqdn_error(a))
 				mesh__v_error(
-					v, get(ep, "address"), rel,
+					v, mesh__node_field(ep, "address"), rel,
 					"address \"%s\" must be an IP address when resolution is STATIC",
 					a);
 			if (a && starts_with(a, "unix://") && nports != 1) {
@@ -2290,7 +2278,7 @@ static void check_service_entry(struct mesh__vctx *v, const struct mesh__node *o
 	 * them apart, unless the proxy does not resolve at all */
 	if (strcmp(res, "NONE") && nhosts > 1) {
 		for (size_t i = 0; i < nports; i++) {
-			const char *proto = get_str(ports->u.items[i], "protocol");
+			const char *proto = mesh__node_field_str(ports->u.items[i], "protocol");
 			int p = parse_protocol(proto);
 			if (proto_is_http(p) || proto_is_tls(p))
 				continue;
@@ -2357,9 +2345,9 @@ static void check_server_tls(struct mesh__vctx *v, const struct mesh__node *obj)
 {
 	static const char *const cert_fields[] = { "serverCertificate", "privateKey",
 		                                   "caCertificates", "credentialName" };
-	const char *mode = get_str(obj, "mode");
-	const char *min = get_str(obj, "minProtocolVersion");
-	const struct mesh__node *ciphers = get(obj, "cipherSuites");
+	const char *mode = mesh__node_field_str(obj, "mode");
+	const char *min = mesh__node_field_str(obj, "minProtocolVersion");
+	const struct mesh__node *ciphers = mesh__node_field(obj, "cipherSuites");
 	char rel[48];
 	if (!mode)
 		mode = "PASSTHROUGH";
@@ -2386,13 +2374,13 @@ static void check_server_tls(struct mesh__vctx *v, const struct mesh__node *obj)
 				break;
 			}
 	}
-	if (list_len(get(obj, "credentialNames")) > 2)
+	if (list_len(mesh__node_field(obj, "credentialNames")) > 2)
 		mesh__v_error(
-			v, get(obj, "credentialNames"), ".credentialNames",
+			v, mesh__node_field(obj, "credentialNames"), ".credentialNames",
 			"credentialNames can have at most 2 entries (an RSA and an ECDSA certificate)");
-	if (list_len(get(obj, "tlsCertificates")) > 2)
+	if (list_len(mesh__node_field(obj, "tlsCertificates")) > 2)
 		mesh__v_error(
-			v, get(obj, "tlsCertificates"), ".tlsCertificates",
+			v, mesh__node_field(obj, "tlsCertificates"), ".tlsCertificates",
 			"tlsCertificates can have at most 2 entries (an RSA and an ECDSA certificate)");
 
 	if (!strcmp(mode, "ISTIO_MUTUAL")) {
@@ -2401,7 +2389,7 @@ static void check_server_tls(struct mesh__vctx *v, const struct mesh__node *obj)
 				continue;
 			snprintf(rel, sizeof(rel), ".%s", cert_fields[i]);
 			mesh__v_error(
-				v, get(obj, cert_fields[i]), rel,
+				v, mesh__node_field(obj, cert_fields[i]), rel,
 				"mode ISTIO_MUTUAL uses Istio's certificates; %s must not be set",
 				cert_fields[i]);
 		}
@@ -2416,8 +2404,8 @@ static void check_server_tls(struct mesh__vctx *v, const struct mesh__node *obj)
 	}
 	bool mutual = !strcmp(mode, "MUTUAL") || !strcmp(mode, "OPTIONAL_MUTUAL");
 	if ((!strcmp(mode, "SIMPLE") || mutual) &&
-	    (has_str(obj, "credentialName") || list_len(get(obj, "credentialNames")) ||
-	     list_len(get(obj, "tlsCertificates"))))
+	    (has_str(obj, "credentialName") || list_len(mesh__node_field(obj, "credentialNames")) ||
+	     list_len(mesh__node_field(obj, "tlsCertificates"))))
 		return; /* certificates come from the credential */
 	if (!strcmp(mode, "SIMPLE") || mutual) {
 		if (!has_str(obj, "serverCertificate"))
@@ -2434,10 +2422,10 @@ static void check_server_tls(struct mesh__vctx *v, const struct mesh__node *obj)
 	if (has_str(obj, "caCrl")) {
 		if (has_str(obj, "credentialName"))
 			mesh__v_error(
-				v, get(obj, "caCrl"), ".caCrl",
+				v, mesh__node_field(obj, "caCrl"), ".caCrl",
 				"caCrl cannot be used with credentialName; put the CRL in the credential");
 		if (!strcmp(mode, "SIMPLE"))
-			mesh__v_error(v, get(obj, "caCrl"), ".caCrl",
+			mesh__v_error(v, mesh__node_field(obj, "caCrl"), ".caCrl",
 			              "caCrl is not supported with mode SIMPLE");
 	}
 }
@@ -2480,18 +2468,20 @@ static const struct mesh__schema server_tls = { "ServerTLSSettings", MESH_FIELDS
 
 static void check_gateway_port(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *name = get(obj, "name"), *tp = get(obj, "targetPort");
+	const struct mesh__node *name = mesh__node_field(obj, "name"),
+				*tp = mesh__node_field(obj, "targetPort");
 	int64_t t;
 	if (is_string(name) && name->count == 0)
 		mesh__v_error(v, name, ".name", "port name must not be empty");
-	if (to_int(tp, &t) && t > 0)
+	if (mesh__node_int_loose(tp, &t) && t > 0)
 		mesh__v_error(v, tp, ".targetPort",
 		              "targetPort has no effect on a Gateway; remove it");
 }
 
 static const struct mesh__field gateway_port_fields[] = {
 	{ "number", MESH_FT_INT, 0, 0, NULL, 0, 65535 },
-	{ "protocol", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, CUSTOM(check_server_protocol), 0, 0 },
+	{ "protocol", MESH_FT_CUSTOM, MESH_F_REQUIRED, 0, MESH_CUSTOM(check_server_protocol), 0,
+	  0 },
 	{ "name", MESH_FT_STRING, MESH_F_REQUIRED, 0, NULL, 0, 0 },
 	{ "targetPort", MESH_FT_INT, 0, 0, NULL, 0, U32_MAX },
 };
@@ -2501,11 +2491,13 @@ static const struct mesh__schema gateway_port = { "Port", MESH_FIELDS(gateway_po
 /* validateServer: port and bind together, and TLS settings by protocol. */
 static void check_server(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *port = get(obj, "port"), *tls = get(obj, "tls");
-	const struct mesh__node *bind_node = get(obj, "bind"), *num_node = get(port, "number");
-	const char *bind = get_str(obj, "bind");
+	const struct mesh__node *port = mesh__node_field(obj, "port"),
+				*tls = mesh__node_field(obj, "tls");
+	const struct mesh__node *bind_node = mesh__node_field(obj, "bind"),
+				*num_node = mesh__node_field(port, "number");
+	const char *bind = mesh__node_field_str(obj, "bind");
 	int64_t num = 0;
-	if (!is_map(port) || (num_node && !to_int(num_node, &num)))
+	if (!is_map(port) || (num_node && !mesh__node_int_loose(num_node, &num)))
 		return;
 	bool uds = bind && starts_with(bind, "unix://");
 	bool port_ok = true;
@@ -2532,7 +2524,7 @@ static void check_server(struct mesh__vctx *v, const struct mesh__node *obj)
 			bind);
 	}
 
-	const char *proto_name = get_str(port, "protocol");
+	const char *proto_name = mesh__node_field_str(port, "protocol");
 	int proto = parse_protocol(proto_name);
 	if (!port_ok || proto == PROTO_UNSUPPORTED || !has_str(port, "name"))
 		return;
@@ -2540,7 +2532,7 @@ static void check_server(struct mesh__vctx *v, const struct mesh__node *obj)
 		mesh__v_error(v, obj, NULL, "a server with protocol %s needs tls settings",
 		              proto_name);
 	} else if (!proto_is_tls(proto) && tls) {
-		const char *mode = get_str(tls, "mode");
+		const char *mode = mesh__node_field_str(tls, "mode");
 		bool passthrough =
 			!mode || !strcmp(mode, "PASSTHROUGH") || !strcmp(mode, "AUTO_PASSTHROUGH");
 		if (!proto_is_http(proto))
@@ -2559,8 +2551,8 @@ static void check_server(struct mesh__vctx *v, const struct mesh__node *obj)
 static const struct mesh__field server_fields[] = {
 	{ "port", MESH_FT_OBJECT, MESH_F_REQUIRED, 0, &gateway_port, 0, 0 },
 	{ "bind", MESH_FT_STRING, 0, 0, NULL, 0, 0 },
-	{ "hosts", MESH_FT_CUSTOM, MESH_F_LIST | MESH_F_REQUIRED, 0, CUSTOM(check_gateway_host), 0,
-	  0 },
+	{ "hosts", MESH_FT_CUSTOM, MESH_F_LIST | MESH_F_REQUIRED, 0,
+	  MESH_CUSTOM(check_gateway_host), 0, 0 },
 	{ "tls", MESH_FT_OBJECT, 0, 0, &server_tls, 0, 0 },
 	{ "defaultEndpoint", MESH_FT_STRING, 0, 0, NULL, 0, 0 },
 	{ "name", MESH_FT_STRING, 0, 0, NULL, 0, 0 },
@@ -2569,16 +2561,18 @@ static const struct mesh__schema server = { "Server", MESH_FIELDS(server_fields)
 
 static void check_gateway(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *servers = get(obj, "servers");
+	const struct mesh__node *servers = mesh__node_field(obj, "servers");
 	char rel[64];
 	for (size_t i = 0; i < list_len(servers); i++) {
-		const struct mesh__node *port = get(servers->u.items[i], "port");
-		const struct mesh__node *name = get(port, "name");
-		const struct mesh__node *tls = get(servers->u.items[i], "tls");
+		const struct mesh__node *port = mesh__node_field(servers->u.items[i], "port");
+		const struct mesh__node *name = mesh__node_field(port, "name");
+		const struct mesh__node *tls = mesh__node_field(servers->u.items[i], "tls");
 		if (!is_string(name))
 			continue;
 		for (size_t j = 0; j < i; j++) {
-			if (!str_eq(get_str(get(servers->u.items[j], "port"), "name"), name->u.str))
+			if (!str_eq(mesh__node_field_str(
+					    mesh__node_field(servers->u.items[j], "port"), "name"),
+			            name->u.str))
 				continue;
 			snprintf(rel, sizeof(rel), ".servers[%zu].port.name", i);
 			mesh__v_error(
@@ -2588,9 +2582,9 @@ static void check_gateway(struct mesh__vctx *v, const struct mesh__node *obj)
 			break;
 		}
 		if (get_bool(tls, "httpsRedirect") &&
-		    !proto_is_http(parse_protocol(get_str(port, "protocol")))) {
+		    !proto_is_http(parse_protocol(mesh__node_field_str(port, "protocol")))) {
 			snprintf(rel, sizeof(rel), ".servers[%zu].tls.httpsRedirect", i);
-			mesh__v_warn(v, get(tls, "httpsRedirect"), rel,
+			mesh__v_warn(v, mesh__node_field(tls, "httpsRedirect"), rel,
 			             "httpsRedirect only has an effect on HTTP servers");
 		}
 	}
@@ -2607,8 +2601,8 @@ const struct mesh__schema mesh__schema_gateway = { "Gateway", MESH_FIELDS(gatewa
 
 static const struct mesh__field sidecar_port_fields[] = {
 	{ "number", MESH_FT_INT, 0, 0, NULL, 0, 65535 },
-	{ "protocol", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_protocol), 0, 0 },
-	{ "name", MESH_FT_CUSTOM, 0, 0, CUSTOM(check_port_name), 0, 0 },
+	{ "protocol", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_protocol), 0, 0 },
+	{ "name", MESH_FT_CUSTOM, 0, 0, MESH_CUSTOM(check_port_name), 0, 0 },
 	{ "targetPort", MESH_FT_INT, 0, 0, NULL, 0, U32_MAX },
 };
 static const struct mesh__schema sidecar_port = { "SidecarPort", MESH_FIELDS(sidecar_port_fields),
@@ -2618,9 +2612,9 @@ static const char *const capture_modes[] = { "DEFAULT", "IPTABLES", "NONE", NULL
 
 static void check_sidecar_target_port(struct mesh__vctx *v, const struct mesh__node *port)
 {
-	const struct mesh__node *tp = get(port, "targetPort");
+	const struct mesh__node *tp = mesh__node_field(port, "targetPort");
 	int64_t t;
-	if (to_int(tp, &t) && t > 0)
+	if (mesh__node_int_loose(tp, &t) && t > 0)
 		mesh__v_error(v, tp, ".port.targetPort",
 		              "targetPort has no effect on a Sidecar; remove it");
 }
@@ -2665,44 +2659,50 @@ static const char *default_endpoint_error(const char *s)
 
 static void check_ingress_listener(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *port = get(obj, "port"), *tls = get(obj, "tls");
-	const char *bind = get_str(obj, "bind"), *de = get_str(obj, "defaultEndpoint");
-	const struct mesh__node *num = get(port, "number");
+	const struct mesh__node *port = mesh__node_field(obj, "port"),
+				*tls = mesh__node_field(obj, "tls");
+	const char *bind = mesh__node_field_str(obj, "bind"),
+		   *de = mesh__node_field_str(obj, "defaultEndpoint");
+	const struct mesh__node *num = mesh__node_field(port, "number");
 	int64_t n = 0;
 	if (is_map(port)) {
 		check_sidecar_target_port(v, port);
 		/* numbers past 65535 are refused by the field table */
-		if ((!num || to_int(num, &n)) && n < 1)
+		if ((!num || mesh__node_int_loose(num, &n)) && n < 1)
 			mesh__v_error(v, num ? num : port, num ? ".port.number" : ".port",
 			              "port number must be between 1 and 65535, got %lld",
 			              (long long)n);
 	}
 	if (bind && *bind && !is_ip(bind))
-		mesh__v_error(v, get(obj, "bind"), ".bind",
+		mesh__v_error(v, mesh__node_field(obj, "bind"), ".bind",
 		              "invalid bind address \"%s\": expected an IP address", bind);
 	const char *err = de && *de ? default_endpoint_error(de) : NULL;
 	if (err)
 		mesh__v_error(
-			v, get(obj, "defaultEndpoint"), ".defaultEndpoint",
+			v, mesh__node_field(obj, "defaultEndpoint"), ".defaultEndpoint",
 			"invalid defaultEndpoint \"%s\": %s (expected 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:<port>, [::]:<port> or unix://<path>)",
 			de, err);
 	if (tls) {
-		const char *mode = get_str(tls, "mode");
-		if (get(tls, "subjectAltNames"))
-			mesh__v_error(v, get(tls, "subjectAltNames"), ".tls.subjectAltNames",
+		const char *mode = mesh__node_field_str(tls, "mode");
+		if (mesh__node_field(tls, "subjectAltNames"))
+			mesh__v_error(v, mesh__node_field(tls, "subjectAltNames"),
+			              ".tls.subjectAltNames",
 			              "subjectAltNames is not supported in sidecar ingress tls");
 		if (get_bool(tls, "httpsRedirect"))
-			mesh__v_error(v, get(tls, "httpsRedirect"), ".tls.httpsRedirect",
+			mesh__v_error(v, mesh__node_field(tls, "httpsRedirect"),
+			              ".tls.httpsRedirect",
 			              "httpsRedirect is not supported in sidecar ingress tls");
 		if (has_str(tls, "credentialName"))
-			mesh__v_error(v, get(tls, "credentialName"), ".tls.credentialName",
+			mesh__v_error(v, mesh__node_field(tls, "credentialName"),
+			              ".tls.credentialName",
 			              "credentialName is not supported in sidecar ingress tls");
 		if (str_eq(mode, "ISTIO_MUTUAL") || str_eq(mode, "AUTO_PASSTHROUGH"))
-			mesh__v_error(v, get(tls, "mode"), ".tls.mode",
+			mesh__v_error(v, mesh__node_field(tls, "mode"), ".tls.mode",
 			              "mode %s is not allowed in sidecar ingress tls", mode);
 	}
-	const struct mesh__node *http = get(get(obj, "connectionPool"), "http");
-	const char *proto = get_str(port, "protocol");
+	const struct mesh__node *http =
+		mesh__node_field(mesh__node_field(obj, "connectionPool"), "http");
+	const char *proto = mesh__node_field_str(port, "protocol");
 	if (http && !proto_is_http(parse_protocol(proto)))
 		mesh__v_warn(
 			v, http, ".connectionPool.http",
@@ -2776,31 +2776,33 @@ static void warn_egress_hosts(struct mesh__vctx *v, const struct mesh__node *hos
 
 static void check_egress_listener(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *port = get(obj, "port");
-	const char *bind = get_str(obj, "bind"), *capture = get_str(obj, "captureMode");
-	warn_egress_hosts(v, get(obj, "hosts"));
+	const struct mesh__node *port = mesh__node_field(obj, "port");
+	const char *bind = mesh__node_field_str(obj, "bind"),
+		   *capture = mesh__node_field_str(obj, "captureMode");
+	warn_egress_hosts(v, mesh__node_field(obj, "hosts"));
 	if (!is_map(port))
 		return;
 	check_sidecar_target_port(v, port);
 	int64_t n = 0;
-	if (get(port, "number") && !get_int(port, "number", &n))
+	if (mesh__node_field(port, "number") && !get_int(port, "number", &n))
 		return;
 	if (n == 0) {
 		if (!bind || !starts_with(bind, "unix://")) {
-			mesh__v_error(v, bind ? get(obj, "bind") : obj, bind ? ".bind" : NULL,
+			mesh__v_error(v, bind ? mesh__node_field(obj, "bind") : obj,
+			              bind ? ".bind" : NULL,
 			              "a listener with port number 0 needs a unix:// bind address");
 		} else {
 			const char *err = unix_path_error(bind + 7);
 			if (err)
-				mesh__v_error(v, get(obj, "bind"), ".bind",
+				mesh__v_error(v, mesh__node_field(obj, "bind"), ".bind",
 				              "invalid unix address \"%s\": %s", bind, err);
 		}
 		if (capture && strcmp(capture, "DEFAULT") && strcmp(capture, "NONE"))
 			mesh__v_error(
-				v, get(obj, "captureMode"), ".captureMode",
+				v, mesh__node_field(obj, "captureMode"), ".captureMode",
 				"captureMode must be DEFAULT or NONE for a unix domain socket listener");
 	} else if (bind && *bind && !is_ip(bind)) {
-		mesh__v_error(v, get(obj, "bind"), ".bind",
+		mesh__v_error(v, mesh__node_field(obj, "bind"), ".bind",
 		              "invalid bind address \"%s\": expected an IP address", bind);
 	}
 }
@@ -2809,8 +2811,8 @@ static const struct mesh__field egress_listener_fields[] = {
 	{ "port", MESH_FT_OBJECT, 0, 0, &sidecar_port, 0, 0 },
 	{ "bind", MESH_FT_STRING, 0, 0, NULL, 0, 0 },
 	{ "captureMode", MESH_FT_ENUM, 0, 0, capture_modes, 0, 0 },
-	{ "hosts", MESH_FT_CUSTOM, MESH_F_LIST | MESH_F_REQUIRED, 0, CUSTOM(check_sidecar_host), 0,
-	  0 },
+	{ "hosts", MESH_FT_CUSTOM, MESH_F_LIST | MESH_F_REQUIRED, 0,
+	  MESH_CUSTOM(check_sidecar_host), 0, 0 },
 };
 static const struct mesh__schema egress_listener = { "IstioEgressListener",
 	                                             MESH_FIELDS(egress_listener_fields),
@@ -2818,20 +2820,20 @@ static const struct mesh__schema egress_listener = { "IstioEgressListener",
 
 static void check_outbound_policy(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *proxy = get(obj, "egressProxy");
+	const struct mesh__node *proxy = mesh__node_field(obj, "egressProxy");
 	if (!proxy)
 		return;
-	if (!str_eq(get_str(obj, "mode"), "ALLOW_ANY")) {
+	if (!str_eq(mesh__node_field_str(obj, "mode"), "ALLOW_ANY")) {
 		mesh__v_error(v, proxy, ".egressProxy", "egressProxy needs mode ALLOW_ANY");
 		return;
 	}
-	const char *host = get_str(proxy, "host");
+	const char *host = mesh__node_field_str(proxy, "host");
 	const char *err = host ? fqdn_error(host) : NULL;
 	if (err)
-		mesh__v_error(v, get(proxy, "host"), ".egressProxy.host",
+		mesh__v_error(v, mesh__node_field(proxy, "host"), ".egressProxy.host",
 		              "egressProxy host \"%s\" must be a fully qualified name: %s", host,
 		              err);
-	if (!get(proxy, "port"))
+	if (!mesh__node_field(proxy, "port"))
 		mesh__v_error(v, proxy, ".egressProxy", "egressProxy must set port");
 }
 
@@ -2847,21 +2849,25 @@ static const struct mesh__schema outbound_policy = { "OutboundTrafficPolicy",
 
 static void check_sidecar(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *ingress = get(obj, "ingress"), *egress = get(obj, "egress");
+	const struct mesh__node *ingress = mesh__node_field(obj, "ingress"),
+				*egress = mesh__node_field(obj, "egress");
 	char rel[64];
-	if (!list_len(ingress) && !list_len(egress) && !get(obj, "outboundTrafficPolicy") &&
-	    !get(obj, "inboundConnectionPool"))
+	if (!list_len(ingress) && !list_len(egress) &&
+	    !mesh__node_field(obj, "outboundTrafficPolicy") &&
+	    !mesh__node_field(obj, "inboundConnectionPool"))
 		mesh__v_error(
 			v, obj, NULL,
 			"sidecar must set ingress, egress, outboundTrafficPolicy or inboundConnectionPool");
 
 	for (size_t i = 0; i < list_len(ingress); i++) {
-		const struct mesh__node *num = get(get(ingress->u.items[i], "port"), "number");
+		const struct mesh__node *num =
+			mesh__node_field(mesh__node_field(ingress->u.items[i], "port"), "number");
 		int64_t n, m;
-		if (!to_int(num, &n))
+		if (!mesh__node_int_loose(num, &n))
 			continue;
 		for (size_t j = 0; j < i; j++) {
-			if (!get_int(get(ingress->u.items[j], "port"), "number", &m) || m != n)
+			if (!get_int(mesh__node_field(ingress->u.items[j], "port"), "number", &m) ||
+			    m != n)
 				continue;
 			snprintf(rel, sizeof(rel), ".ingress[%zu].port.number", i);
 			mesh__v_error(v, num, rel, "port %lld is already used by ingress[%zu]",
@@ -2873,7 +2879,8 @@ static void check_sidecar(struct mesh__vctx *v, const struct mesh__node *obj)
 	size_t n_egress = list_len(egress);
 	bool catch_all = false;
 	for (size_t i = 0; i < n_egress; i++) {
-		const struct mesh__node *e = egress->u.items[i], *port = get(e, "port");
+		const struct mesh__node *e = egress->u.items[i],
+					*port = mesh__node_field(e, "port");
 		if (!is_map(e))
 			continue;
 		snprintf(rel, sizeof(rel), ".egress[%zu]", i);
@@ -2890,24 +2897,26 @@ static void check_sidecar(struct mesh__vctx *v, const struct mesh__node *obj)
 		int64_t n, m;
 		if (!get_int(port, "number", &n))
 			n = 0;
-		const char *bind = get_str(e, "bind");
+		const char *bind = mesh__node_field_str(e, "bind");
 		for (size_t j = 0; j < i; j++) {
-			const struct mesh__node *pe = egress->u.items[j], *pp = get(pe, "port");
+			const struct mesh__node *pe = egress->u.items[j],
+						*pp = mesh__node_field(pe, "port");
 			if (!pp)
 				continue;
 			if (!get_int(pp, "number", &m))
 				m = 0;
 			if (n != 0 && m == n) {
 				snprintf(rel, sizeof(rel), ".egress[%zu].port.number", i);
-				mesh__v_error(v, get(port, "number"), rel,
+				mesh__v_error(v, mesh__node_field(port, "number"), rel,
 				              "port %lld is already used by egress[%zu]",
 				              (long long)n, j);
 				break;
 			}
-			if (n == 0 && m == 0 && bind && str_eq(get_str(pe, "bind"), bind)) {
+			if (n == 0 && m == 0 && bind &&
+			    str_eq(mesh__node_field_str(pe, "bind"), bind)) {
 				snprintf(rel, sizeof(rel), ".egress[%zu].bind", i);
 				mesh__v_error(
-					v, get(e, "bind"), rel,
+					v, mesh__node_field(e, "bind"), rel,
 					"unix domain socket \"%s\" is already used by egress[%zu]",
 					bind, j);
 				break;

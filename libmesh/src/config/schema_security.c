@@ -11,15 +11,7 @@
 
 #include "schema.h"
 
-#define CUSTOM(fn) ((const void *)(uintptr_t)(mesh__scalar_check_fn)(fn))
-
 /* ---- helpers ---- */
-
-static const struct mesh__node *get(const struct mesh__node *obj, const char *key)
-{
-	const struct mesh__node *n = mesh__node_get(obj, key);
-	return (n && n->type != MESH_NODE_NULL) ? n : NULL;
-}
 
 static const char *str_of(const struct mesh__node *n)
 {
@@ -27,15 +19,10 @@ static const char *str_of(const struct mesh__node *n)
 	                                                                             : NULL;
 }
 
-static const char *get_str(const struct mesh__node *obj, const char *key)
-{
-	return str_of(get(obj, key));
-}
-
 /* A list field with at least one entry. */
 static bool has_items(const struct mesh__node *obj, const char *key)
 {
-	const struct mesh__node *n = get(obj, key);
+	const struct mesh__node *n = mesh__node_field(obj, key);
 	return n && n->type == MESH_NODE_SEQ && n->count > 0;
 }
 
@@ -48,7 +35,7 @@ static bool starts_with(const char *s, const char *prefix)
 static void check_no_empty_values(struct mesh__vctx *v, const struct mesh__node *obj,
                                   const char *key)
 {
-	const struct mesh__node *n = get(obj, key);
+	const struct mesh__node *n = mesh__node_field(obj, key);
 	for (size_t i = 0; n && n->type == MESH_NODE_SEQ && i < n->count; i++) {
 		const char *s = str_of(n->u.items[i]);
 		char rel[64];
@@ -191,7 +178,7 @@ static const struct mesh__field selector_fields[] = {
 
 static void selector_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *m = get(obj, "matchLabels");
+	const struct mesh__node *m = mesh__node_field(obj, "matchLabels");
 	if (!m || (m->type == MESH_NODE_MAP && m->count == 0))
 		mesh__v_warn(v, obj, NULL,
 		             "selector has no matchLabels; the policy applies to every workload in "
@@ -211,12 +198,13 @@ static const struct mesh__field target_ref_fields[] = {
 
 static void target_ref_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const char *group = get_str(obj, "group"), *kind = get_str(obj, "kind");
-	const char *name = get_str(obj, "name");
-	const struct mesh__node *ns = get(obj, "namespace");
+	const char *group = mesh__node_field_str(obj, "group"),
+		   *kind = mesh__node_field_str(obj, "kind");
+	const char *name = mesh__node_field_str(obj, "name");
+	const struct mesh__node *ns = mesh__node_field(obj, "namespace");
 
 	if (name && !*name)
-		mesh__v_error(v, get(obj, "name"), ".name", "name must not be empty");
+		mesh__v_error(v, mesh__node_field(obj, "name"), ".name", "name must not be empty");
 	if (ns && (!str_of(ns) || *str_of(ns)))
 		mesh__v_error(
 			v, ns, ".namespace",
@@ -258,8 +246,9 @@ static const struct mesh__field peer_authentication_fields[] = {
 
 static void peer_authentication_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *ports = get(obj, "portLevelMtls");
-	const struct mesh__node *labels = get(get(obj, "selector"), "matchLabels");
+	const struct mesh__node *ports = mesh__node_field(obj, "portLevelMtls");
+	const struct mesh__node *labels =
+		mesh__node_field(mesh__node_field(obj, "selector"), "matchLabels");
 
 	if (!ports || ports->type != MESH_NODE_MAP)
 		return;
@@ -299,11 +288,11 @@ static const struct mesh__field source_fields[] = {
 	{ .name = "serviceAccounts",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_LIST,
-	  .sub = CUSTOM(check_service_account) },
+	  .sub = MESH_CUSTOM(check_service_account) },
 	{ .name = "notServiceAccounts",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_LIST,
-	  .sub = CUSTOM(check_service_account) },
+	  .sub = MESH_CUSTOM(check_service_account) },
 	{ .name = "ipBlocks", .type = MESH_FT_IP, .flags = MESH_F_LIST | MESH_F_CIDR },
 	{ .name = "notIpBlocks", .type = MESH_FT_IP, .flags = MESH_F_LIST | MESH_F_CIDR },
 	{ .name = "remoteIpBlocks", .type = MESH_FT_IP, .flags = MESH_F_LIST | MESH_F_CIDR },
@@ -327,7 +316,7 @@ static void source_check(struct mesh__vctx *v, const struct mesh__node *obj)
 		mesh__v_error(v, obj, NULL, "source must set at least one field");
 	/* a service account already names a namespace and an identity */
 	for (size_t i = 0; i < MESH_ARRAY_LEN(sa_lists); i++) {
-		const struct mesh__node *sa = get(obj, sa_lists[i]);
+		const struct mesh__node *sa = mesh__node_field(obj, sa_lists[i]);
 		char rel[32];
 		if (!has_items(obj, sa_lists[i]))
 			continue;
@@ -363,21 +352,21 @@ static const struct mesh__field operation_fields[] = {
 	{ .name = "ports",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_LIST,
-	  .sub = CUSTOM(check_port_string) },
+	  .sub = MESH_CUSTOM(check_port_string) },
 	{ .name = "notPorts",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_LIST,
-	  .sub = CUSTOM(check_port_string) },
+	  .sub = MESH_CUSTOM(check_port_string) },
 	{ .name = "methods", .type = MESH_FT_STRING, .flags = MESH_F_LIST },
 	{ .name = "notMethods", .type = MESH_FT_STRING, .flags = MESH_F_LIST },
 	{ .name = "paths",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_LIST,
-	  .sub = CUSTOM(check_path) },
+	  .sub = MESH_CUSTOM(check_path) },
 	{ .name = "notPaths",
 	  .type = MESH_FT_CUSTOM,
 	  .flags = MESH_F_LIST,
-	  .sub = CUSTOM(check_path) },
+	  .sub = MESH_CUSTOM(check_path) },
 };
 
 static void operation_check(struct mesh__vctx *v, const struct mesh__node *obj)
@@ -418,7 +407,7 @@ enum value_kind { VALUES_ANY, VALUES_IP, VALUES_PORT };
 static void check_condition_values(struct mesh__vctx *v, const struct mesh__node *obj,
                                    const char *field, const char *key, enum value_kind kind)
 {
-	const struct mesh__node *n = get(obj, field);
+	const struct mesh__node *n = mesh__node_field(obj, field);
 	for (size_t i = 0; n && n->type == MESH_NODE_SEQ && i < n->count; i++) {
 		const char *s = str_of(n->u.items[i]);
 		char rel[48];
@@ -446,7 +435,7 @@ static const struct mesh__field condition_fields[] = {
 
 static void condition_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *kn = get(obj, "key");
+	const struct mesh__node *kn = mesh__node_field(obj, "key");
 	const char *key = str_of(kn);
 	enum value_kind kind = VALUES_ANY;
 
@@ -554,13 +543,14 @@ static void check_custom_rule(struct mesh__vctx *v, const struct mesh__node *r, 
 		"namespaces", "notNamespaces", "serviceAccounts",   "notServiceAccounts",
 		"principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals",
 	};
-	const struct mesh__node *from = get(r, "from"), *when = get(r, "when");
+	const struct mesh__node *from = mesh__node_field(r, "from"),
+				*when = mesh__node_field(r, "when");
 	char rel[96];
 
 	for (size_t j = 0; from && from->type == MESH_NODE_SEQ && j < from->count; j++) {
-		const struct mesh__node *src = get(from->u.items[j], "source");
+		const struct mesh__node *src = mesh__node_field(from->u.items[j], "source");
 		for (size_t k = 0; k < MESH_ARRAY_LEN(identity_lists); k++) {
-			const struct mesh__node *n = get(src, identity_lists[k]);
+			const struct mesh__node *n = mesh__node_field(src, identity_lists[k]);
 			if (!n || (n->type == MESH_NODE_SEQ && n->count == 0))
 				continue;
 			snprintf(rel, sizeof(rel), ".rules[%zu].from[%zu].source.%s", i, j,
@@ -570,7 +560,7 @@ static void check_custom_rule(struct mesh__vctx *v, const struct mesh__node *r, 
 		}
 	}
 	for (size_t j = 0; when && when->type == MESH_NODE_SEQ && j < when->count; j++) {
-		const struct mesh__node *kn = get(when->u.items[j], "key");
+		const struct mesh__node *kn = mesh__node_field(when->u.items[j], "key");
 		const char *key = str_of(kn);
 		if (!key || (strcmp(key, "source.namespace") && strcmp(key, "source.principal") &&
 		             !starts_with(key, "request.auth.")))
@@ -590,7 +580,7 @@ static bool source_has_tcp_fields(const struct mesh__node *src)
 		"remoteIpBlocks",  "notRemoteIpBlocks",
 	};
 	for (size_t k = 0; k < MESH_ARRAY_LEN(tcp_lists); k++)
-		if (get(src, tcp_lists[k]))
+		if (mesh__node_field(src, tcp_lists[k]))
 			return true;
 	return false;
 }
@@ -599,22 +589,23 @@ static bool source_has_tcp_fields(const struct mesh__node *src)
  * where it then denies everything (Istio warns the same). */
 static void warn_http_only_deny(struct mesh__vctx *v, const struct mesh__node *r, size_t i)
 {
-	const struct mesh__node *from = get(r, "from"), *to = get(r, "to");
+	const struct mesh__node *from = mesh__node_field(r, "from"),
+				*to = mesh__node_field(r, "to");
 	bool from_exist = false, to_exist = false, tcp_from = false, tcp_to = false;
 	char rel[32];
 
 	for (size_t j = 0; from && from->type == MESH_NODE_SEQ && j < from->count; j++) {
-		const struct mesh__node *src = get(from->u.items[j], "source");
+		const struct mesh__node *src = mesh__node_field(from->u.items[j], "source");
 		if (src && src->type == MESH_NODE_MAP) {
 			from_exist = true;
 			tcp_from |= source_has_tcp_fields(src);
 		}
 	}
 	for (size_t j = 0; to && to->type == MESH_NODE_SEQ && j < to->count; j++) {
-		const struct mesh__node *op = get(to->u.items[j], "operation");
+		const struct mesh__node *op = mesh__node_field(to->u.items[j], "operation");
 		if (op && op->type == MESH_NODE_MAP) {
 			to_exist = true;
-			tcp_to |= get(op, "ports") || get(op, "notPorts");
+			tcp_to |= mesh__node_field(op, "ports") || mesh__node_field(op, "notPorts");
 		}
 	}
 	if ((from_exist && !to_exist && !tcp_from) || (to_exist && !tcp_to)) {
@@ -628,8 +619,9 @@ static void warn_http_only_deny(struct mesh__vctx *v, const struct mesh__node *r
 
 static void authorization_policy_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *an = get(obj, "action"), *provider = get(obj, "provider");
-	const struct mesh__node *rules = get(obj, "rules");
+	const struct mesh__node *an = mesh__node_field(obj, "action"),
+				*provider = mesh__node_field(obj, "provider");
+	const struct mesh__node *rules = mesh__node_field(obj, "rules");
 	const char *action = str_of(an) ? str_of(an) : "ALLOW";
 	static const char *const actions[] = { "ALLOW", "DENY", "AUDIT", "CUSTOM" };
 	bool known = false;
@@ -642,7 +634,7 @@ static void authorization_policy_check(struct mesh__vctx *v, const struct mesh__
 	const char *rel = an ? ".action" : NULL;
 
 	if (!strcmp(action, "CUSTOM")) {
-		const char *pname = get_str(provider, "name");
+		const char *pname = mesh__node_field_str(provider, "name");
 		if (!has_rules)
 			mesh__v_error(
 				v, at, rel,
@@ -651,7 +643,7 @@ static void authorization_policy_check(struct mesh__vctx *v, const struct mesh__
 		else if (!provider)
 			mesh__v_error(v, at, rel, "action CUSTOM requires provider.name");
 		else if (pname && !*pname)
-			mesh__v_error(v, get(provider, "name"), ".provider.name",
+			mesh__v_error(v, mesh__node_field(provider, "name"), ".provider.name",
 			              "provider.name must not be empty");
 	} else if (provider) {
 		mesh__v_error(v, provider, ".provider",
@@ -687,9 +679,10 @@ static const struct mesh__field jwt_header_fields[] = {
 
 static void jwt_header_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const char *name = get_str(obj, "name");
+	const char *name = mesh__node_field_str(obj, "name");
 	if (name && !*name)
-		mesh__v_error(v, get(obj, "name"), ".name", "header name must not be empty");
+		mesh__v_error(v, mesh__node_field(obj, "name"), ".name",
+		              "header name must not be empty");
 }
 
 static const struct mesh__schema jwt_header = { "JWTHeader", MESH_FIELDS(jwt_header_fields),
@@ -702,14 +695,16 @@ static const struct mesh__field claim_to_header_fields[] = {
 
 static void claim_to_header_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const char *header = get_str(obj, "header"), *claim = get_str(obj, "claim");
+	const char *header = mesh__node_field_str(obj, "header"),
+		   *claim = mesh__node_field_str(obj, "claim");
 	if (header && !is_header_token(header))
-		mesh__v_error(v, get(obj, "header"), ".header",
+		mesh__v_error(v, mesh__node_field(obj, "header"), ".header",
 		              "invalid header name \"%s\"; expected letters, digits and "
 		              "!#$%%&'*+-.^_`|~",
 		              header);
 	if (claim && !*claim)
-		mesh__v_error(v, get(obj, "claim"), ".claim", "claim must not be empty");
+		mesh__v_error(v, mesh__node_field(obj, "claim"), ".claim",
+		              "claim must not be empty");
 }
 
 static const struct mesh__schema claim_to_header = { "ClaimToHeader",
@@ -758,8 +753,9 @@ static bool is_jwks_uri(const char *s)
 
 static void jwt_rule_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *issuer = get(obj, "issuer"), *uri = get(obj, "jwksUri");
-	const struct mesh__node *jwks = get(obj, "jwks");
+	const struct mesh__node *issuer = mesh__node_field(obj, "issuer"),
+				*uri = mesh__node_field(obj, "jwksUri");
+	const struct mesh__node *jwks = mesh__node_field(obj, "jwks");
 	const char *s;
 
 	/* Istio 1.27+: the issuer may be left out when jwksUri names the keys */
@@ -783,8 +779,9 @@ static void jwt_rule_check(struct mesh__vctx *v, const struct mesh__node *obj)
 	check_no_empty_values(v, obj, "fromParams");
 	check_no_empty_values(v, obj, "fromCookies");
 	check_no_empty_values(v, obj, "spaceDelimitedClaims");
-	if ((s = get_str(obj, "outputPayloadToHeader")) && *s && !is_header_token(s))
-		mesh__v_error(v, get(obj, "outputPayloadToHeader"), ".outputPayloadToHeader",
+	if ((s = mesh__node_field_str(obj, "outputPayloadToHeader")) && *s && !is_header_token(s))
+		mesh__v_error(v, mesh__node_field(obj, "outputPayloadToHeader"),
+		              ".outputPayloadToHeader",
 		              "invalid header name \"%s\"; expected letters, digits and "
 		              "!#$%%&'*+-.^_`|~",
 		              s);

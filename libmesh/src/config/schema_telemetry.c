@@ -8,12 +8,6 @@
 
 #include "schema.h"
 
-static const struct mesh__node *get(const struct mesh__node *obj, const char *key)
-{
-	const struct mesh__node *n = mesh__node_get(obj, key);
-	return (n && n->type != MESH_NODE_NULL) ? n : NULL;
-}
-
 static const char *str_of(const struct mesh__node *n)
 {
 	return (n && n->type == MESH_NODE_SCALAR && n->scalar == MESH_SCALAR_STRING) ? n->u.str
@@ -23,7 +17,7 @@ static const char *str_of(const struct mesh__node *n)
 /* Reports @key when it is set to "" (MESH_F_REQUIRED only checks presence). */
 static void check_nonempty(struct mesh__vctx *v, const struct mesh__node *obj, const char *key)
 {
-	const struct mesh__node *n = get(obj, key);
+	const struct mesh__node *n = mesh__node_field(obj, key);
 	const char *s = str_of(n);
 	char rel[32];
 	if (s && !*s) {
@@ -40,7 +34,7 @@ static const struct mesh__field selector_fields[] = {
 
 static void selector_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *m = get(obj, "matchLabels");
+	const struct mesh__node *m = mesh__node_field(obj, "matchLabels");
 	if (!m || (m->type == MESH_NODE_MAP && m->count == 0))
 		mesh__v_warn(v, obj, NULL,
 		             "selector has no matchLabels; the policy applies to every workload in "
@@ -60,8 +54,9 @@ static const struct mesh__field target_ref_fields[] = {
 
 static void target_ref_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const char *group = str_of(get(obj, "group")), *kind = str_of(get(obj, "kind"));
-	const struct mesh__node *ns = get(obj, "namespace");
+	const char *group = str_of(mesh__node_field(obj, "group")),
+		   *kind = str_of(mesh__node_field(obj, "kind"));
+	const struct mesh__node *ns = mesh__node_field(obj, "namespace");
 
 	check_nonempty(v, obj, "name");
 	if (ns && (!str_of(ns) || *str_of(ns)))
@@ -164,7 +159,8 @@ static const struct mesh__field tracing_fields[] = {
 
 static void tracing_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *p = get(obj, "providers"), *tags = get(obj, "customTags");
+	const struct mesh__node *p = mesh__node_field(obj, "providers"),
+				*tags = mesh__node_field(obj, "customTags");
 
 	if (p && p->type == MESH_NODE_SEQ && p->count > 1)
 		mesh__v_warn(v, p, ".providers",
@@ -217,8 +213,8 @@ static const struct mesh__field tag_override_fields[] = {
 
 static void tag_override_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const char *op = str_of(get(obj, "operation"));
-	const struct mesh__node *val = get(obj, "value");
+	const char *op = str_of(mesh__node_field(obj, "operation"));
+	const struct mesh__node *val = mesh__node_field(obj, "value");
 	const char *s = str_of(val);
 
 	if (!op || !strcmp(op, "UPSERT")) {
@@ -241,7 +237,7 @@ static const struct mesh__field metrics_override_fields[] = {
 
 static void metrics_override_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *tags = get(obj, "tagOverrides");
+	const struct mesh__node *tags = mesh__node_field(obj, "tagOverrides");
 	for (size_t i = 0; tags && tags->type == MESH_NODE_MAP && i < tags->count; i++) {
 		const struct mesh__node *k = tags->u.pairs[i].key, *val = tags->u.pairs[i].value;
 		char rel[300];
@@ -309,7 +305,7 @@ static const struct mesh__field telemetry_fields[] = {
 
 static void telemetry_check(struct mesh__vctx *v, const struct mesh__node *obj)
 {
-	const struct mesh__node *t = get(obj, "tracing");
+	const struct mesh__node *t = mesh__node_field(obj, "tracing");
 	if (t && t->type == MESH_NODE_SEQ && t->count > 1)
 		mesh__v_warn(v, t, ".tracing",
 		             "only one tracing entry is supported; %zu are listed", t->count);

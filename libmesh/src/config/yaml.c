@@ -713,6 +713,34 @@ const struct mesh__node *mesh__node_get(const struct mesh__node *map, const char
 	return p ? p->value : NULL;
 }
 
+const struct mesh__node *mesh__node_field(const struct mesh__node *map, const char *key)
+{
+	const struct mesh__node *n = mesh__node_get(map, key);
+	return (n && n->type != MESH_NODE_NULL) ? n : NULL;
+}
+
+const char *mesh__node_field_str(const struct mesh__node *map, const char *key)
+{
+	const struct mesh__node *n = mesh__node_field(map, key);
+	return (n && n->type == MESH_NODE_SCALAR && n->scalar == MESH_SCALAR_STRING) ? n->u.str
+	                                                                             : NULL;
+}
+
+bool mesh__node_int_loose(const struct mesh__node *n, int64_t *out)
+{
+	if (mesh__node_int(n, out))
+		return true;
+	if (!n || n->type != MESH_NODE_SCALAR || n->scalar != MESH_SCALAR_STRING || !*n->u.str)
+		return false;
+	char *end;
+	errno = 0;
+	long long x = strtoll(n->u.str, &end, 10);
+	if (*end || errno)
+		return false;
+	*out = x;
+	return true;
+}
+
 bool mesh__node_int(const struct mesh__node *n, int64_t *out)
 {
 	if (!n || n->type != MESH_NODE_SCALAR || n->scalar != MESH_SCALAR_INT)
