@@ -92,6 +92,10 @@ struct mesh__kind_def {
 const struct mesh__kind_def *mesh__kind_lookup(const char *group, const char *kind);
 const struct mesh__kind_def *mesh__kind_by_id(int kind);
 
+/* Object schemas shared by several kinds (schema_common.c). */
+extern const struct mesh__schema mesh__schema_policy_selector; /* selector: matchLabels */
+extern const struct mesh__schema mesh__schema_target_ref;      /* targetRef(s) */
+
 /* Spec schemas, one per kind (schema_*.c). */
 extern const struct mesh__schema mesh__schema_route_rule;
 extern const struct mesh__schema mesh__schema_destination_policy;

@@ -172,61 +172,6 @@ static void check_path(struct mesh__vctx *v, const struct mesh__node *n)
 
 /* ---- shared: WorkloadSelector, PolicyTargetReference ---- */
 
-static const struct mesh__field selector_fields[] = {
-	{ .name = "matchLabels", .type = MESH_FT_LABELS },
-};
-
-static void selector_check(struct mesh__vctx *v, const struct mesh__node *obj)
-{
-	const struct mesh__node *m = mesh__node_field(obj, "matchLabels");
-	if (!m || (m->type == MESH_NODE_MAP && m->count == 0))
-		mesh__v_warn(v, obj, NULL,
-		             "selector has no matchLabels; the policy applies to every workload in "
-		             "the namespace");
-}
-
-static const struct mesh__schema workload_selector = { "WorkloadSelector",
-	                                               MESH_FIELDS(selector_fields), selector_check,
-	                                               0 };
-
-static const struct mesh__field target_ref_fields[] = {
-	{ .name = "group", .type = MESH_FT_STRING },
-	{ .name = "kind", .type = MESH_FT_STRING, .flags = MESH_F_REQUIRED },
-	{ .name = "name", .type = MESH_FT_STRING, .flags = MESH_F_REQUIRED },
-	{ .name = "namespace", .type = MESH_FT_STRING },
-};
-
-static void target_ref_check(struct mesh__vctx *v, const struct mesh__node *obj)
-{
-	const char *group = mesh__node_field_str(obj, "group"),
-		   *kind = mesh__node_field_str(obj, "kind");
-	const char *name = mesh__node_field_str(obj, "name");
-	const struct mesh__node *ns = mesh__node_field(obj, "namespace");
-
-	if (name && !*name)
-		mesh__v_error(v, mesh__node_field(obj, "name"), ".name", "name must not be empty");
-	if (ns && (!str_of(ns) || *str_of(ns)))
-		mesh__v_error(
-			v, ns, ".namespace",
-			"namespace must not be set; cross-namespace references are not supported");
-	if (!kind)
-		return;
-	if (!group || !*group)
-		group = "core";
-	if ((!strcmp(kind, "Service") && !strcmp(group, "core")) ||
-	    (!strcmp(kind, "ServiceEntry") && !strcmp(group, "networking.istio.io")) ||
-	    (!strcmp(kind, "Gateway") && !strcmp(group, "gateway.networking.k8s.io")))
-		return;
-	mesh__v_error(v, obj, NULL,
-	              "unsupported target %s/%s; expected Service, ServiceEntry "
-	              "(networking.istio.io) or Gateway (gateway.networking.k8s.io)",
-	              group, kind);
-}
-
-static const struct mesh__schema target_ref = { "PolicyTargetReference",
-	                                        MESH_FIELDS(target_ref_fields), target_ref_check,
-	                                        0 };
-
 /* ---- PeerAuthentication ---- */
 
 static const char *const mtls_modes[] = { "UNSET", "DISABLE", "PERMISSIVE", "STRICT", NULL };
@@ -239,7 +184,7 @@ static const struct mesh__schema mutual_tls = { "MutualTLS", MESH_FIELDS(mutual_
 	                                        0 };
 
 static const struct mesh__field peer_authentication_fields[] = {
-	{ .name = "selector", .type = MESH_FT_OBJECT, .sub = &workload_selector },
+	{ .name = "selector", .type = MESH_FT_OBJECT, .sub = &mesh__schema_policy_selector },
 	{ .name = "mtls", .type = MESH_FT_OBJECT, .sub = &mutual_tls },
 	{ .name = "portLevelMtls", .type = MESH_FT_PORTMAP, .sub = &mutual_tls },
 };
@@ -523,13 +468,19 @@ static const struct mesh__schema extension_provider = { "ExtensionProvider",
 	                                                MESH_FIELDS(provider_fields), NULL, 0 };
 
 static const struct mesh__field authorization_policy_fields[] = {
-	{ .name = "selector", .type = MESH_FT_OBJECT, .oneof = 1, .sub = &workload_selector },
-	{ .name = "targetRef", .type = MESH_FT_OBJECT, .oneof = 1, .sub = &target_ref },
+	{ .name = "selector",
+	  .type = MESH_FT_OBJECT,
+	  .oneof = 1,
+	  .sub = &mesh__schema_policy_selector },
+	{ .name = "targetRef",
+	  .type = MESH_FT_OBJECT,
+	  .oneof = 1,
+	  .sub = &mesh__schema_target_ref },
 	{ .name = "targetRefs",
 	  .type = MESH_FT_OBJECT,
 	  .flags = MESH_F_LIST,
 	  .oneof = 1,
-	  .sub = &target_ref },
+	  .sub = &mesh__schema_target_ref },
 	{ .name = "action", .type = MESH_FT_ENUM, .sub = authz_actions },
 	{ .name = "provider", .type = MESH_FT_OBJECT, .sub = &extension_provider },
 	{ .name = "rules", .type = MESH_FT_OBJECT, .flags = MESH_F_LIST, .sub = &rule },
@@ -791,13 +742,19 @@ static const struct mesh__schema jwt_rule = { "JWTRule", MESH_FIELDS(jwt_rule_fi
 	                                      jwt_rule_check, 0 };
 
 static const struct mesh__field request_authentication_fields[] = {
-	{ .name = "selector", .type = MESH_FT_OBJECT, .oneof = 1, .sub = &workload_selector },
-	{ .name = "targetRef", .type = MESH_FT_OBJECT, .oneof = 1, .sub = &target_ref },
+	{ .name = "selector",
+	  .type = MESH_FT_OBJECT,
+	  .oneof = 1,
+	  .sub = &mesh__schema_policy_selector },
+	{ .name = "targetRef",
+	  .type = MESH_FT_OBJECT,
+	  .oneof = 1,
+	  .sub = &mesh__schema_target_ref },
 	{ .name = "targetRefs",
 	  .type = MESH_FT_OBJECT,
 	  .flags = MESH_F_LIST,
 	  .oneof = 1,
-	  .sub = &target_ref },
+	  .sub = &mesh__schema_target_ref },
 	{ .name = "jwtRules", .type = MESH_FT_OBJECT, .flags = MESH_F_LIST, .sub = &jwt_rule },
 };
 

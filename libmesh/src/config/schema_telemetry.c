@@ -28,59 +28,6 @@ static void check_nonempty(struct mesh__vctx *v, const struct mesh__node *obj, c
 
 /* ---- shared: selector, target references, providers ---- */
 
-static const struct mesh__field selector_fields[] = {
-	{ .name = "matchLabels", .type = MESH_FT_LABELS },
-};
-
-static void selector_check(struct mesh__vctx *v, const struct mesh__node *obj)
-{
-	const struct mesh__node *m = mesh__node_field(obj, "matchLabels");
-	if (!m || (m->type == MESH_NODE_MAP && m->count == 0))
-		mesh__v_warn(v, obj, NULL,
-		             "selector has no matchLabels; the policy applies to every workload in "
-		             "the namespace");
-}
-
-static const struct mesh__schema workload_selector = { "WorkloadSelector",
-	                                               MESH_FIELDS(selector_fields), selector_check,
-	                                               0 };
-
-static const struct mesh__field target_ref_fields[] = {
-	{ .name = "group", .type = MESH_FT_STRING },
-	{ .name = "kind", .type = MESH_FT_STRING, .flags = MESH_F_REQUIRED },
-	{ .name = "name", .type = MESH_FT_STRING, .flags = MESH_F_REQUIRED },
-	{ .name = "namespace", .type = MESH_FT_STRING },
-};
-
-static void target_ref_check(struct mesh__vctx *v, const struct mesh__node *obj)
-{
-	const char *group = str_of(mesh__node_field(obj, "group")),
-		   *kind = str_of(mesh__node_field(obj, "kind"));
-	const struct mesh__node *ns = mesh__node_field(obj, "namespace");
-
-	check_nonempty(v, obj, "name");
-	if (ns && (!str_of(ns) || *str_of(ns)))
-		mesh__v_error(
-			v, ns, ".namespace",
-			"namespace must not be set; cross-namespace references are not supported");
-	if (!kind)
-		return;
-	if (!group || !*group)
-		group = "core";
-	if ((!strcmp(kind, "Service") && !strcmp(group, "core")) ||
-	    (!strcmp(kind, "ServiceEntry") && !strcmp(group, "networking.istio.io")) ||
-	    (!strcmp(kind, "Gateway") && !strcmp(group, "gateway.networking.k8s.io")))
-		return;
-	mesh__v_error(v, obj, NULL,
-	              "unsupported target %s/%s; expected Service, ServiceEntry "
-	              "(networking.istio.io) or Gateway (gateway.networking.k8s.io)",
-	              group, kind);
-}
-
-static const struct mesh__schema target_ref = { "PolicyTargetReference",
-	                                        MESH_FIELDS(target_ref_fields), target_ref_check,
-	                                        0 };
-
 static const struct mesh__field provider_ref_fields[] = {
 	{ .name = "name", .type = MESH_FT_STRING, .flags = MESH_F_REQUIRED },
 };
@@ -288,13 +235,19 @@ static const struct mesh__schema access_logging = { "AccessLogging",
 /* ---- Telemetry ---- */
 
 static const struct mesh__field telemetry_fields[] = {
-	{ .name = "selector", .type = MESH_FT_OBJECT, .oneof = 1, .sub = &workload_selector },
-	{ .name = "targetRef", .type = MESH_FT_OBJECT, .oneof = 1, .sub = &target_ref },
+	{ .name = "selector",
+	  .type = MESH_FT_OBJECT,
+	  .oneof = 1,
+	  .sub = &mesh__schema_policy_selector },
+	{ .name = "targetRef",
+	  .type = MESH_FT_OBJECT,
+	  .oneof = 1,
+	  .sub = &mesh__schema_target_ref },
 	{ .name = "targetRefs",
 	  .type = MESH_FT_OBJECT,
 	  .flags = MESH_F_LIST,
 	  .oneof = 1,
-	  .sub = &target_ref },
+	  .sub = &mesh__schema_target_ref },
 	{ .name = "tracing", .type = MESH_FT_OBJECT, .flags = MESH_F_LIST, .sub = &tracing },
 	{ .name = "metrics", .type = MESH_FT_OBJECT, .flags = MESH_F_LIST, .sub = &metrics },
 	{ .name = "accessLogging",
