@@ -21,7 +21,8 @@
 #   -n IDLE_CONNS  idle keep-alive connections for the memory test (1000)
 #   -s BYTES       response body size (64)
 #   -t LIST        targets, comma-separated, from origin,meshproxy,haproxy,nginx (all)
-#   -w SECS        first wait up to SECS for both CPUs to be under 10% busy (0)
+#   -w SECS        on a shared machine: before the run and each round, wait for both
+#                  CPUs to be at most PCT% busy, up to SECS in all (0: do not wait)
 #   -q PCT         a round during which processes not ours took more than PCT% of
 #                  either CPU is disturbed: printed, not counted, and re-run (10)
 #   -x EXTRA       at most EXTRA such re-runs per target and protocol (2)
@@ -33,13 +34,14 @@
 # CPUs: PROXY_CPU (0) for the proxy, CLIENT_CPU (1) for the client and origin.
 # Binaries: MESHPROXY and MESHECHO override the ones built here; BUILD is the
 # release build directory (build-bench/ beside the sources, as config-load.sh).
-# Defaults take about 4 minutes (3 x 10 s per target and protocol).
+# Defaults take about 4 minutes (3 x 10 s per target and protocol), more with
+# re-runs of disturbed rounds and -w.
 set -euo pipefail
 
 dur=10 rounds=3 conns=32 streams=1 idle_n=1000 body=64 targets="origin,meshproxy,haproxy,nginx"
 do_h2=1 do_install=1 do_perf=0 keep=0 wait_quiet=0 quiet_max=10 extra=2
 PROXY_CPU=${PROXY_CPU:-0} CLIENT_CPU=${CLIENT_CPU:-1}
-usage() { sed -n '14,34p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '14,38p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-d) dur=$2; shift ;;
@@ -442,66 +444,97 @@ client() { # PROTO PORT SECS OUT [LOG]
 	fi
 }
 declare -A res
-run_load() { # NAME PROTO
-	local t=$1 pr=$2 port i good dist c0 c1 o0 o1 b0 b1 out log vals req rps p50 p99 err cpu pct diag cl f0 f1
-	if [ "$pr" = h1 ]; then port=$h1port; else port=$h2port; fi
-	client "$pr" "$port" 1 "$tmp/$t.$pr.warm" || true # warm-up, not counted
-	: >"$tmp/$t.$pr.rounds"
-	: >"$tmp/$t.$pr.disturbed"
-	i=0 good=0
-	while [ "$good" -lt "$rounds" ] && [ "$i" -lt $((rounds + extra)) ]; do
-		i=$((i + 1))
-		out=$tmp/$t.$pr.$i.out log=$tmp/$t.$pr.$i.log
-		c0=$(cpu_ticks "$tpid") o0=$(cpu_ticks "$origin_pid") b0=$(cpus_busy)
-		times >"$tmp/times0" # the client's CPU: our children's times around it
-		client "$pr" "$port" "$dur" "$out" "$log" || true
-		times >"$tmp/times1"
-		alive "$tpid" || { echo "  $t died during the run:"; tail -n 20 "$tmp/$t.log" 2>/dev/null; return 1; }
-		c1=$(cpu_ticks "$tpid") o1=$(cpu_ticks "$origin_pid") b1=$(cpus_busy)
-		if [ "$pr" = h1 ]; then vals=$(parse_wrk "$out"); else vals=$(parse_h2load "$out" "$log"); rm -f "$log"; fi
-		read -r req rps p50 p99 err <<<"$vals"
-		if [ "${req:-0}" -le 0 ]; then echo "  $t $pr round $i: no requests completed:"; tail -n 5 "$out"; return 1; fi
-		cpu=$(awk -v c=$((c1 - c0)) -v h="$tck" -v n="$req" 'BEGIN { printf "%.2f", c / h / n * 1e6 }')
-		pct=$(awk -v c=$((c1 - c0)) -v h="$tck" -v d="$dur" 'BEGIN { printf "%.0f", c / h / d * 100 }')
-		# where else the CPU went: the origin and the client per request, and the
-		# share of each pinned CPU that went to processes not ours (disturbance)
-		cl=$(cat "$tmp/times0" "$tmp/times1" | awk '
-			function sec(v) { split(v, a, "m"); return a[1] * 60 + a[2] }
-			NR == 2 { t0 = sec($1) + sec($2) } NR == 4 { t1 = sec($1) + sec($2) } END { print t1 - t0 }')
-		diag=$(awk -v o=$((o1 - o0)) -v pr=$((c1 - c0)) -v cl="$cl" -v h="$tck" -v n="$req" -v d="$dur" \
-			-v b0="$(busy_of "$b0" "$b1" "$PROXY_CPU")" -v b1="$(busy_of "$b0" "$b1" "$CLIENT_CPU")" \
-			-v self="$([ "$t" = origin ] && echo 1 || echo 0)" '
-			BEGIN {
-				if (self) pr = 0 # the origin row: the "proxy" is the origin, on the client CPU
-				f0 = (b0 - pr) / h / d * 100; f1 = (b1 - o - cl * h) / h / d * 100
-				printf "%.2f %.2f %.0f %.0f", o / h / n * 1e6, cl / n * 1e6, f0 < 0 ? 0 : f0, f1 < 0 ? 0 : f1
-			}')
-		read -r _ _ f0 f1 <<<"$diag"
-		if [ "$f0" -gt "$quiet_max" ] || [ "$f1" -gt "$quiet_max" ]; then
-			echo "$rps $p50 $p99 $cpu $pct $err $diag" >>"$tmp/$t.$pr.disturbed"
-			dist="  disturbed: not counted"
-		else
-			echo "$rps $p50 $p99 $cpu $pct $err $diag" >>"$tmp/$t.$pr.rounds"
-			good=$((good + 1)) dist=""
-		fi
-		printf '  %-9s %s round %d: %8s req/s  p50 %6s us  p99 %6s us  %6s us CPU/req  (%s%% CPU)  others: CPU%s %s%%, CPU%s %s%%%s%s\n' \
-			"$t" "$pr" "$i" "$rps" "$p50" "$p99" "$cpu" "$pct" "$PROXY_CPU" "$f0" "$CLIENT_CPU" "$f1" \
-			"$([ "$err" -gt 0 ] && echo "  $err ERRORS")" "$dist"
-	done
-	res[$t.$pr.n]=$good
-	if [ "$good" = 0 ]; then
+# load_round NAME PROTO: one measured round against a running target; counts
+# it in good[] unless processes not ours disturbed it
+declare -A TP SP H1 H2 good tries dead
+load_round() {
+	local t=$1 pr=$2 port tp i dist c0 c1 o0 o1 b0 b1 out log vals req rps p50 p99 err cpu pct diag cl f0 f1
+	tp=${TP[$t]}
+	if [ "$pr" = h1 ]; then port=${H1[$t]}; else port=${H2[$t]}; fi
+	i=$((${tries[$t.$pr]:-0} + 1))
+	tries[$t.$pr]=$i
+	if [ "$t" = origin ]; then quiet_wait "$CLIENT_CPU" || true; else quiet_wait "$PROXY_CPU $CLIENT_CPU" || true; fi
+	out=$tmp/$t.$pr.$i.out log=$tmp/$t.$pr.$i.log
+	c0=$(cpu_ticks "$tp") o0=$(cpu_ticks "$origin_pid") b0=$(cpus_busy)
+	times >"$tmp/times0" # the client's CPU: our children's times around it
+	client "$pr" "$port" "$dur" "$out" "$log" || true
+	times >"$tmp/times1"
+	if ! alive "$tp"; then
+		echo "  $t died during $pr round $i:"
+		tail -n 20 "$tmp/$t.log" 2>/dev/null || true
+		dead[$t]=1
+		return 1
+	fi
+	c1=$(cpu_ticks "$tp") o1=$(cpu_ticks "$origin_pid") b1=$(cpus_busy)
+	if [ "$pr" = h1 ]; then vals=$(parse_wrk "$out"); else vals=$(parse_h2load "$out" "$log"); rm -f "$log"; fi
+	read -r req rps p50 p99 err <<<"$vals"
+	if [ "${req:-0}" -le 0 ]; then echo "  $t $pr round $i: no requests completed:"; tail -n 5 "$out"; return 1; fi
+	cpu=$(awk -v c=$((c1 - c0)) -v h="$tck" -v n="$req" 'BEGIN { printf "%.2f", c / h / n * 1e6 }')
+	pct=$(awk -v c=$((c1 - c0)) -v h="$tck" -v d="$dur" 'BEGIN { printf "%.0f", c / h / d * 100 }')
+	# where else the CPU went: the origin and the client per request, and the
+	# share of each pinned CPU that went to processes not ours (disturbance)
+	cl=$(cat "$tmp/times0" "$tmp/times1" | awk '
+		function sec(v) { split(v, a, "m"); return a[1] * 60 + a[2] }
+		NR == 2 { t0 = sec($1) + sec($2) } NR == 4 { t1 = sec($1) + sec($2) } END { print t1 - t0 }')
+	diag=$(awk -v o=$((o1 - o0)) -v pr=$((c1 - c0)) -v cl="$cl" -v h="$tck" -v n="$req" -v d="$dur" \
+		-v b0="$(busy_of "$b0" "$b1" "$PROXY_CPU")" -v b1="$(busy_of "$b0" "$b1" "$CLIENT_CPU")" \
+		-v self="$([ "$t" = origin ] && echo 1 || echo 0)" '
+		BEGIN {
+			if (self) pr = 0 # the origin row: the "proxy" is the origin, on the client CPU
+			f0 = (b0 - pr) / h / d * 100; f1 = (b1 - o - cl * h) / h / d * 100
+			printf "%.2f %.2f %.0f %.0f", o / h / n * 1e6, cl / n * 1e6, f0 < 0 ? 0 : f0, f1 < 0 ? 0 : f1
+		}')
+	read -r _ _ f0 f1 <<<"$diag"
+	# the origin row does not use the proxy's CPU: only the client's counts
+	if { [ "$t" != origin ] && [ "$f0" -gt "$quiet_max" ]; } || [ "$f1" -gt "$quiet_max" ]; then
+		echo "$rps $p50 $p99 $cpu $pct $err $diag" >>"$tmp/$t.$pr.disturbed"
+		dist="  disturbed: not counted"
+	else
+		echo "$rps $p50 $p99 $cpu $pct $err $diag" >>"$tmp/$t.$pr.rounds"
+		good[$t.$pr]=$((${good[$t.$pr]:-0} + 1)) dist=""
+	fi
+	printf '  %-9s %s round %d: %8s req/s  p50 %6s us  p99 %6s us  %6s us CPU/req  (%s%% CPU)  others: CPU%s %s%%, CPU%s %s%%%s%s\n' \
+		"$t" "$pr" "$i" "$rps" "$p50" "$p99" "$cpu" "$pct" "$PROXY_CPU" "$f0" "$CLIENT_CPU" "$f1" \
+		"$([ "$err" -gt 0 ] && echo "  $err ERRORS")" "$dist"
+}
+# load_finish NAME PROTO: medians of the counted rounds into res[]
+load_finish() {
+	local t=$1 pr=$2 k
+	[ -s "$tmp/$t.$pr.rounds" ] || [ -s "$tmp/$t.$pr.disturbed" ] || return 0
+	res[$t.$pr.n]=${good[$t.$pr]:-0}
+	if [ "${good[$t.$pr]:-0}" = 0 ]; then
 		# every round was disturbed: report them all the same, marked
 		cp "$tmp/$t.$pr.disturbed" "$tmp/$t.$pr.rounds"
-		res[$t.$pr.n]="0 of $i quiet"
+		res[$t.$pr.n]="0 of ${tries[$t.$pr]} quiet"
 	fi
-	for i in 1 2 3 4 5 7 8 9 10; do
-		res[$t.$pr.$i]=$(awk -v k=$i '{ print $k }' "$tmp/$t.$pr.rounds" | median)
+	for k in 1 2 3 4 5 7 8 9 10; do
+		res[$t.$pr.$k]=$(awk -v k=$k '{ print $k }' "$tmp/$t.$pr.rounds" | median)
 	done
 	res[$t.$pr.6]=$(awk '{ s += $6 } END { print s + 0 }' "$tmp/$t.$pr.rounds")
 }
 h2_supported() { # PORT: does the front answer h2c with prior knowledge?
 	timeout 10 h2load -n 2 -c 1 -H ":authority: $host" "http://127.0.0.1:$1$path" >"$tmp/h2check.out" 2>&1 &&
 		grep -q '2 succeeded' "$tmp/h2check.out"
+}
+
+# quiet_wait "CPUS": while some of the -w budget is left, wait (1 s samples)
+# until none of CPUS is more than quiet_max% busy; false if it never was
+waited=0
+quiet_wait() {
+	local b0 b1 c u said=0 busy
+	[ "$wait_quiet" -gt 0 ] || return 0
+	while :; do
+		b0=$(cpus_busy); sleep 1; b1=$(cpus_busy)
+		busy=""
+		for c in $1; do
+			u=$(awk -v t="$(busy_of "$b0" "$b1" "$c")" -v h="$tck" 'BEGIN { printf "%.0f", t / h * 100 }')
+			[ "$u" -gt "$quiet_max" ] && busy="$busy CPU$c $u%"
+		done
+		[ -z "$busy" ] && return 0
+		[ "$waited" -ge "$wait_quiet" ] && return 1
+		[ "$said" = 0 ] && echo "  waiting for a quiet machine (busy:$busy; $((wait_quiet - waited)) s of -w left)"
+		said=1 waited=$((waited + 1))
+	done
 }
 
 # ---- run ----
@@ -513,15 +546,7 @@ hv=$("$HAPROXY" -v 2>/dev/null | awk 'NR == 1 { print $3 }' || true)
 nv=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///' || true)
 echo "meshproxy $(git -C "$src" describe --always --dirty 2>/dev/null || echo "?") ($MESHPROXY), HAProxy $hv, nginx $nv, $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), h2load $(h2load --version 2>/dev/null | awk '{ print $NF }')"
 echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-quiet_for=0
-while :; do
-	b0=$(cpus_busy); sleep 1; b1=$(cpus_busy)
-	busy0=$(awk -v t="$(busy_of "$b0" "$b1" "$PROXY_CPU")" -v h="$tck" 'BEGIN { printf "%.0f", t / h * 100 }')
-	busy1=$(awk -v t="$(busy_of "$b0" "$b1" "$CLIENT_CPU")" -v h="$tck" 'BEGIN { printf "%.0f", t / h * 100 }')
-	{ [ "$busy0" -le 10 ] && [ "$busy1" -le 10 ]; } || [ "$quiet_for" -ge "$wait_quiet" ] && break
-	[ "$quiet_for" = 0 ] && echo "waiting up to ${wait_quiet}s for a quiet machine (CPU $PROXY_CPU ${busy0}%, CPU $CLIENT_CPU ${busy1}% busy)"
-	quiet_for=$((quiet_for + 1))
-done
+quiet_wait "$PROXY_CPU $CLIENT_CPU" || true
 b0=$(cpus_busy); sleep 1; b1=$(cpus_busy)
 busy0=$(awk -v t="$(busy_of "$b0" "$b1" "$PROXY_CPU")" -v h="$tck" 'BEGIN { printf "%.0f", t / h * 100 }')
 busy1=$(awk -v t="$(busy_of "$b0" "$b1" "$CLIENT_CPU")" -v h="$tck" 'BEGIN { printf "%.0f", t / h * 100 }')
@@ -534,21 +559,49 @@ echo "memory: fresh idle RSS, then $idle_n idle keep-alive connections (one requ
 for t in "${tlist[@]}"; do measure_memory "$t" || true; done
 
 echo
-echo "load (per round):"
+echo "load (per round; the targets take turns, so that a slow drift of the machine touches them alike):"
 h2_skip=()
+live=()
 for t in "${tlist[@]}"; do
 	start_target "$t" || continue
-	if check_route "$h1port"; then run_load "$t" h1 || true; fi
-	if [ "$do_h2" = 1 ]; then
-		if h2_supported "$h2port"; then
-			run_load "$t" h2 || true
-		else
+	TP[$t]=$tpid SP[$t]=$spid H1[$t]=$h1port H2[$t]=$h2port
+	check_route "$h1port" || { stop_target; continue; }
+	live+=("$t")
+	: >"$tmp/$t.h1.rounds"; : >"$tmp/$t.h1.disturbed"; : >"$tmp/$t.h2.rounds"; : >"$tmp/$t.h2.disturbed"
+done
+protos=(h1)
+[ "$do_h2" = 1 ] && protos+=(h2)
+for pr in "${protos[@]}"; do
+	these=()
+	for t in "${live[@]}"; do
+		[ -z "${dead[$t]:-}" ] || continue
+		if [ "$pr" = h2 ] && ! h2_supported "${H2[$t]}"; then
 			h2_skip+=("$t")
 			echo "  $t h2: h2c (prior knowledge) not yet supported on its front; skipped ($(grep -E '^requests:' "$tmp/h2check.out" || tail -n 1 "$tmp/h2check.out"))"
+			continue
 		fi
+		if [ "$pr" = h1 ]; then client h1 "${H1[$t]}" 1 "$tmp/$t.h1.warm" || true # warm-up, not counted
+		else client h2 "${H2[$t]}" 1 "$tmp/$t.h2.warm" || true; fi
+		these+=("$t")
+	done
+	for pass in $(seq $((rounds + extra))); do
+		more=0
+		for t in "${these[@]}"; do
+			[ -z "${dead[$t]:-}" ] && [ "${good[$t.$pr]:-0}" -lt "$rounds" ] || continue
+			[ "$pass" -gt "$rounds" ] && [ "${tries[$t.$pr]:-0}" -ge $((rounds + extra)) ] && continue
+			load_round "$t" "$pr" || true
+			more=1
+		done
+		[ "$more" = 1 ] || break
+	done
+	for t in "${these[@]}"; do load_finish "$t" "$pr"; done
+done
+for t in "${live[@]}"; do
+	if [ "$t" != origin ] && [ -z "${dead[$t]:-}" ] && ! alive "${TP[$t]}"; then
+		echo "  $t is no longer running:"
+		tail -n 20 "$tmp/$t.log"
 	fi
-	if [ "$t" != origin ] && ! alive "$tpid"; then echo "  $t is no longer running:"; tail -n 20 "$tmp/$t.log"; fi
-	stop_target
+	[ -n "${SP[$t]}" ] && stop "${SP[$t]}"
 done
 
 # ---- report ----

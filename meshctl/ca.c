@@ -117,8 +117,9 @@ static int key_type_opt(const char *v, const char *cmd)
 {
 	int t = mesh_key_type_from_name(v);
 	if (t < 0)
-		fprintf(stderr, "meshctl ca %s: unknown key type '%s' (ec-p256, rsa-2048, rsa-3072)\n",
-		        cmd, v);
+		fprintf(stderr,
+		        "meshctl ca %s: unknown key type '%s' (ec-p256, rsa-2048, rsa-3072)\n", cmd,
+		        v);
 	return t;
 }
 
@@ -126,7 +127,8 @@ static int64_t ttl_opt(const char *v, const char *cmd)
 {
 	int64_t t = parse_duration(v);
 	if (t <= 0)
-		fprintf(stderr, "meshctl ca %s: bad duration '%s' (e.g. 24h, 90d, 1h30m)\n", cmd, v);
+		fprintf(stderr, "meshctl ca %s: bad duration '%s' (e.g. 24h, 90d, 1h30m)\n", cmd,
+		        v);
 	return t;
 }
 
@@ -162,7 +164,8 @@ static int ca_init(int argc, char **argv)
 				td = v;
 			else if (!strcmp(a, "--out"))
 				out = v;
-			else if (!strcmp(a, "--key-type") && (key_type = key_type_opt(v, "init")) < 0)
+			else if (!strcmp(a, "--key-type") &&
+			         (key_type = key_type_opt(v, "init")) < 0)
 				return EXIT_USAGE;
 			else if (!strcmp(a, "--ttl") && (ttl = ttl_opt(v, "init")) <= 0)
 				return EXIT_USAGE;
@@ -222,8 +225,7 @@ out:
 	return status;
 }
 
-static int write_in(const char *dir, const char *name, const char *data, bool secret,
-                    mesh_diag *d)
+static int write_in(const char *dir, const char *name, const char *data, bool secret, mesh_diag *d)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -400,10 +402,10 @@ static int ca_inspect(int argc, char **argv)
 	printf("Serial:      %s\n", mesh_cert_serial(c));
 	printf("Key:         %s (%u bits)\n", mesh_key_type_name(mesh_cert_key_type(c)),
 	       mesh_cert_key_bits(c));
-	printf("CA:          %s\n", mesh_cert_is_ca(c) ? (mesh_cert_is_self_signed(c)
-	                                                         ? "yes (self-signed root)"
+	printf("CA:          %s\n",
+	       mesh_cert_is_ca(c) ? (mesh_cert_is_self_signed(c) ? "yes (self-signed root)"
 	                                                         : "yes (intermediate)")
-	                                                : "no");
+	                          : "no");
 	printf("Not before:  %s\n", fmt_time(mesh_cert_not_before(c), t1));
 	printf("Not after:   %s\n", fmt_time(mesh_cert_not_after(c), t2));
 	int64_t left = mesh_cert_not_after(c) - now;

@@ -46,6 +46,8 @@ static void usage(FILE *out)
 	        "  --max-connections N       client connections per worker (16384)\n"
 	        "  --max-header-bytes N      request head size limit (61440)\n"
 	        "  --max-headers N           request header count limit (100)\n"
+	        "  --max-concurrent-streams N\n"
+	        "                            HTTP/2 streams per client connection (100)\n"
 	        "  --log-level LEVEL         error, warning, info (default) or debug\n"
 	        "\nSIGHUP reloads, SIGTERM drains and exits 0, SIGINT stops.\n");
 }
@@ -187,7 +189,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else if (!strcmp(a, "--max-connections") || !strcmp(a, "--max-header-bytes") ||
-		           !strcmp(a, "--max-headers")) {
+		           !strcmp(a, "--max-headers") || !strcmp(a, "--max-concurrent-streams")) {
 			unsigned long n = strtoul(v, &end, 10);
 			if (*end || n == 0 || n > 1048576) {
 				fprintf(stderr, "meshproxy: %s wants a number from 1 to 1048576\n",
@@ -198,6 +200,8 @@ int main(int argc, char **argv)
 				o.max_connections = (unsigned)n;
 			else if (!strcmp(a, "--max-header-bytes"))
 				o.max_header_bytes = (unsigned)n;
+			else if (!strcmp(a, "--max-concurrent-streams"))
+				o.max_concurrent_streams = (unsigned)n;
 			else
 				o.max_headers = (unsigned)n;
 		} else if (!strcmp(a, "--log-level")) {

@@ -199,8 +199,8 @@ static void expect_status_(int line, const mesh_bundle *b, const char *pem, int6
 START_TEST(trust_domain_syntax)
 {
 	const char *good[] = { "cluster.local", "example.org", "a", "td-1_x.b", "0.example" };
-	const char *bad[] = { "", "Cluster.local", "a..b", ".a", "a.", "a:8080", "user@a",
-		              "a/b", "%41", "exa mple" };
+	const char *bad[] = { "",       "Cluster.local", "a..b", ".a",  "a.",
+		              "a:8080", "user@a",        "a/b",  "%41", "exa mple" };
 	for (size_t i = 0; i < MESH_ARRAY_LEN(good); i++)
 		ck_assert_msg(mesh_trust_domain_check(good[i], NULL) == 0, "%s", good[i]);
 	for (size_t i = 0; i < MESH_ARRAY_LEN(bad); i++)
@@ -222,11 +222,12 @@ END_TEST
 START_TEST(spiffe_id_syntax)
 {
 	const char *good[] = { ID, "spiffe://td/a", "spiffe://td/A-b_c.d/e", "spiffe://td/..a" };
-	const char *bad[] = { "spiffe://td", "spiffe://td/", "spiffe://td//a", "spiffe://td/a/",
-		              "spiffe://td/./a", "spiffe://td/a/..", "spiffe://td/a?x=1",
-		              "spiffe://td/a#f", "SPIFFE://td/a", "https://td/a", "spiffe://TD/a",
-		              "spiffe:///a", "spiffe://td:80/a", "spiffe://td/a%20b", "spiffe://td/a b",
-		              "" };
+	const char *bad[] = {
+		"spiffe://td",      "spiffe://td/",      "spiffe://td//a",    "spiffe://td/a/",
+		"spiffe://td/./a",  "spiffe://td/a/..",  "spiffe://td/a?x=1", "spiffe://td/a#f",
+		"SPIFFE://td/a",    "https://td/a",      "spiffe://TD/a",     "spiffe:///a",
+		"spiffe://td:80/a", "spiffe://td/a%20b", "spiffe://td/a b",   ""
+	};
 	for (size_t i = 0; i < MESH_ARRAY_LEN(good); i++)
 		ck_assert_msg(mesh_spiffe_id_check(good[i], NULL) == 0, "%s", good[i]);
 	for (size_t i = 0; i < MESH_ARRAY_LEN(bad); i++)
@@ -277,9 +278,9 @@ static void check_root_profile(int key_type)
 	ck_assert_uint_eq(X509_get_key_usage(x), KU_KEY_CERT_SIGN | KU_CRL_SIGN);
 	ck_assert_ptr_nonnull(X509_get0_subject_key_id(x));
 	ck_assert_ptr_nonnull(X509_get0_authority_key_id(x));
-	ck_assert_int_eq(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(x),
-	                                       X509_get0_authority_key_id(x)),
-	                 0);
+	ck_assert_int_eq(
+		ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(x), X509_get0_authority_key_id(x)),
+		0);
 	ck_assert_int_eq(X509_check_issued(x, x), X509_V_OK);
 	ck_assert_int_eq(X509_verify(x, X509_get0_pubkey(x)), 1);
 	size_t n = 0, ulen = 0;
@@ -295,9 +296,8 @@ static void check_root_profile(int key_type)
 	ck_assert_int_eq(mesh_ca_not_after(ca), na);
 
 	mesh_cert *c = NULL;
-	ck_assert_int_eq(mesh_cert_parse(&c, mesh_ca_cert_pem(ca), strlen(mesh_ca_cert_pem(ca)),
-	                                 NULL),
-	                 0);
+	ck_assert_int_eq(
+		mesh_cert_parse(&c, mesh_ca_cert_pem(ca), strlen(mesh_ca_cert_pem(ca)), NULL), 0);
 	ck_assert_int_eq(mesh_cert_key_type(c), key_type ? key_type : MESH_KEY_EC_P256);
 	ck_assert_str_eq(mesh_cert_subject(c), "O=" TD ", CN=Root CA");
 	ck_assert_str_eq(mesh_cert_issuer(c), "O=" TD ", CN=Root CA");
@@ -356,9 +356,9 @@ START_TEST(intermediate_profile)
 	ck_assert(X509_get_extension_flags(x) & EXFLAG_CA);
 	ck_assert_int_eq(X509_get_pathlen(x), 0);
 	ck_assert_uint_eq(X509_get_key_usage(x), KU_KEY_CERT_SIGN | KU_CRL_SIGN);
-	ck_assert_int_eq(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(x),
-	                                       X509_get0_subject_key_id(r)),
-	                 0);
+	ck_assert_int_eq(
+		ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(x), X509_get0_subject_key_id(r)),
+		0);
 	/* chain = intermediate + root; bundle = root only */
 	ck_assert_int_eq(pem_count(mesh_ca_chain_pem(inter)), 2);
 	ck_assert_uint_eq(mesh_bundle_count(mesh_ca_bundle(inter)), 1);
@@ -490,9 +490,10 @@ START_TEST(issue_refuses)
 	mesh_diag_new(&d);
 	ck_assert_int_eq(mesh_ca_issue(ca, "spiffe://other.td/ns/a/sa/b", 0, 0, &cert, &key, d),
 	                 MESH_EINVAL);
-	ck_assert_str_eq(mesh_diag_message(d, 0),
-	                 "SPIFFE ID \"spiffe://other.td/ns/a/sa/b\" is not in the CA's trust domain "
-	                 "\"cluster.local\"");
+	ck_assert_str_eq(
+		mesh_diag_message(d, 0),
+		"SPIFFE ID \"spiffe://other.td/ns/a/sa/b\" is not in the CA's trust domain "
+		"\"cluster.local\"");
 	ck_assert_int_eq(mesh_ca_issue(ca, "spiffe://cluster.local", 0, 0, &cert, &key, d),
 	                 MESH_EINVAL);
 	ck_assert_int_eq(mesh_ca_issue(ca, ID, 99, 0, &cert, &key, d), MESH_EINVAL);
@@ -629,9 +630,9 @@ START_TEST(verify_rules)
 	ck_assert_int_eq(st, MESH_SVID_EUNTRUSTED);
 	mesh_bundle *rb = NULL; /* the intermediate as anchor (partial chain) */
 	ck_assert_int_eq(mesh_bundle_new(&rb, TD), 0);
-	ck_assert_int_eq(mesh_bundle_add(rb, mesh_ca_cert_pem(ca), strlen(mesh_ca_cert_pem(ca)),
-	                                 NULL, NULL),
-	                 0);
+	ck_assert_int_eq(
+		mesh_bundle_add(rb, mesh_ca_cert_pem(ca), strlen(mesh_ca_cert_pem(ca)), NULL, NULL),
+		0);
 	ck_assert_int_eq(mesh_svid_verify(rb, (char *)der, (size_t)dlen, 0, &st, NULL), 0);
 	ck_assert_int_eq(st, MESH_SVID_VALID);
 	mesh_bundle_free(rb);
@@ -697,9 +698,9 @@ START_TEST(verify_foreign_ca_and_expired_root)
 	mesh_diag *d;
 	mesh_diag_new(&d);
 	/* loading an expired CA fails: it could only issue dead SVIDs */
-	ck_assert_int_eq(mesh_ca_load(&old, sb.buf, sb.len, keypem, strlen(keypem), NULL, 0, NULL,
-	                              d),
-	                 MESH_EINVAL);
+	ck_assert_int_eq(
+		mesh_ca_load(&old, sb.buf, sb.len, keypem, strlen(keypem), NULL, 0, NULL, d),
+		MESH_EINVAL);
 	ck_assert_ptr_nonnull(strstr(mesh_diag_message(d, 0), "expired"));
 	mesh_diag_free(d);
 	/* craft a leaf under it by hand */
@@ -846,8 +847,11 @@ START_TEST(bundle_refuses)
 	mesh_bundle *anon = NULL;
 	EVP_PKEY *k = NULL;
 	X509 *x = NULL;
-	struct mesh__x509_spec rs = { .subject_cn = "anon", .ca = true, .pathlen = -1,
-		                      .key_usage = "keyCertSign", .ski = true,
+	struct mesh__x509_spec rs = { .subject_cn = "anon",
+		                      .ca = true,
+		                      .pathlen = -1,
+		                      .key_usage = "keyCertSign",
+		                      .ski = true,
 		                      .not_before = mesh__now() - 10,
 		                      .not_after = mesh__now() + 3600 };
 	ck_assert_int_eq(mesh__key_generate(0, &k, NULL), 0);
@@ -950,10 +954,10 @@ static char *raw_csr(const char *const *uris, size_t nuris, int rsa_bits, bool t
 	GENERAL_NAMES_free(gens);
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, NULL, NULL, req, NULL, 0);
-	sk_X509_EXTENSION_push(exts, X509V3_EXT_nconf_nid(NULL, &ctx, NID_basic_constraints,
-	                                                  "critical,CA:TRUE"));
-	sk_X509_EXTENSION_push(exts, X509V3_EXT_nconf_nid(NULL, &ctx, NID_key_usage,
-	                                                  "critical,keyCertSign"));
+	sk_X509_EXTENSION_push(
+		exts, X509V3_EXT_nconf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE"));
+	sk_X509_EXTENSION_push(
+		exts, X509V3_EXT_nconf_nid(NULL, &ctx, NID_key_usage, "critical,keyCertSign"));
 	X509_REQ_add_extensions(req, exts);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	ck_assert_int_gt(X509_REQ_sign(req, k, EVP_sha256()), 0);
@@ -1182,7 +1186,8 @@ START_TEST(ca_dir_roundtrip)
 	mesh_diag_clear(d);
 	char *empty = tmpdir();
 	ck_assert_int_eq(mesh_ca_load_dir(&loaded, empty, NULL, d), MESH_ENOTFOUND);
-	ck_assert_ptr_nonnull(strstr(mesh_diag_message(d, 0), "neither ca-key.pem nor root-key.pem"));
+	ck_assert_ptr_nonnull(
+		strstr(mesh_diag_message(d, 0), "neither ca-key.pem nor root-key.pem"));
 	rm_rf(empty);
 	free(empty);
 

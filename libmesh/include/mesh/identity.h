@@ -63,21 +63,21 @@ enum mesh_key_type {
  */
 enum mesh_svid_status {
 	MESH_SVID_VALID = 0,
-	MESH_SVID_EPARSE = 1,             /**< not a certificate (bad PEM or DER) */
-	MESH_SVID_ENO_URI_SAN = 2,        /**< the leaf has no URI SAN */
-	MESH_SVID_EMANY_URI_SANS = 3,     /**< the leaf has more than one URI SAN */
-	MESH_SVID_ENOT_SPIFFE = 4,        /**< the URI SAN's scheme is not spiffe */
-	MESH_SVID_EBAD_ID = 5,            /**< the SPIFFE ID is malformed */
-	MESH_SVID_ETRUST_DOMAIN = 6,      /**< the ID's trust domain is not the bundle's */
-	MESH_SVID_ELEAF_CA = 7,           /**< the leaf says CA:TRUE */
-	MESH_SVID_ELEAF_KEY_CERT_SIGN = 8, /**< the leaf has keyUsage keyCertSign */
-	MESH_SVID_ELEAF_CRL_SIGN = 9,     /**< the leaf has keyUsage cRLSign */
+	MESH_SVID_EPARSE = 1,                 /**< not a certificate (bad PEM or DER) */
+	MESH_SVID_ENO_URI_SAN = 2,            /**< the leaf has no URI SAN */
+	MESH_SVID_EMANY_URI_SANS = 3,         /**< the leaf has more than one URI SAN */
+	MESH_SVID_ENOT_SPIFFE = 4,            /**< the URI SAN's scheme is not spiffe */
+	MESH_SVID_EBAD_ID = 5,                /**< the SPIFFE ID is malformed */
+	MESH_SVID_ETRUST_DOMAIN = 6,          /**< the ID's trust domain is not the bundle's */
+	MESH_SVID_ELEAF_CA = 7,               /**< the leaf says CA:TRUE */
+	MESH_SVID_ELEAF_KEY_CERT_SIGN = 8,    /**< the leaf has keyUsage keyCertSign */
+	MESH_SVID_ELEAF_CRL_SIGN = 9,         /**< the leaf has keyUsage cRLSign */
 	MESH_SVID_ENO_DIGITAL_SIGNATURE = 10, /**< keyUsage absent or without digitalSignature */
-	MESH_SVID_EUNTRUSTED = 11,        /**< no chain to a root of the bundle */
-	MESH_SVID_ESIGNATURE = 12,        /**< a signature in the chain does not verify */
-	MESH_SVID_ENOT_YET_VALID = 13,    /**< a certificate of the chain is not valid yet */
-	MESH_SVID_EEXPIRED = 14,          /**< a certificate of the chain has expired */
-	MESH_SVID_ECHAIN = 15,            /**< another chain error (e.g. a bad intermediate) */
+	MESH_SVID_EUNTRUSTED = 11,            /**< no chain to a root of the bundle */
+	MESH_SVID_ESIGNATURE = 12,            /**< a signature in the chain does not verify */
+	MESH_SVID_ENOT_YET_VALID = 13,        /**< a certificate of the chain is not valid yet */
+	MESH_SVID_EEXPIRED = 14,              /**< a certificate of the chain has expired */
+	MESH_SVID_ECHAIN = 15,                /**< another chain error (e.g. a bad intermediate) */
 };
 
 /**
@@ -486,8 +486,8 @@ MESH_API int mesh_identity_read_file(const char *path, char **out, size_t *len, 
  * Thread-safe (for distinct paths).
  * @since 0.1
  */
-MESH_API int mesh_identity_write_file(const char *path, const char *data, size_t len,
-                                      int secret, mesh_diag *diag);
+MESH_API int mesh_identity_write_file(const char *path, const char *data, size_t len, int secret,
+                                      mesh_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -56,6 +56,10 @@ struct mesh_proxy_options {
 	unsigned max_headers;       /**< 0: 100 */
 	int64_t header_timeout_ms;  /**< whole request head must arrive in it; 0: 10000 */
 	int64_t idle_timeout_ms;    /**< idle downstream connection; 0: 60000 */
+	/** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS of client connections; 0:
+	 * 100. A client opening more gets RST_STREAM(REFUSED_STREAM) (or, once
+	 * it acknowledged the setting, GOAWAY). @since 0.1 */
+	unsigned max_concurrent_streams;
 };
 
 /** Log levels for mesh_proxy_set_log_level() and the admin /logging page. */

@@ -79,6 +79,42 @@ bool mesh__chain_append(struct mesh__chain *c, struct mesh__pool *p, const void 
 	return true;
 }
 
+bool mesh__chain_copy(struct mesh__chain *dst, struct mesh__pool *p, const struct mesh__chain *src,
+                      size_t skip, size_t len)
+{
+	for (const struct mesh__block *b = src->head; b && len; b = b->next) {
+		if (skip >= b->len) {
+			skip -= b->len;
+			continue;
+		}
+		size_t n = b->len - skip < len ? b->len - skip : len;
+		if (!mesh__chain_append(dst, p, b->data + b->off + skip, n))
+			return false;
+		len -= n;
+		skip = 0;
+	}
+	return len == 0;
+}
+
+void mesh__chain_consume(struct mesh__chain *c, struct mesh__pool *p, size_t len)
+{
+	while (len && c->head) {
+		struct mesh__block *b = c->head;
+		if (len < b->len) {
+			b->off += len;
+			b->len -= len;
+			c->bytes -= len;
+			return;
+		}
+		len -= b->len;
+		c->bytes -= b->len;
+		c->head = b->next;
+		mesh__block_put(p, b);
+	}
+	if (!c->head)
+		c->tail = NULL;
+}
+
 void mesh__chain_clear(struct mesh__chain *c, struct mesh__pool *p)
 {
 	struct mesh__block *b = c->head;

@@ -1,13 +1,16 @@
 /*
  * conn.c - downstream connections: accept, read and parse HTTP/1 requests
  * one at a time (pipelined ones wait in the buffer), write responses, and
- * the header and idle timeouts that stop slow clients.
+ * the header and idle timeouts that stop slow clients. A connection whose
+ * first bytes are the HTTP/2 client preface becomes an HTTP/2 connection
+ * (h2c with prior knowledge): h2conn.c takes its reads, writes and timer.
  */
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../http/h2.h"
 #include "stream.h"
 
 static int cb_head(void *ud, const struct mesh__h1_head *h)
@@ -105,7 +108,11 @@ void mesh__dconn_close(struct mesh__dconn *d)
 	struct mesh__worker *w = d->w;
 	if (d->closed)
 		return;
+	if (d->h2 && mesh__h2conn_close_deferred(d))
+		return; /* inside nghttp2: closed as soon as it returns */
 	d->closed = true;
+	if (d->h2)
+		mesh__h2conn_free(d);
 	if (d->st) {
 		d->st->flags |= F_DC;
 		mesh__stream_abort(d->st);
@@ -291,6 +298,10 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct mesh__dconn *d = io->data;
 	struct mesh__worker *w = d->w;
+	if (d->h2) {
+		mesh__h2conn_on_read(d);
+		return;
+	}
 	if (!d->in && !(d->in = mesh__block_get(&w->pool))) {
 		mesh__dconn_close(d);
 		return;
@@ -350,6 +361,16 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 		d->timer_is_idle = false;
 		arm_timer(d, w->proxy->opts.header_timeout_ms);
 	}
+	if (!d->requests && !d->st && mesh__h1_parser_state(&d->parser) == MESH_H1_IDLE) {
+		/* the first bytes of the connection: HTTP/2 with prior knowledge? */
+		int m = mesh__h2_preface_match(b->data + b->off, b->len);
+		if (m > 0) {
+			mesh__h2conn_start(d);
+			return;
+		}
+		if (m == 0)
+			return; /* a prefix of the preface so far */
+	}
 	if (d->st && d->st->req_done) {
 		/* pipelined bytes wait until the current response is done */
 		return;
@@ -381,8 +402,8 @@ bool mesh__dconn_write(struct mesh__dconn *d)
 		return false;
 	}
 	/* the upstream may have paused for us */
-	if (d->st && d->st->up && d->out.bytes < MESH_HIGH_WATER / 2) {
-		ev_io_start(w->loop, &d->st->up->rio);
+	if (d->st && (d->st->up || d->st->h2u) && d->out.bytes < MESH_HIGH_WATER / 2) {
+		mesh__stream_resp_drained(d->st);
 		mesh__stream_send(d->st);
 	}
 	return true;
@@ -390,13 +411,21 @@ bool mesh__dconn_write(struct mesh__dconn *d)
 
 static void on_write(struct ev_loop *loop, ev_io *io, int revents)
 {
-	mesh__dconn_write(io->data);
+	struct mesh__dconn *d = io->data;
+	if (d->h2)
+		mesh__h2conn_on_write(d);
+	else
+		mesh__dconn_write(d);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct mesh__dconn *d = t->data;
 	struct mesh__worker *w = d->w;
+	if (d->h2) {
+		mesh__h2conn_on_timer(d);
+		return;
+	}
 	if (d->st)
 		return; /* the stream's own timeout applies */
 	int state = mesh__h1_parser_state(&d->parser);
@@ -415,12 +444,17 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	mesh__dconn_close(d); /* idle keep-alive connection */
 }
 
-/* As Envoy: connections stay open during the drain; each one's next answer
- * carries "connection: close" (w->draining makes streams say so), and what
- * is still idle when the drain time ends is closed then. */
+/* As Envoy: connections stay open during the drain; each HTTP/1 one's next
+ * answer carries "connection: close" (w->draining makes streams say so),
+ * each HTTP/2 one gets a GOAWAY at once (its streams in flight finish), and
+ * what is still idle when the drain time ends is closed then. */
 void mesh__dconns_drain(struct mesh__worker *w)
 {
-	(void)w;
+	for (struct mesh__dconn *d = w->dconns, *next; d; d = next) {
+		next = d->next;
+		if (d->h2)
+			mesh__h2conn_drain(d);
+	}
 }
 
 void mesh__dconns_close_all(struct mesh__worker *w)

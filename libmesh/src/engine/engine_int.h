@@ -58,6 +58,12 @@ struct mesh__chain {
 	size_t bytes;
 };
 bool mesh__chain_append(struct mesh__chain *c, struct mesh__pool *p, const void *data, size_t len);
+/* Copy @len bytes of @src from offset @skip to the end of @dst (the
+ * caller checked that they are there). */
+bool mesh__chain_copy(struct mesh__chain *dst, struct mesh__pool *p, const struct mesh__chain *src,
+                      size_t skip, size_t len);
+/* Drop the first @len bytes of @c. */
+void mesh__chain_consume(struct mesh__chain *c, struct mesh__pool *p, size_t len);
 void mesh__chain_clear(struct mesh__chain *c, struct mesh__pool *p);
 /* Write as much as the socket takes. Returns bytes written, 0 when it
  * would block, -1 on a socket error (errno set). */
@@ -83,6 +89,15 @@ enum mesh__counter {
 	C_UPSTREAM_RQ_PENDING_OVERFLOW,
 	C_DOWNSTREAM_RQ_BAD,
 	C_DOWNSTREAM_CX_OVERFLOW,
+	C_DOWNSTREAM_CX_HTTP2_TOTAL,
+	C_UPSTREAM_CX_HTTP2_TOTAL,
+	C_H2_RX_RESET,
+	C_H2_TX_RESET,
+	C_H2_REFUSED_STREAM,
+	C_H2_HEADER_OVERFLOW,
+	C_H2_RESET_FLOOD,
+	C_H2_CONTROL_FLOOD,
+	C_H2_EMPTY_FRAMES_FLOOD,
 	C_COUNT_
 };
 extern const char *const mesh__counter_names[C_COUNT_];
@@ -153,6 +168,8 @@ struct mesh__listener {
 
 /* ---- upstream connections ---- */
 struct mesh__upstream;
+struct mesh__h2up;
+#define MESH_H2UP_BUCKETS 64
 
 /* ---- streams and downstream connections ---- */
 struct mesh__stream;
@@ -174,6 +191,7 @@ struct mesh__worker {
 	struct mesh__dconn *dconns;
 	struct mesh__upstream *idle[256]; /* idle keep-alive upstreams, by endpoint hash */
 	size_t nidle;
+	struct mesh__h2up *h2ups[MESH_H2UP_BUCKETS]; /* HTTP/2 upstreams, by endpoint hash */
 	struct mesh__stream *free_streams; /* recycled stream objects */
 	struct mesh__sb sb;                /* serialization scratch, reused */
 	char *hbuf;                        /* NUL-terminated copies of a request head */
@@ -225,7 +243,7 @@ void mesh__wsnap_release(struct mesh__worker *w, struct mesh__wsnap *ws);
 int mesh__listen_socket(const char *addr, unsigned port, bool reuseport, mesh_diag *diag,
                         unsigned *bound_port);
 
-/* conn.c (downstream HTTP/1 and TCP) */
+/* conn.c (downstream HTTP/1, HTTP/2 detection, TCP) */
 void mesh__accept(struct mesh__listener *l);
 /* Take every connection waiting in the listen backlog, draining or not. */
 void mesh__accept_all(struct mesh__listener *l);
@@ -237,6 +255,10 @@ void mesh__tcp_accept(struct mesh__listener *l, int fd);
 
 /* upstream.c */
 void mesh__upstreams_close_idle(struct mesh__worker *w);
+
+/* h2up.c: close the HTTP/2 upstream connections without streams, or all */
+void mesh__h2ups_close_idle(struct mesh__worker *w);
+void mesh__h2ups_close_all(struct mesh__worker *w);
 
 /* admin.c */
 void mesh__admin_accept(struct mesh_proxy *p);

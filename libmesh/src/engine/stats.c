@@ -23,6 +23,15 @@ const char *const mesh__counter_names[C_COUNT_] = {
 	[C_UPSTREAM_RQ_PENDING_OVERFLOW] = "upstream_rq_pending_overflow",
 	[C_DOWNSTREAM_RQ_BAD] = "downstream_rq_bad",
 	[C_DOWNSTREAM_CX_OVERFLOW] = "downstream_cx_overflow",
+	[C_DOWNSTREAM_CX_HTTP2_TOTAL] = "downstream_cx_http2_total",
+	[C_UPSTREAM_CX_HTTP2_TOTAL] = "upstream_cx_http2_total",
+	[C_H2_RX_RESET] = "http2_rx_reset",
+	[C_H2_TX_RESET] = "http2_tx_reset",
+	[C_H2_REFUSED_STREAM] = "http2_refused_stream",
+	[C_H2_HEADER_OVERFLOW] = "http2_header_overflow",
+	[C_H2_RESET_FLOOD] = "http2_reset_flood",
+	[C_H2_CONTROL_FLOOD] = "http2_control_flood",
+	[C_H2_EMPTY_FRAMES_FLOOD] = "http2_empty_frames_flood",
 };
 
 const char *const mesh__flag_names[MESH_FLAG_COUNT] = {

@@ -2,13 +2,17 @@
  * stream.c - one request/response exchange: routing, faults, local
  * replies, the upstream request (with header operations and rewrites),
  * retries, timeouts, and the books (counters, response flags, balancer
- * outcomes, circuit breakers).
+ * outcomes, circuit breakers). The same code serves HTTP/1 and HTTP/2
+ * clients and upstreams: where they differ (writing the response, holding
+ * the client back, the upstream's wire format) it asks the owner.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../http/h2.h"
+#include "../lb/cluster.h"
 #include "../route/route_int.h"
 #include "stream.h"
 #include "tunnel.h"
@@ -45,8 +49,14 @@ static struct mesh__stream *stream_new(struct mesh__worker *w)
 	return st;
 }
 
-static void stream_free(struct mesh__worker *w, struct mesh__stream *st)
+void mesh__stream_free(struct mesh__stream *st)
 {
+	struct mesh__worker *w = st->d->w;
+	mesh__chain_clear(&st->req, &w->pool);
+	mesh__chain_clear(&st->resp, &w->pool);
+	mesh__block_put(&w->pool, st->resp_trailers);
+	mesh__block_put(&w->pool, st->uphead);
+	mesh__block_put(&w->pool, st->req_trailers);
 	/* the first word links the free list */
 	*(struct mesh__stream **)st = w->free_streams;
 	w->free_streams = st;
@@ -58,6 +68,18 @@ static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents);
 static void on_per_try(struct ev_loop *loop, ev_timer *t, int revents);
 static void on_delay(struct ev_loop *loop, ev_timer *t, int revents);
 
+/* Leave the upstream (HTTP/1 connection or HTTP/2 stream), abandoning
+ * whatever it was doing. */
+static void drop_upstream(struct mesh__stream *st)
+{
+	if (st->up) {
+		mesh__upstream_release(st->up, false);
+		st->up = NULL;
+	}
+	if (st->h2u)
+		mesh__h2up_detach(st, true);
+}
+
 /* The books, and the stream leaves its connection. */
 static void stream_done(struct mesh__stream *st, int outcome)
 {
@@ -67,8 +89,7 @@ static void stream_done(struct mesh__stream *st, int outcome)
 	ev_timer_stop(w->loop, &st->delay);
 	ev_timer_stop(w->loop, &st->per_try);
 	mirrors_end(st, false);
-	if (st->up)
-		mesh__upstream_release(st->up, false);
+	drop_upstream(st);
 	if (st->cluster && st->ws) {
 		if (st->ep >= 0)
 			mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome,
@@ -86,14 +107,21 @@ static void stream_done(struct mesh__stream *st, int outcome)
 	if (mesh__log_level >= MESH_LOG_DEBUG) {
 		char flags[64];
 		mesh__flags_format(st->flags, flags, sizeof(flags));
-		mesh__log(MESH_LOG_DEBUG, "request done: %d %s %s %lld ms", st->status, flags,
-		          st->cluster ? mesh_cluster_name(st->cluster) : "-",
+		mesh__log(MESH_LOG_DEBUG, "request done: %d %s %s %s %lld ms", st->status, flags,
+		          st->sid ? "h2" : "h1", st->cluster ? mesh_cluster_name(st->cluster) : "-",
 		          (long long)(mesh__now_ms() - st->start_ms));
 	}
 	mesh__chain_clear(&st->req, &w->pool);
 	mesh__wsnap_release(w, st->ws);
+	st->ws = NULL;
+	st->route = NULL;
+	st->cluster = NULL;
+	if (st->sid) {
+		mesh__h2s_done(st); /* freed when nghttp2 lets go of it too */
+		return;
+	}
 	d->st = NULL;
-	stream_free(w, st);
+	mesh__stream_free(st);
 }
 
 static int outcome_of(int status)
@@ -105,6 +133,11 @@ static int outcome_of(int status)
 
 void mesh__stream_finish(struct mesh__stream *st)
 {
+	if (st->sid) {
+		/* HTTP/2: the session goes on sending what the stream queued */
+		stream_done(st, outcome_of(st->status));
+		return;
+	}
 	struct mesh__dconn *d = st->d;
 	bool in_parse = d->in_parse;
 	if (!st->keep_alive)
@@ -120,8 +153,32 @@ void mesh__stream_abort(struct mesh__stream *st)
 	stream_done(st, MESH_OUTCOME_LOCAL_FAILURE);
 }
 
+/* Part of the response went out and the rest cannot follow: cut it. An
+ * HTTP/1 client sees its connection closed; an HTTP/2 client sees this
+ * stream reset (RST_STREAM) and its other streams go on. */
+static void cut(struct mesh__stream *st)
+{
+	if (st->sid) {
+		mesh__h2s_reset(st, NGHTTP2_INTERNAL_ERROR);
+		if (!st->finished)
+			mesh__stream_abort(st);
+		return;
+	}
+	mesh__dconn_close(st->d);
+}
+
+void mesh__stream_flush(struct mesh__stream *st)
+{
+	if (st->sid)
+		mesh__h2s_kick(st);
+	else
+		mesh__dconn_write(st->d);
+}
+
 /* A response of the proxy's own. The request body, if any is still to
- * come, is read and dropped. */
+ * come, is read and dropped. A gRPC client gets what Envoy gives it: 200
+ * with grpc-status (from the HTTP status, or the fault's gRPC status) and
+ * grpc-message in a trailers-only response. */
 static void reply(struct mesh__stream *st, int status, const struct mesh__h1_header *extra,
                   size_t nextra, const char *body)
 {
@@ -129,17 +186,50 @@ static void reply(struct mesh__stream *st, int status, const struct mesh__h1_hea
 	struct mesh__worker *w = d->w;
 	struct mesh__sb *sb = &w->sb;
 	size_t blen = body ? strlen(body) : 0;
+	struct mesh__h1_header hv[8];
+	size_t nh = 0;
+	char gs[16], gm[512];
+	for (size_t i = 0; i < nextra && nh < 5; i++)
+		hv[nh++] = extra[i];
+	st->status = status;
+	if (st->grpc) {
+		int code = st->grpc_abort >= 0 ? st->grpc_abort : mesh__grpc_status_of_http(status);
+		size_t gl = mesh__grpc_message_encode(body ? body : "", blen, gm, sizeof(gm));
+		snprintf(gs, sizeof(gs), "%d", code);
+		nh = 0; /* content-type is gRPC's now */
+		for (size_t i = 0; i < nextra && nh < 5; i++)
+			if (!mesh__h1_name_eq(extra[i].name, extra[i].name_len, "content-type"))
+				hv[nh++] = extra[i];
+		hv[nh++] = (struct mesh__h1_header){ "content-type", 12, "application/grpc", 16 };
+		hv[nh++] = (struct mesh__h1_header){ "grpc-status", 11, gs, strlen(gs) };
+		if (gl)
+			hv[nh++] = (struct mesh__h1_header){ "grpc-message", 12, gm, gl };
+		status = 200;
+		blen = 0;
+	}
+	st->resp_started = st->resp_done = true;
+	if (st->sid) {
+		bool eos = st->is_head || blen == 0;
+		char cl[24];
+		if (!eos) {
+			snprintf(cl, sizeof(cl), "%zu", blen);
+			hv[nh++] = (struct mesh__h1_header){ "content-length", 14, cl, strlen(cl) };
+		}
+		if (mesh__h2s_head(st, status, hv, nh, eos) == 0 && !eos &&
+		    mesh__h2s_body(st, body, blen) >= 0)
+			mesh__h2s_end(st, NULL, 0);
+		mesh__stream_finish(st);
+		return;
+	}
 	mesh__sb_truncate(sb, 0);
 	unsigned wflags = (st->keep_alive && !w->draining) ? 0 : MESH_H1_W_CLOSE;
 	if (wflags)
 		st->keep_alive = false;
-	mesh__h1_write_response_head(sb, status, NULL, 0, extra, nextra,
+	mesh__h1_write_response_head(sb, status, NULL, 0, hv, nh,
 	                             st->is_head ? MESH_H1_BODY_NONE : (int64_t)blen, wflags);
 	if (!st->is_head && blen)
 		mesh__sb_append(sb, body, blen);
 	mesh__chain_append(&d->out, &w->pool, sb->buf, sb->len);
-	st->status = status;
-	st->resp_started = st->resp_done = true;
 	if (st->req_done)
 		mesh__stream_finish(st);
 	else
@@ -259,7 +349,8 @@ static int endpoint_addr(struct mesh__stream *st, const mesh_cluster *c, int ep)
 }
 
 /* Start the mirrors of @rt (each by its percentage) with the request head
- * @out (Host first), sent to them with "-shadow" on the Host. */
+ * @out (Host first), sent to them with "-shadow" on the Host. Mirrors
+ * speak HTTP/1.1 whatever the client and the main upstream speak. */
 static void start_mirrors(struct mesh__stream *st, const struct mesh_route *rt,
                           const struct mesh__h1_head *h, struct mesh__h1_header *out, size_t no,
                           const char *path, int64_t body)
@@ -309,7 +400,6 @@ static void mirrors_end(struct mesh__stream *st, bool complete)
 /* Choose an endpoint of st->cluster. Returns 0, or answers 503 itself. */
 int mesh__stream_pick(struct mesh__stream *st)
 {
-	struct mesh__worker *w = st->d->w;
 	int ep = mesh_balancer_pick(st->ws->lb, st->cluster, 0, (uint64_t)mesh__now_ms());
 	/* a retry prefers an endpoint not tried yet: up to 5 more picks, as
 	 * Istio's previous_hosts predicate with host_selection_retry_max_attempts */
@@ -331,23 +421,59 @@ int mesh__stream_pick(struct mesh__stream *st)
 	if (st->attempts < 4)
 		st->tried[st->attempts] = ep;
 	mesh_balancer_begin(st->ws->lb, st->cluster, ep);
-	(void)w;
 	return 0;
+}
+
+/* Whether the upstream request goes out as HTTP/2, as Istio decides it:
+ * the port's protocol (http2, grpc, or h2UpgradePolicy UPGRADE), the
+ * client's protocol when the port's is unknown (sniffed) and for inbound
+ * traffic (the app port's protocol is not declared to the proxy). */
+static bool upstream_is_h2(const struct mesh__stream *st, const struct mesh__listener_cfg *lc)
+{
+	if (st->upgrade)
+		return false;
+	if (lc->kind == MESH_LISTENER_INBOUND || !st->cluster)
+		return st->sid != 0;
+	const struct mesh_cluster *c = st->cluster;
+	if (c->protocol == MESH_PROTO_HTTP2 || c->protocol == MESH_PROTO_GRPC)
+		return true;
+	if (c->lb.h2_upgrade == MESH_H2_UPGRADE_UPGRADE)
+		return true;
+	return c->protocol == MESH_PROTO_UNKNOWN && st->sid != 0;
+}
+
+struct mesh__stream *mesh__stream_new(struct mesh__dconn *d, int32_t sid)
+{
+	struct mesh__stream *st = stream_new(d->w);
+	if (!st)
+		return NULL;
+	st->d = d;
+	st->sid = sid;
+	st->ep = -1;
+	st->grpc_abort = -1;
+	return st;
 }
 
 int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 {
-	struct mesh__worker *w = d->w;
-	struct mesh__stream *st = stream_new(w);
+	struct mesh__stream *st = mesh__stream_new(d, 0);
 	if (!st)
 		return -1;
 	d->st = st;
-	st->d = d;
-	st->ep = -1;
+	ev_timer_stop(d->w->loop, &d->timer);
+	mesh__stream_start(st, h);
+	return 0;
+}
+
+/* What every request does first: timers, counters, its snapshot. */
+static void stream_begin(struct mesh__stream *st, const struct mesh__h1_head *h)
+{
+	struct mesh__dconn *d = st->d;
+	struct mesh__worker *w = d->w;
 	st->start_ms = mesh__now_ms();
 	st->ws = mesh__wsnap_acquire(w);
 	st->is_head = h->method_id == MESH_H1_M_HEAD;
-	st->keep_alive = (h->flags & MESH_H1_F_KEEP_ALIVE) && !w->draining;
+	st->keep_alive = st->sid || ((h->flags & MESH_H1_F_KEEP_ALIVE) && !w->draining);
 	st->req_done = (h->flags & MESH_H1_F_NO_BODY) != 0;
 	ev_init(&st->timeout, on_timeout);
 	ev_init(&st->delay, on_delay);
@@ -356,15 +482,77 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 	d->requests++;
 	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_TOTAL], 1);
 	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_ACTIVE], 1);
-	ev_timer_stop(w->loop, &d->timer);
+}
+
+void mesh__stream_reject(struct mesh__stream *st, int status, const char *why)
+{
+	struct mesh__h1_head h = { .method = "GET", .method_len = 3, .method_id = MESH_H1_M_GET };
+	stream_begin(st, &h);
+	st->req_done = true;
+	mesh__stream_local_reply(st, status, why);
+}
+
+/* The request head for an HTTP/2 upstream, kept in st->uphead for
+ * retries: pseudo-header fields, then the fields of @out (Host first: it
+ * becomes :authority) that HTTP/2 allows, names lower-cased. */
+static int build_h2_head(struct mesh__stream *st, const struct mesh__h1_head *h, const char *path,
+                         const struct mesh__h1_header *out, size_t no)
+{
+	struct mesh__worker *w = st->d->w;
+	size_t need = 128 + h->method_len + strlen(path);
+	for (size_t i = 0; i < no; i++)
+		need += 8 + out[i].name_len + out[i].value_len;
+	struct mesh__block *b = need <= MESH_BLOCK_SIZE ? mesh__block_get(&w->pool)
+	                                                : mesh__block_get_big(&w->pool, need);
+	if (!b)
+		return -1;
+	struct mesh__hlist l;
+	mesh__hlist_init(&l, b->data, b->cap);
+	bool ok = mesh__hlist_add(&l, ":method", 7, h->method, h->method_len, false) &&
+	          mesh__hlist_add(&l, ":scheme", 7, "http", 4, false) &&
+	          mesh__hlist_add(&l, ":authority", 10, out[0].value, out[0].value_len, false) &&
+	          mesh__hlist_add(&l, ":path", 5, path, strlen(path), false);
+	for (size_t i = 1; ok && i < no; i++) {
+		if (mesh__h2_is_connection_header(out[i].name, out[i].name_len, out[i].value,
+		                                  out[i].value_len))
+			continue;
+		ok = mesh__hlist_add(&l, out[i].name, out[i].name_len, out[i].value,
+		                     out[i].value_len, true);
+	}
+	if (!ok) {
+		mesh__block_put(&w->pool, b);
+		return -1;
+	}
+	mesh__block_put(&w->pool, st->uphead);
+	st->uphead = b;
+	st->uphead_len = l.len;
+	st->uphead_n = l.n;
+	return 0;
+}
+
+void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
+{
+	struct mesh__dconn *d = st->d;
+	struct mesh__worker *w = d->w;
+	stream_begin(st, h);
+	int64_t grpc_timeout = -1;
+	for (size_t i = 0; i < h->n_headers; i++) {
+		const struct mesh__h1_header *x = &h->headers[i];
+		if (mesh__h1_name_eq(x->name, x->name_len, "content-type"))
+			st->grpc = mesh__grpc_is_content_type(x->value, x->value_len);
+		else if (mesh__h1_name_eq(x->name, x->name_len, "grpc-timeout"))
+			grpc_timeout = mesh__grpc_timeout_ms(x->value, x->value_len);
+	}
+	if (!st->grpc)
+		grpc_timeout = -1;
 	if (!st->ws) {
 		mesh__stream_local_reply(st, 503, "no configuration\n");
-		return 0;
+		return;
 	}
 	if (h->flags & MESH_H1_F_CONNECT) {
 		st->keep_alive = false;
 		mesh__stream_local_reply(st, 501, "CONNECT is not supported yet\n");
-		return 0;
+		return;
 	}
 	/* WebSocket and other upgrades: the head goes on with its Upgrade; a
 	 * 101 answer turns both connections into a byte tunnel */
@@ -386,7 +574,7 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 	}
 	if (!method || !path || !authority) {
 		mesh__stream_local_reply(st, 431, "request head too large\n");
-		return 0;
+		return;
 	}
 	const struct mesh__listener_cfg *lc = d->l->cfg;
 	const struct mesh_route *rt = NULL;
@@ -413,7 +601,7 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 		if (mesh_router_route(st->ws->snap->router, &req, w->scratch, &rt)) {
 			st->flags |= F_NR;
 			mesh__stream_local_reply(st, 404, "no route\n");
-			return 0;
+			return;
 		}
 		st->route = rt;
 		if (st->upgrade && rt->rule && rt->rule->kind == MESH_KIND_ROUTE_RULE &&
@@ -421,7 +609,7 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 			/* v1alpha2 rules allowed upgrades only with websocketUpgrade */
 			st->keep_alive = false;
 			mesh__stream_local_reply(st, 403, "upgrade not allowed by the route\n");
-			return 0;
+			return;
 		}
 		if (rt->has_fault && rt->fault.abort_percent > 0 &&
 		    (rt->fault.abort_http_status || rt->fault.abort_grpc_status >= 0) &&
@@ -429,13 +617,14 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 			st->flags |= F_FI;
 			int status =
 				rt->fault.abort_http_status ? rt->fault.abort_http_status : 200;
+			st->grpc_abort = rt->fault.abort_grpc_status;
 			mesh__stream_local_reply(st, status, "fault filter abort\n");
-			return 0;
+			return;
 		}
 		if (rt->action == MESH_ACTION_DIRECT_RESPONSE) {
 			reply(st, rt->direct_status, NULL, 0,
 			      rt->direct_body ? rt->direct_body : "");
-			return 0;
+			return;
 		}
 		if (rt->action == MESH_ACTION_REDIRECT) {
 			char loc[2048];
@@ -447,14 +636,14 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 			         rt->redirect.uri && rq ? rq : "");
 			struct mesh__h1_header location = { "location", 8, loc, strlen(loc) };
 			reply(st, rt->redirect.code ? rt->redirect.code : 301, &location, 1, "");
-			return 0;
+			return;
 		}
 		size_t idx = mesh_route_pick(rt, rnd32(w));
 		st->cluster = mesh_route_destination(rt, idx, NULL);
 		if (!st->cluster) {
 			st->flags |= F_NR;
 			mesh__stream_local_reply(st, 503, "route has no destination\n");
-			return 0;
+			return;
 		}
 		if (mesh_balancer_acquire(st->ws->lb, st->cluster, MESH_CB_REQUESTS)) {
 			st->flags |= F_UO;
@@ -462,11 +651,11 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 			mesh__stream_local_reply(st, 503,
 			                         "upstream connect error or disconnect/reset "
 			                         "before headers. reset reason: overflow\n");
-			return 0;
+			return;
 		}
 		st->cb_request = true;
 		if (mesh__stream_pick(st))
-			return 0;
+			return;
 		if (rt->rewrite_authority)
 			up_authority = rt->rewrite_authority;
 		if (rt->rewrite_uri) {
@@ -474,6 +663,7 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 			up_path = newpath;
 		}
 	}
+	st->up_h2 = upstream_is_h2(st, lc);
 
 	/* the upstream request head */
 	struct mesh__h1_header out[MESH_H1_MAX_HEADERS_CAP + 8];
@@ -505,14 +695,24 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 	}
 	out[no++] = (struct mesh__h1_header){ "x-forwarded-proto", 17, "http", 4 };
 	int64_t body = h->body == MESH_H1_BODY_CLOSE ? MESH_H1_BODY_NONE : h->body;
-	st->req_chunked = body == MESH_H1_BODY_CHUNKED;
-	struct mesh__sb *sb = &w->sb;
-	mesh__sb_truncate(sb, 0);
-	if (mesh__h1_write_request_head(sb, h->method, h->method_len, up_path, strlen(up_path), out,
-	                                no, body, st->upgrade ? MESH_H1_W_UPGRADE : 0) ||
-	    !mesh__chain_append(&st->req, &w->pool, sb->buf, sb->len)) {
-		mesh__stream_local_reply(st, 400, "request head cannot be forwarded\n");
-		return 0;
+	st->mirror_chunked = body == MESH_H1_BODY_CHUNKED;
+	if (st->up_h2) {
+		/* the body goes as DATA frames, unframed in st->req */
+		if (build_h2_head(st, h, up_path, out, no)) {
+			mesh__stream_local_reply(st, 431, "request head too large\n");
+			return;
+		}
+	} else {
+		st->req_chunked = body == MESH_H1_BODY_CHUNKED;
+		struct mesh__sb *sb = &w->sb;
+		mesh__sb_truncate(sb, 0);
+		if (mesh__h1_write_request_head(sb, h->method, h->method_len, up_path,
+		                                strlen(up_path), out, no, body,
+		                                st->upgrade ? MESH_H1_W_UPGRADE : 0) ||
+		    !mesh__chain_append(&st->req, &w->pool, sb->buf, sb->len)) {
+			mesh__stream_local_reply(st, 400, "request head cannot be forwarded\n");
+			return;
+		}
 	}
 	if (rt && rt->nmirrors && !st->upgrade) {
 		start_mirrors(st, rt, h, out, no, up_path, body);
@@ -523,30 +723,46 @@ int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h)
 	st->idempotent = is_idempotent(h);
 	if (h->flags & MESH_H1_F_EXPECT_CONTINUE) {
 		/* as Envoy: the proxy answers 100 itself and sends the body on */
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		mesh__chain_append(&d->out, &w->pool, cont, sizeof(cont) - 1);
-		mesh__dconn_write(d);
+		if (st->sid) {
+			mesh__h2s_continue(st);
+		} else {
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+			mesh__chain_append(&d->out, &w->pool, cont, sizeof(cont) - 1);
+			mesh__dconn_write(d);
+		}
 	}
-	if (rt && rt->timeout_ms > 0) {
-		ev_timer_set(&st->timeout, rt->timeout_ms / 1000.0, 0);
+	/* grpc-timeout shortens the route's timeout (Istio sets Envoy's
+	 * max_grpc_timeout to the route timeout, 0 meaning no cap) */
+	int64_t timeout = rt ? rt->timeout_ms : 0;
+	if (grpc_timeout >= 0 && (timeout <= 0 || grpc_timeout < timeout))
+		timeout = grpc_timeout > 0 ? grpc_timeout : 1;
+	if (timeout > 0) {
+		ev_timer_set(&st->timeout, timeout / 1000.0, 0);
 		ev_timer_start(w->loop, &st->timeout);
 	}
 	if (rt && rt->has_fault && rt->fault.delay_ms > 0 && roll(w, rt->fault.delay_percent)) {
 		st->flags |= F_DI;
 		ev_timer_set(&st->delay, rt->fault.delay_ms / 1000.0, 0);
 		ev_timer_start(w->loop, &st->delay);
-		return 0;
+		return;
 	}
 	if (start_attempt(st))
 		mesh__stream_upstream_failed(st, F_UF);
-	return 0;
 }
 
 int mesh__stream_on_body(struct mesh__dconn *d, const char *data, size_t len)
 {
 	struct mesh__stream *st = d->st;
-	if (!st || st->resp_done)
+	if (!st)
+		return 0;
+	return mesh__stream_body(st, data, len);
+}
+
+int mesh__stream_body(struct mesh__stream *st, const char *data, size_t len)
+{
+	if (st->resp_done || st->finished)
 		return 0; /* a local reply was sent: the body is dropped */
+	struct mesh__dconn *d = st->d;
 	struct mesh__worker *w = d->w;
 	bool ok;
 	if (st->req_chunked) {
@@ -561,7 +777,7 @@ int mesh__stream_on_body(struct mesh__dconn *d, const char *data, size_t len)
 	if (!ok)
 		return -1;
 	if (st->nmirrors) {
-		if (st->req_chunked) {
+		if (st->mirror_chunked) {
 			char hdr[MESH_H1_CHUNK_HEADER_MAX];
 			size_t n = mesh__h1_chunk_header(hdr, len);
 			mirrors_body(st, hdr, n);
@@ -573,8 +789,13 @@ int mesh__stream_on_body(struct mesh__dconn *d, const char *data, size_t len)
 	}
 	if (st->req.bytes + st->req_dropped > MESH_RETRY_BUFFER)
 		st->retriable = false;
-	if (st->up)
-		mesh__upstream_write(st->up);
+	mesh__stream_send(st);
+	if (st->sid) {
+		/* HTTP/2: the window is given back as the backlog goes down */
+		if (st->finished || st->resp_done)
+			return 0;
+		return st->req.bytes - st->req_sent > MESH_H2_STREAM_HIGH ? 1 : 0;
+	}
 	if (d->st == st && st->req.bytes > st->req_sent + MESH_HIGH_WATER) {
 		/* the upstream is slower than the client: stop reading it */
 		ev_io_stop(w->loop, &d->rio);
@@ -589,27 +810,107 @@ int mesh__stream_on_end(struct mesh__dconn *d)
 	struct mesh__stream *st = d->st;
 	if (!st)
 		return 0;
-	struct mesh__worker *w = d->w;
+	return mesh__stream_end(st, NULL, 0);
+}
+
+/* Keep request trailers for an HTTP/2 upstream (they go after the body). */
+static void keep_req_trailers(struct mesh__stream *st, const struct mesh__h1_header *t, size_t n)
+{
+	struct mesh__worker *w = st->d->w;
+	struct mesh__block *b = mesh__block_get(&w->pool);
+	if (!b)
+		return;
+	struct mesh__hlist l;
+	mesh__hlist_init(&l, b->data, b->cap);
+	for (size_t i = 0; i < n; i++)
+		if (!mesh__h1_is_forbidden_trailer(t[i].name, t[i].name_len))
+			mesh__hlist_add(&l, t[i].name, t[i].name_len, t[i].value, t[i].value_len,
+			                true);
+	if (!l.n) {
+		mesh__block_put(&w->pool, b);
+		return;
+	}
+	st->req_trailers = b;
+	st->req_trailers_len = l.len;
+}
+
+int mesh__stream_end(struct mesh__stream *st, const struct mesh__h1_header *trailers, size_t n)
+{
+	if (st->finished)
+		return 0;
+	struct mesh__worker *w = st->d->w;
 	st->req_done = true;
 	if (st->resp_done) {
 		mesh__stream_finish(st);
 		return 0; /* the next pipelined request may follow at once */
 	}
 	if (st->req_chunked) {
-		mesh__chain_append(&st->req, &w->pool, "0\r\n\r\n", 5);
-		mirrors_body(st, "0\r\n\r\n", 5);
+		struct mesh__sb *sb = &w->sb;
+		mesh__sb_truncate(sb, 0);
+		struct mesh__h1_header keep[64];
+		size_t nk = 0;
+		for (size_t i = 0; i < n && nk < 64; i++)
+			if (!mesh__h1_is_forbidden_trailer(trailers[i].name, trailers[i].name_len))
+				keep[nk++] = trailers[i];
+		if (mesh__h1_write_last_chunk(sb, keep, nk))
+			mesh__h1_write_last_chunk(sb, NULL, 0);
+		mesh__chain_append(&st->req, &w->pool, sb->buf, sb->len);
+	} else if (st->up_h2 && n) {
+		keep_req_trailers(st, trailers, n);
 	}
+	if (st->mirror_chunked)
+		mirrors_body(st, "0\r\n\r\n", 5);
 	mirrors_end(st, true);
-	if (st->up)
-		mesh__upstream_write(st->up);
+	mesh__stream_send(st);
 	return 1; /* one request at a time: wait for this response */
+}
+
+/* Free request blocks already sent when no retry can need them. */
+static void drop_sent(struct mesh__stream *st, struct mesh__pool *pool)
+{
+	while (!st->retriable && st->req.head && st->req_sent >= st->req.head->len &&
+	       st->req.head != st->req.tail) {
+		struct mesh__block *b = st->req.head;
+		st->req_sent -= b->len;
+		st->req_dropped += b->len;
+		st->req.bytes -= b->len;
+		st->req.head = b->next;
+		mesh__block_put(pool, b);
+	}
+}
+
+void mesh__stream_req_sent(struct mesh__stream *st, size_t n)
+{
+	st->req_sent += n;
+	drop_sent(st, &st->d->w->pool);
+}
+
+void mesh__stream_req_progress(struct mesh__stream *st)
+{
+	if (st->sid) {
+		mesh__h2s_req_progress(st);
+		return;
+	}
+	struct mesh__dconn *d = st->d;
+	if (d->read_paused && !d->closed && st->req.bytes - st->req_sent < MESH_HIGH_WATER / 2) {
+		d->read_paused = false;
+		ev_io_start(d->w->loop, &d->rio);
+	}
+}
+
+void mesh__stream_resp_drained(struct mesh__stream *st)
+{
+	if (st->up)
+		mesh__upstream_resume(st->up);
+	else if (st->h2u)
+		mesh__h2up_resume(st);
 }
 
 /* ---- upstream outcomes ---- */
 
-/* One attempt: an upstream connection for the chosen endpoint, and the
- * route's per-try timeout. Returns 0, or -1 when no connection could be
- * started. */
+/* One attempt: an upstream connection (or HTTP/2 stream) for the chosen
+ * endpoint, and the route's per-try timeout. Returns 0, or -1 when no
+ * connection could be started. */
 static int start_attempt(struct mesh__stream *st)
 {
 	struct mesh__worker *w = st->d->w;
@@ -619,7 +920,8 @@ static int start_attempt(struct mesh__stream *st)
 		ev_timer_set(&st->per_try, rt->retry.per_try_timeout_ms / 1000.0, 0);
 		ev_timer_start(w->loop, &st->per_try);
 	}
-	return mesh__upstream_get(st);
+	st->up_sent = st->up_head_seen = false;
+	return st->up_h2 ? mesh__h2up_attach(st) : mesh__upstream_get(st);
 }
 
 static bool retry_allowed(struct mesh__stream *st, int status, unsigned flag)
@@ -672,10 +974,7 @@ static bool retry(struct mesh__stream *st, int outcome)
 
 void mesh__stream_upstream_failed(struct mesh__stream *st, unsigned flag)
 {
-	if (st->up) {
-		mesh__upstream_release(st->up, false);
-		st->up = NULL;
-	}
+	drop_upstream(st);
 	if (retry_allowed(st, 0, flag) && retry(st, MESH_OUTCOME_LOCAL_FAILURE))
 		return;
 	if (st->attempts && st->route && st->attempts >= st->route->retry.attempts)
@@ -683,7 +982,7 @@ void mesh__stream_upstream_failed(struct mesh__stream *st, unsigned flag)
 	st->flags |= flag;
 	if (st->resp_started) {
 		/* part of the response went out: all we can do is cut it */
-		mesh__dconn_close(st->d);
+		cut(st);
 		return;
 	}
 	mesh__stream_local_reply(st, 503,
@@ -697,10 +996,7 @@ bool mesh__stream_retry_status(struct mesh__stream *st, int status)
 {
 	if (!retry_allowed(st, status, 0))
 		return false;
-	if (st->up) {
-		mesh__upstream_release(st->up, false);
-		st->up = NULL;
-	}
+	drop_upstream(st);
 	return retry(st, outcome_of(status));
 }
 
@@ -709,6 +1005,8 @@ void mesh__stream_send(struct mesh__stream *st)
 {
 	if (st->up)
 		mesh__upstream_write(st->up);
+	else if (st->h2u)
+		mesh__h2up_send(st);
 }
 
 static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
@@ -717,12 +1015,9 @@ static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	struct mesh__worker *w = st->d->w;
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_TIMEOUT], 1);
 	st->flags |= F_UT;
-	if (st->up) {
-		mesh__upstream_release(st->up, false);
-		st->up = NULL;
-	}
+	drop_upstream(st);
 	if (st->resp_started) {
-		mesh__dconn_close(st->d);
+		cut(st);
 		return;
 	}
 	mesh__stream_local_reply(st, 504, "upstream request timeout\n");
@@ -745,10 +1040,7 @@ static void on_per_try(struct ev_loop *loop, ev_timer *t, int revents)
 	struct mesh__stream *st = t->data;
 	if (st->resp_started)
 		return; /* the answer is flowing: only the route timeout applies */
-	if (st->up) {
-		mesh__upstream_release(st->up, false);
-		st->up = NULL;
-	}
+	drop_upstream(st);
 	if (retry_allowed(st, 504, 0) && retry(st, MESH_OUTCOME_GATEWAY_ERROR))
 		return;
 	st->flags |= F_UT;
@@ -776,6 +1068,19 @@ int mesh__stream_response_head(struct mesh__stream *st, const struct mesh__h1_he
 		if (op->dir == MESH_HDR_RESPONSE && op->op != MESH_HDR_REMOVE && op->value)
 			out[no++] = (struct mesh__h1_header){ op->name, strlen(op->name), op->value,
 				                              strlen(op->value) };
+	}
+	if (st->sid) {
+		/* HTTP/2: no connection fields; the end of stream rides on the
+		 * HEADERS frame when no body (and no trailers) can follow */
+		bool eos = st->is_head || h->status == 204 || h->status == 304 ||
+		           (h->flags & MESH_H1_F_NO_BODY);
+		if (mesh__h2s_head(st, h->status, out, no, eos))
+			return -1;
+		st->status = h->status;
+		st->resp_started = true;
+		if (st->attempts && h->status >= 500)
+			st->flags |= F_URX;
+		return 0;
 	}
 	int64_t body = h->body;
 	unsigned wflags = 0;
@@ -810,6 +1115,8 @@ int mesh__stream_response_head(struct mesh__stream *st, const struct mesh__h1_he
 
 int mesh__stream_response_body(struct mesh__stream *st, const char *data, size_t len)
 {
+	if (st->sid)
+		return mesh__h2s_body(st, data, len);
 	struct mesh__dconn *d = st->d;
 	struct mesh__worker *w = d->w;
 	bool ok;
@@ -836,10 +1143,19 @@ void mesh__stream_response_end(struct mesh__stream *st, const struct mesh__h1_he
                                size_t n)
 {
 	struct mesh__dconn *d = st->d;
+	if (st->sid) {
+		st->resp_done = true;
+		mesh__h2s_end(st, trailers, n);
+		mesh__stream_finish(st);
+		return;
+	}
 	if (st->resp_chunked) {
 		struct mesh__sb *sb = &d->w->sb;
 		mesh__sb_truncate(sb, 0);
-		mesh__h1_write_last_chunk(sb, trailers, n);
+		if (mesh__h1_write_last_chunk(sb, trailers, n)) {
+			mesh__sb_truncate(sb, 0);
+			mesh__h1_write_last_chunk(sb, NULL, 0);
+		}
 		mesh__chain_append(&d->out, &d->w->pool, sb->buf, sb->len);
 	}
 	st->resp_done = true;
@@ -900,10 +1216,7 @@ void mesh__stream_upgrade(struct mesh__stream *st, struct mesh__upstream *u, con
  * upstream attempt and answer @status, closing the connection after. */
 void mesh__stream_bad_request(struct mesh__stream *st, int status, const char *why)
 {
-	if (st->up) {
-		mesh__upstream_release(st->up, false);
-		st->up = NULL;
-	}
+	drop_upstream(st);
 	ev_timer_stop(st->d->w->loop, &st->delay);
 	ev_timer_stop(st->d->w->loop, &st->per_try);
 	st->req_done = true; /* nothing more will be read */

@@ -1,6 +1,17 @@
 /*
  * stream.h - downstream connections, streams and upstream connections of
- * the HTTP/1 pipeline (conn.c, stream.c, upstream.c).
+ * the request pipeline (conn.c, h2conn.c, stream.c, upstream.c, h2up.c).
+ *
+ * A stream is one request/response exchange. It belongs to a downstream
+ * connection (st->d: the socket, the worker) and, within it, either to the
+ * connection's HTTP/1 parser (st->sid == 0: one stream at a time, d->st) or
+ * to its HTTP/2 session (st->sid > 0: many at once, d->h2). Both codecs
+ * build the same routing view (struct mesh__h1_head: method, path,
+ * authority, headers, body framing) and hand it to mesh__stream_start();
+ * the response goes back through the owner: stream.c writes HTTP/1 bytes
+ * itself, or calls the mesh__h2s_* functions of h2conn.c. Upstream, a
+ * stream uses an HTTP/1.1 connection of its own (st->up, upstream.c) or a
+ * stream of a shared HTTP/2 connection (st->h2u, h2up.c).
  */
 #ifndef MESH_SRC_ENGINE_STREAM_H
 #define MESH_SRC_ENGINE_STREAM_H
@@ -13,6 +24,17 @@
 #define MESH_HIGH_WATER (256 * 1024)
 /* request bytes kept so that a retry can send them again */
 #define MESH_RETRY_BUFFER (64 * 1024)
+/* HTTP/2: bytes buffered per stream and direction before its window is
+ * held back (request) or its upstream paused (response) */
+#define MESH_H2_STREAM_HIGH (64 * 1024)
+/* HTTP/2 flow-control windows we advertise: per stream, per connection */
+#define MESH_H2_STREAM_WINDOW (256 * 1024)
+#define MESH_H2_CONN_WINDOW (1024 * 1024)
+/* HTTP/2: frame bytes queued toward a socket before nghttp2 is told to wait */
+#define MESH_H2_OUT_HIGH (128 * 1024)
+
+struct mesh__h2conn;
+struct mesh__h2up;
 
 struct mesh__dconn {
 	struct mesh__worker *w;
@@ -30,6 +52,7 @@ struct mesh__dconn {
 	bool in_parse;
 	bool closed;
 	bool timer_is_idle; /* the timer is the idle one, not the header one */
+	struct mesh__h2conn *h2; /* set once the client spoke HTTP/2 (h2conn.c) */
 	unsigned requests;
 	int64_t head_started_ms; /* first byte of the current request head */
 };
@@ -69,6 +92,35 @@ struct mesh__stream {
 	unsigned attempts;
 	int64_t start_ms;
 	ev_timer timeout, delay, per_try;
+	bool grpc;           /* content-type application/grpc* */
+	bool mirror_chunked; /* the body goes to mirrors chunked */
+	int grpc_abort;      /* gRPC status of a fault abort, -1 none */
+
+	/* HTTP/2 downstream (h2conn.c); sid 0: the stream is HTTP/1's */
+	int32_t sid;
+	struct mesh__stream *h2prev, *h2next; /* the session's streams */
+	struct mesh__chain resp;              /* response bytes for DATA frames */
+	struct mesh__block *resp_trailers;    /* struct mesh__hlist records */
+	size_t resp_trailers_len;
+	uint32_t rx_pending; /* request DATA not yet given back to the window */
+	bool finished;       /* the books are done; nghttp2 still holds it */
+	bool h2_closed;      /* nghttp2 closed the stream */
+	bool eos_sent;       /* the response's end is handed to nghttp2 */
+	bool resp_paused;    /* the upstream waits for resp to drain */
+
+	/* HTTP/2 upstream (h2up.c) */
+	bool up_h2; /* the upstream speaks HTTP/2 */
+	struct mesh__h2up *h2u;
+	struct mesh__stream *uprev, *unext; /* the connection's streams */
+	int32_t up_sid;
+	uint32_t up_pending; /* response DATA not yet given back to the window */
+	bool up_sent;        /* the request's HEADERS went out */
+	bool up_head_seen;   /* a final response head arrived */
+	struct mesh__block *uphead; /* the request head, mesh__hlist records */
+	size_t uphead_len;
+	unsigned uphead_n;
+	struct mesh__block *req_trailers; /* request trailers, mesh__hlist records */
+	size_t req_trailers_len;
 };
 
 struct mesh__upstream {
@@ -82,13 +134,35 @@ struct mesh__upstream {
 	struct mesh__block *in;
 	struct mesh__h1_parser parser;
 	bool connected, keep_alive, in_parse, got_bytes, interim;
+	bool paused; /* a response callback paused the parser: bytes may wait in in */
 	int64_t idle_since;
 };
 
 /* stream.c */
+/* HTTP/1 parser callbacks of a downstream connection */
 int mesh__stream_on_head(struct mesh__dconn *d, const struct mesh__h1_head *h);
 int mesh__stream_on_body(struct mesh__dconn *d, const char *data, size_t len);
 int mesh__stream_on_end(struct mesh__dconn *d);
+/* The codec-neutral request side: a new stream of @d (HTTP/2: @sid > 0),
+ * its head (valid during the call), body bytes (> 0: hold the client back
+ * until mesh__stream_req_progress says so), and its end with optional
+ * trailers. */
+struct mesh__stream *mesh__stream_new(struct mesh__dconn *d, int32_t sid);
+void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h);
+/* A request refused before routing (HTTP/2 header list too large). */
+void mesh__stream_reject(struct mesh__stream *st, int status, const char *why);
+int mesh__stream_body(struct mesh__stream *st, const char *data, size_t len);
+int mesh__stream_end(struct mesh__stream *st, const struct mesh__h1_header *trailers, size_t n);
+/* Give a stream object back to the worker's free list. */
+void mesh__stream_free(struct mesh__stream *st);
+/* Request bytes moved upstream: free what no retry needs, and let the
+ * client send more when the backlog is low. */
+void mesh__stream_req_sent(struct mesh__stream *st, size_t n);
+void mesh__stream_req_progress(struct mesh__stream *st);
+/* The client took response bytes: a paused upstream may go on. */
+void mesh__stream_resp_drained(struct mesh__stream *st);
+/* Push what the response side has queued toward the client. */
+void mesh__stream_flush(struct mesh__stream *st);
 void mesh__stream_local_reply(struct mesh__stream *st, int status, const char *body);
 void mesh__stream_bad_request(struct mesh__stream *st, int status, const char *why);
 void mesh__stream_finish(struct mesh__stream *st);
@@ -131,5 +205,46 @@ int mesh__upstream_detach(struct mesh__upstream *u);
 int mesh__upstream_get(struct mesh__stream *st);
 void mesh__upstream_write(struct mesh__upstream *u);
 void mesh__upstream_release(struct mesh__upstream *u, bool reuse);
+/* The client drained: read (and parse what waits) again. */
+void mesh__upstream_resume(struct mesh__upstream *u);
+
+/* h2conn.c: the HTTP/2 side of a downstream connection */
+/* d->in starts with the client preface: the connection is HTTP/2 now. */
+void mesh__h2conn_start(struct mesh__dconn *d);
+void mesh__h2conn_on_read(struct mesh__dconn *d);
+void mesh__h2conn_on_write(struct mesh__dconn *d);
+void mesh__h2conn_on_timer(struct mesh__dconn *d);
+/* mesh__dconn_close asks first: true when the close must wait for an
+ * nghttp2 call in progress to return. */
+bool mesh__h2conn_close_deferred(struct mesh__dconn *d);
+/* Tear the session down (streams aborted); mesh__dconn_close does the rest. */
+void mesh__h2conn_free(struct mesh__dconn *d);
+/* Drain: GOAWAY, in-flight streams finish, then the connection closes. */
+void mesh__h2conn_drain(struct mesh__dconn *d);
+/* Stream operations, for stream.c. Nothing here writes to the socket at
+ * once: output is flushed from the event loop (so no callback ever sees a
+ * stream or a connection freed under it). */
+int mesh__h2s_head(struct mesh__stream *st, int status, const struct mesh__h1_header *h, size_t n,
+                   bool eos);
+int mesh__h2s_body(struct mesh__stream *st, const char *data, size_t len);
+void mesh__h2s_end(struct mesh__stream *st, const struct mesh__h1_header *trailers, size_t n);
+void mesh__h2s_reset(struct mesh__stream *st, uint32_t error_code);
+void mesh__h2s_continue(struct mesh__stream *st);
+/* The pipeline is done with @st (books kept): freed once nghttp2 is too. */
+void mesh__h2s_done(struct mesh__stream *st);
+/* The request backlog went down: give flow-control window back. */
+void mesh__h2s_req_progress(struct mesh__stream *st);
+void mesh__h2s_kick(struct mesh__stream *st);
+
+/* h2up.c: HTTP/2 upstream connections, one per endpoint per worker,
+ * streams multiplexed (nghttp2 queues beyond the server's
+ * SETTINGS_MAX_CONCURRENT_STREAMS) */
+int mesh__h2up_attach(struct mesh__stream *st);
+/* The stream leaves its upstream stream; @cancel: reset it (RST_STREAM). */
+void mesh__h2up_detach(struct mesh__stream *st, bool cancel);
+/* More request bytes (or their end) are in st->req. */
+void mesh__h2up_send(struct mesh__stream *st);
+/* The client drained: give the upstream its window back. */
+void mesh__h2up_resume(struct mesh__stream *st);
 
 #endif

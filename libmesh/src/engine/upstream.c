@@ -175,20 +175,6 @@ int mesh__upstream_get(struct mesh__stream *st)
 	return 0;
 }
 
-/* Free request blocks already sent when no retry can need them. */
-static void drop_sent(struct mesh__stream *st, struct mesh__pool *pool)
-{
-	while (!st->retriable && st->req.head && st->req_sent >= st->req.head->len &&
-	       st->req.head != st->req.tail) {
-		struct mesh__block *b = st->req.head;
-		st->req_sent -= b->len;
-		st->req_dropped += b->len;
-		st->req.bytes -= b->len;
-		st->req.head = b->next;
-		mesh__block_put(pool, b);
-	}
-}
-
 void mesh__upstream_write(struct mesh__upstream *u)
 {
 	struct mesh__worker *w = u->w;
@@ -218,17 +204,24 @@ void mesh__upstream_write(struct mesh__upstream *u)
 			mesh__stream_upstream_failed(st, F_UC);
 			return;
 		}
-		st->req_sent += (size_t)r;
-		drop_sent(st, &w->pool);
+		mesh__stream_req_sent(st, (size_t)r);
 	}
 	ev_io_stop(w->loop, &u->wio);
-	ev_io_start(w->loop, &u->rio);
+	if (!u->paused)
+		ev_io_start(w->loop, &u->rio);
 	/* the client may have been paused for us */
-	struct mesh__dconn *d = st->d;
-	if (d->read_paused && !d->closed && st->req.bytes - st->req_sent < MESH_HIGH_WATER / 2) {
-		d->read_paused = false;
-		ev_io_start(w->loop, &d->rio);
-	}
+	mesh__stream_req_progress(st);
+}
+
+void mesh__upstream_resume(struct mesh__upstream *u)
+{
+	if (u->fd < 0)
+		return;
+	ev_io_start(u->w->loop, &u->rio);
+	/* bytes (or a message end) may wait behind the pause: parse them
+	 * from the loop, not from inside the client's write path */
+	if (u->paused)
+		ev_feed_event(u->w->loop, &u->rio, EV_READ);
 }
 
 /* ---- response parsing ---- */
@@ -256,7 +249,8 @@ static int cb_body(void *ud, const char *data, size_t len)
 		return -1;
 	int rc = mesh__stream_response_body(u->st, data, len);
 	if (rc > 0) {
-		ev_io_stop(u->w->loop, &u->rio); /* resumed by the client's write */
+		ev_io_stop(u->w->loop, &u->rio); /* resumed when the client drains */
+		u->paused = true;
 		return 1;
 	}
 	return rc;
@@ -320,6 +314,61 @@ static void failed(struct mesh__upstream *u, unsigned flag)
 		mesh__upstream_release(u, false);
 }
 
+/* Parse what u->in holds (after a pause, possibly nothing: a message end
+ * may be due) and act on the outcome. */
+static void parse_in(struct mesh__upstream *u)
+{
+	struct mesh__block *b = u->in;
+	u->paused = false;
+	u->in_parse = true;
+	long n = mesh__h1_parse(&u->parser, b ? b->data + b->off : "", b ? b->len : 0, &callbacks,
+	                        u);
+	u->in_parse = false;
+	if (u->fd < 0) {
+		mesh__free(u); /* released during the callbacks */
+		return;
+	}
+	if (n < 0) {
+		if (u->st) {
+			u->st->flags |= F_UPE;
+			if (!u->st->resp_started) {
+				struct mesh__stream *st = u->st;
+				mesh__upstream_release(u, false);
+				mesh__stream_local_reply(st, 502,
+				                         "upstream sent an invalid response\n");
+				return;
+			}
+			failed(u, F_UPE);
+		} else {
+			destroy(u);
+		}
+		return;
+	}
+	if (b) {
+		b->off += (size_t)n;
+		b->len -= (size_t)n;
+	}
+	if (u->st && u->st->upgrade && u->st->status == 101) {
+		struct mesh__stream *st = u->st;
+		char early[MESH_BLOCK_SIZE];
+		size_t n_early = b ? b->len : 0;
+		if (n_early)
+			memcpy(early, b->data + b->off, n_early);
+		mesh__stream_upgrade(st, u, early, n_early);
+		return;
+	}
+	if (!u->st) {
+		/* the response ended: back to the pool or closed */
+		mesh__upstream_release(u, true);
+		return;
+	}
+	if (b && b->len == 0)
+		b->off = 0;
+	/* stream what arrived: a head or a chunk must not wait for the next
+	 * read (time to first byte, server-sent events, gRPC streams) */
+	mesh__stream_flush(u->st);
+}
+
 static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct mesh__upstream *u = io->data;
@@ -328,6 +377,11 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 		/* an idle pooled connection became readable: closed (or junk) */
 		idle_remove(u);
 		destroy(u);
+		return;
+	}
+	if (u->paused) {
+		/* resumed after a pause: what waits in the buffer goes first */
+		parse_in(u);
 		return;
 	}
 	if (!u->in && !(u->in = mesh__block_get(&w->pool))) {
@@ -351,64 +405,22 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 		failed(u, F_UC);
 		return;
 	}
-	u->in_parse = true;
 	if (r == 0) {
-		int rc = mesh__h1_parse_eof(&u->parser, &callbacks, u);
+		u->in_parse = true;
+		mesh__h1_parse_eof(&u->parser, &callbacks, u);
 		u->in_parse = false;
 		if (u->fd < 0) {
 			mesh__free(u);
 			return;
 		}
 		if (u->st)
-			failed(u, rc ? F_UC : F_UC);
+			failed(u, F_UC);
 		else
 			destroy(u);
 		return;
 	}
 	b->len += (size_t)r;
-	long n = mesh__h1_parse(&u->parser, b->data + b->off, b->len, &callbacks, u);
-	u->in_parse = false;
-	if (u->fd < 0) {
-		mesh__free(u); /* released during the callbacks */
-		return;
-	}
-	if (n < 0) {
-		if (u->st) {
-			u->st->flags |= F_UPE;
-			if (!u->st->resp_started) {
-				struct mesh__stream *st = u->st;
-				mesh__upstream_release(u, false);
-				mesh__stream_local_reply(st, 502,
-				                         "upstream sent an invalid response\n");
-				return;
-			}
-			failed(u, F_UPE);
-		} else {
-			destroy(u);
-		}
-		return;
-	}
-	b->off += (size_t)n;
-	b->len -= (size_t)n;
-	if (u->st && u->st->upgrade && u->st->status == 101) {
-		struct mesh__stream *st = u->st;
-		char early[MESH_BLOCK_SIZE];
-		size_t n_early = b->len;
-		memcpy(early, b->data + b->off, n_early);
-		mesh__stream_upgrade(st, u, early, n_early);
-		return;
-	}
-	if (!u->st) {
-		/* the response ended: back to the pool or closed */
-		mesh__upstream_release(u, true);
-		return;
-	}
-	if (b->len == 0) {
-		b->off = 0;
-	}
-	/* stream what arrived: a head or a chunk must not wait for the next
-	 * read (time to first byte, server-sent events, gRPC streams) */
-	mesh__dconn_write(u->st->d);
+	parse_in(u);
 }
 
 static void on_write(struct ev_loop *loop, ev_io *io, int revents)

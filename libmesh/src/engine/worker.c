@@ -144,6 +144,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 		stop_listeners(w, false);
 		mesh__dconns_close_all(w);
 		mesh__upstreams_close_idle(w);
+		mesh__h2ups_close_all(w);
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}
@@ -152,6 +153,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 		stop_listeners(w, true);
 		mesh__dconns_drain(w);
 		mesh__upstreams_close_idle(w);
+		mesh__h2ups_close_idle(w);
 	}
 	refresh(w);
 }

@@ -8,7 +8,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-
 static bool looks_like_pem(const char *data, size_t len)
 {
 	/* PEM may be preceded by text (openssl x509 -text output); DER starts
@@ -16,7 +15,7 @@ static bool looks_like_pem(const char *data, size_t len)
 	return len > 0 && (unsigned char)data[0] != 0x30;
 }
 
-int mesh__x509_parse_all(const char *data, size_t len, const char *name, STACK_OF(X509) **out,
+int mesh__x509_parse_all(const char *data, size_t len, const char *name, STACK_OF(X509) * *out,
                          mesh_diag *diag)
 {
 	const char *pre = name ? "" : "certificate: ";
@@ -250,11 +249,11 @@ static bool bundle_has(const mesh_bundle *b, X509 *x)
 }
 
 static int bundle_add_(mesh_bundle *b, const char *data, size_t len, const char *name,
-                             mesh_diag *diag)
+                       mesh_diag *diag)
 {
 	if (!b || !data)
 		return MESH_EINVAL;
-	STACK_OF(X509) *sk;
+	STACK_OF(X509) * sk;
 	int rc = mesh__x509_parse_all(data, len, name, &sk, diag);
 	if (rc)
 		return rc;
@@ -292,7 +291,12 @@ static int bundle_add_(mesh_bundle *b, const char *data, size_t len, const char 
 			rc = mesh__ossl_fail(diag, "adding a root to the bundle");
 			goto out;
 		}
-		if (!X509_up_ref(x) || !sk_X509_push(b->certs, x)) {
+		if (!X509_up_ref(x)) {
+			rc = mesh__ossl_fail(diag, "adding a root to the bundle");
+			goto out;
+		}
+		if (!sk_X509_push(b->certs, x)) {
+			X509_free(x);
 			rc = mesh__ossl_fail(diag, "adding a root to the bundle");
 			goto out;
 		}

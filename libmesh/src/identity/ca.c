@@ -11,7 +11,6 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-
 int64_t mesh__now(void)
 {
 	return (int64_t)time(NULL);
@@ -113,11 +112,11 @@ static int set_name(X509 *x, const char *o, const char *cn, bool subject)
 	int rc = -1;
 	if (!n)
 		return -1;
-	if (o && !X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1,
-	                                     -1, 0))
+	if (o &&
+	    !X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0))
 		goto out;
-	if (cn && !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	                                      (const unsigned char *)cn, -1, -1, 0))
+	if (cn && !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+	                                      -1, 0))
 		goto out;
 	if (subject ? X509_set_subject_name(x, n) : X509_set_issuer_name(x, n))
 		rc = 0;
@@ -214,7 +213,7 @@ static bool self_signed(X509 *x)
 
 /* Take ownership of @cert, @key, @issuers and @bundle (NULL: a bundle of
  * the top certificate), whatever happens. */
-static int ca_assemble(const char *td, X509 *cert, EVP_PKEY *key, STACK_OF(X509) *issuers,
+static int ca_assemble(const char *td, X509 *cert, EVP_PKEY *key, STACK_OF(X509) * issuers,
                        mesh_bundle *bundle, mesh_ca **out, mesh_diag *diag)
 {
 	int rc = MESH_ENOMEM;
@@ -299,15 +298,14 @@ static int64_t clamp_to_ca(const mesh_ca *ca, int64_t now, int64_t ttl, const ch
 		mesh__diag_add(diag, MESH_SEV_WARNING, NULL, NULL, 0, 0, NULL,
 		               "the %s requested lifetime (%lld%s) goes past the CA certificate's "
 		               "end; it is cut to end with it at %s",
-		               what, (long long)(ttl % 3600 ? ttl : ttl / 3600), ttl % 3600 ? "s" : "h",
-		               mesh__fmt_time(ca->not_after, b1));
+		               what, (long long)(ttl % 3600 ? ttl : ttl / 3600),
+		               ttl % 3600 ? "s" : "h", mesh__fmt_time(ca->not_after, b1));
 		na = ca->not_after;
 	}
 	return na;
 }
 
-static int ca_new_root_(mesh_ca **out, const char *td, int key_type, int64_t ttl,
-                              mesh_diag *diag)
+static int ca_new_root_(mesh_ca **out, const char *td, int key_type, int64_t ttl, mesh_diag *diag)
 {
 	if (!out || !td)
 		return MESH_EINVAL;
@@ -382,8 +380,8 @@ static int bundle_copy(const mesh_bundle *src, mesh_bundle **out, mesh_diag *dia
 	return rc;
 }
 
-static int ca_new_intermediate_(mesh_ca **out, const mesh_ca *parent, int key_type,
-                                      int64_t ttl, mesh_diag *diag)
+static int ca_new_intermediate_(mesh_ca **out, const mesh_ca *parent, int key_type, int64_t ttl,
+                                mesh_diag *diag)
 {
 	if (!out || !parent)
 		return MESH_EINVAL;
@@ -427,14 +425,12 @@ static int ca_new_intermediate_(mesh_ca **out, const mesh_ca *parent, int key_ty
 	if ((rc = mesh__x509_build(key, parent->cert, parent->key, &spec, &cert, diag)))
 		goto fail;
 	rc = MESH_ENOMEM;
-	if (!X509_up_ref(parent->cert) || !sk_X509_push(issuers, parent->cert)) {
-		ERR_clear_error();
-		goto fail;
-	}
-	for (int i = 0; i < sk_X509_num(parent->issuers); i++) {
-		X509 *x = sk_X509_value(parent->issuers, i);
-		if (!X509_up_ref(x) || !sk_X509_push(issuers, x)) {
-			ERR_clear_error();
+	for (int i = -1; i < sk_X509_num(parent->issuers); i++) {
+		X509 *x = i < 0 ? parent->cert : sk_X509_value(parent->issuers, i);
+		if (!X509_up_ref(x))
+			goto fail;
+		if (!sk_X509_push(issuers, x)) {
+			X509_free(x); /* drop the reference just taken */
 			goto fail;
 		}
 	}
@@ -459,7 +455,7 @@ MESH_API int mesh_ca_new_intermediate(mesh_ca **out, const mesh_ca *parent, int 
 }
 
 /* Does @ca->cert chain to the bundle, now? */
-static int ca_verify_chain(X509 *cert, STACK_OF(X509) *issuers, const mesh_bundle *b,
+static int ca_verify_chain(X509 *cert, STACK_OF(X509) * issuers, const mesh_bundle *b,
                            const char *name, mesh_diag *diag)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -530,7 +526,8 @@ static int ca_load(mesh_ca **out, const char *chain, size_t chain_len, const cha
 	} else {
 		learned = mesh__ca_cert_trust_domain(cert);
 		if (!learned && sk_X509_num(sk))
-			learned = mesh__ca_cert_trust_domain(sk_X509_value(sk, sk_X509_num(sk) - 1));
+			learned =
+				mesh__ca_cert_trust_domain(sk_X509_value(sk, sk_X509_num(sk) - 1));
 		if (!learned) {
 			mesh__diag_add(diag, MESH_SEV_ERROR, NULL, chain_name, 0, 0, NULL,
 			               "cannot tell the trust domain: neither the CA certificate "
@@ -547,8 +544,8 @@ static int ca_load(mesh_ca **out, const char *chain, size_t chain_len, const cha
 	} else {
 		struct mesh__sb t;
 		mesh__sb_init(&t);
-		rc = mesh__x509_pem_append(&t, sk_X509_num(sk) ? sk_X509_value(sk, sk_X509_num(sk) - 1)
-		                                               : cert);
+		rc = mesh__x509_pem_append(
+			&t, sk_X509_num(sk) ? sk_X509_value(sk, sk_X509_num(sk) - 1) : cert);
 		if (!rc)
 			rc = mesh_bundle_add(b, t.buf, t.len, chain_name, diag);
 		mesh__sb_fini(&t);
@@ -570,8 +567,8 @@ out:
 }
 
 static int ca_load_(mesh_ca **out, const char *chain, size_t chain_len, const char *key,
-                          size_t key_len, const char *bundle, size_t bundle_len, const char *td,
-                          mesh_diag *diag)
+                    size_t key_len, const char *bundle, size_t bundle_len, const char *td,
+                    mesh_diag *diag)
 {
 	if (!out || !chain || !key)
 		return MESH_EINVAL;
@@ -665,8 +662,8 @@ static int ca_load_dir_(mesh_ca **out, const char *dir, const char *td, mesh_dia
 	struct stat st;
 	int e = stat(dir, &st) != 0 ? errno : 0;
 	if (e || !S_ISDIR(st.st_mode)) {
-		mesh__diag_add(diag, MESH_SEV_ERROR, NULL, dir, 0, 0, NULL, "not a CA directory: %s",
-		               e ? strerror(e) : "not a directory");
+		mesh__diag_add(diag, MESH_SEV_ERROR, NULL, dir, 0, 0, NULL,
+		               "not a CA directory: %s", e ? strerror(e) : "not a directory");
 		return MESH_ENOTFOUND;
 	}
 	struct dir_files f;
@@ -837,7 +834,8 @@ int mesh__ca_sign_svid(const mesh_ca *ca, EVP_PKEY *pub, const char *id, int64_t
 	if (ca->not_after <= now) {
 		char b[32];
 		mesh__diag_add(diag, MESH_SEV_ERROR, NULL, NULL, 0, 0, NULL,
-		               "the CA certificate expired at %s", mesh__fmt_time(ca->not_after, b));
+		               "the CA certificate expired at %s",
+		               mesh__fmt_time(ca->not_after, b));
 		return MESH_EINVAL;
 	}
 	const char *uris[] = { id };
@@ -867,7 +865,7 @@ int mesh__ca_sign_svid(const mesh_ca *ca, EVP_PKEY *pub, const char *id, int64_t
 }
 
 static int ca_issue_(const mesh_ca *ca, const char *spiffe_id, int key_type, int64_t ttl,
-                           char **cert_pem, char **key_pem, mesh_diag *diag)
+                     char **cert_pem, char **key_pem, mesh_diag *diag)
 {
 	if (!ca || !spiffe_id || !cert_pem || !key_pem)
 		return MESH_EINVAL;

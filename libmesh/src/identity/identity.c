@@ -14,7 +14,6 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-
 MESH_API const char *mesh_svid_status_name(int status)
 {
 	static const char *const names[] = {
@@ -73,8 +72,7 @@ MESH_API int mesh_key_type_from_name(const char *name)
 
 static bool td_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-	       c == '.';
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 }
 
 static bool path_char(char c)
@@ -201,7 +199,8 @@ MESH_API int mesh_spiffe_id_build(char **out, const char *td, const char *ns, co
 		return MESH_EINVAL;
 	*out = NULL;
 	int rc;
-	if ((rc = mesh_trust_domain_check(td, diag)) || (rc = segment_check("namespace", ns, diag)) ||
+	if ((rc = mesh_trust_domain_check(td, diag)) ||
+	    (rc = segment_check("namespace", ns, diag)) ||
 	    (rc = segment_check("service account", sa, diag)))
 		return rc;
 	struct mesh__sb sb;
@@ -318,7 +317,7 @@ static int cert_parse_(mesh_cert **out, const char *data, size_t len, mesh_diag 
 	if (!out || !data)
 		return MESH_EINVAL;
 	*out = NULL;
-	STACK_OF(X509) *sk;
+	STACK_OF(X509) * sk;
 	int rc = mesh__x509_parse_all(data, len, NULL, &sk, diag);
 	if (rc)
 		return rc == MESH_ELIMIT ? MESH_EINVAL : rc;
@@ -489,8 +488,8 @@ MESH_API int mesh_identity_read_file(const char *path, char **out, size_t *len, 
 	return 0;
 }
 
-MESH_API int mesh_identity_write_file(const char *path, const char *data, size_t len,
-                                      int secret, mesh_diag *diag)
+MESH_API int mesh_identity_write_file(const char *path, const char *data, size_t len, int secret,
+                                      mesh_diag *diag)
 {
 	if (!path || (!data && len))
 		return MESH_EINVAL;

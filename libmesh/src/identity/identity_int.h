@@ -21,16 +21,16 @@
 #include "../core/core.h"
 
 /* Upper bounds that keep hostile input cheap. */
-#define MESH__BUNDLE_MAX 64           /* roots in one bundle */
-#define MESH__CHAIN_MAX 16            /* certificates in one presented chain */
-#define MESH__FILE_MAX (1024 * 1024)  /* bytes of one PEM file */
+#define MESH__BUNDLE_MAX 64          /* roots in one bundle */
+#define MESH__CHAIN_MAX 16           /* certificates in one presented chain */
+#define MESH__FILE_MAX (1024 * 1024) /* bytes of one PEM file */
 #define MESH__TTL_MAX ((int64_t)100 * 365 * 24 * 3600)
 #define MESH__TRUST_DOMAIN_MAX 255
 #define MESH__SPIFFE_ID_MAX 2048
 
 struct mesh_bundle {
 	char *td; /* NULL while unknown */
-	STACK_OF(X509) *certs;
+	STACK_OF(X509) * certs;
 	X509_STORE *store; /* the same certificates, PARTIAL_CHAIN set */
 };
 
@@ -38,13 +38,14 @@ struct mesh_ca {
 	char *td;
 	X509 *cert;
 	EVP_PKEY *key;
-	STACK_OF(X509) *issuers; /* above cert, up to the root (root last); empty for a root */
+	STACK_OF(X509) * issuers; /* above cert, up to the root (root last); empty for a root */
 	mesh_bundle *bundle;
 	bool is_root;
 	int64_t not_after;
-	char *cert_pem;   /* cert */
-	char *chain_pem;  /* cert + issuers */
-	char *issue_pem;  /* cert + issuers minus self-signed ones: appended to SVIDs ("" for a root) */
+	char *cert_pem;  /* cert */
+	char *chain_pem; /* cert + issuers */
+	char *issue_pem; /* cert + issuers minus self-signed ones: appended to SVIDs ("" for a root)
+	                  */
 };
 
 struct mesh_cert {
@@ -65,14 +66,14 @@ struct mesh__x509_spec {
 	const char *subject_o, *subject_cn; /* NULL both: empty subject */
 	const char *const *uris;            /* URI SANs */
 	size_t nuris;
-	const char *dns;                    /* one DNS SAN, or NULL */
+	const char *dns; /* one DNS SAN, or NULL */
 	bool san_critical;
-	bool ca;                            /* basicConstraints CA:TRUE / CA:FALSE */
-	int pathlen;                        /* < 0: none (only with ca) */
-	const char *key_usage;              /* "digitalSignature,keyEncipherment"; NULL: none */
-	bool eku;                           /* serverAuth, clientAuth */
-	bool ski;                           /* subject key identifier */
-	int64_t not_before, not_after;      /* Unix seconds */
+	bool ca;                       /* basicConstraints CA:TRUE / CA:FALSE */
+	int pathlen;                   /* < 0: none (only with ca) */
+	const char *key_usage;         /* "digitalSignature,keyEncipherment"; NULL: none */
+	bool eku;                      /* serverAuth, clientAuth */
+	bool ski;                      /* subject key identifier */
+	int64_t not_before, not_after; /* Unix seconds */
 };
 
 /* Crypto helpers (ca.c). Each returns 0 or a negative MESH_E* code and, on
@@ -90,7 +91,7 @@ const char *mesh__fmt_time(int64_t t, char buf[32]);
 
 /* PEM/DER codecs (bundle.c). */
 /* Every certificate in @data (concatenated PEM, or one DER certificate). */
-int mesh__x509_parse_all(const char *data, size_t len, const char *name, STACK_OF(X509) **out,
+int mesh__x509_parse_all(const char *data, size_t len, const char *name, STACK_OF(X509) * *out,
                          mesh_diag *diag);
 int mesh__pkey_parse(const char *data, size_t len, const char *name, EVP_PKEY **out,
                      mesh_diag *diag);
@@ -115,7 +116,7 @@ int mesh__x509_uris(X509 *x, size_t *count, char **first, size_t *first_len);
  * from its verify callback with the peer's chain). @chain may be NULL.
  * *id_out (optional) receives the SPIFFE ID when valid (mesh__free()).
  */
-int mesh__svid_verify_x509(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) *chain, int64_t now,
+int mesh__svid_verify_x509(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) * chain, int64_t now,
                            int *status, char **id_out, mesh_diag *diag);
 
 #endif

@@ -9,7 +9,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-
 static int reject(int *status, int st, mesh_diag *diag, const char *fmt, ...) MESH_PRINTF(4, 5);
 
 static int reject(int *status, int st, mesh_diag *diag, const char *fmt, ...)
@@ -24,8 +23,7 @@ static int reject(int *status, int st, mesh_diag *diag, const char *fmt, ...)
 }
 
 /* The leaf rules, before any chain work: cheap, and the most precise. */
-static int check_leaf(const mesh_bundle *b, X509 *leaf, int *status, char **id_out,
-                      mesh_diag *diag)
+static int check_leaf(const mesh_bundle *b, X509 *leaf, int *status, char **id_out, mesh_diag *diag)
 {
 	size_t n, ulen = 0;
 	char *uri = NULL;
@@ -117,7 +115,7 @@ static const char *depth_name(int depth, int chain_len)
 	return depth == chain_len - 1 ? "root" : "intermediate";
 }
 
-static int check_chain(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) *chain, int64_t now,
+static int check_chain(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) * chain, int64_t now,
                        int *status, mesh_diag *diag)
 {
 	if (chain && sk_X509_num(chain) > MESH__CHAIN_MAX)
@@ -157,13 +155,15 @@ static int check_chain(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) *chain, 
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 		rc = reject(status, MESH_SVID_EEXPIRED, diag, "the %s%s%s expired at %s", what,
 		            who ? " " : "", who ? who : "",
-		            mesh__fmt_time(at ? mesh__asn1_time_unix(X509_get0_notAfter(at)) : 0, when));
+		            mesh__fmt_time(at ? mesh__asn1_time_unix(X509_get0_notAfter(at)) : 0,
+		                           when));
 		break;
 	case X509_V_ERR_CERT_NOT_YET_VALID:
 		rc = reject(status, MESH_SVID_ENOT_YET_VALID, diag,
 		            "the %s%s%s is not valid before %s", what, who ? " " : "",
 		            who ? who : "",
-		            mesh__fmt_time(at ? mesh__asn1_time_unix(X509_get0_notBefore(at)) : 0, when));
+		            mesh__fmt_time(at ? mesh__asn1_time_unix(X509_get0_notBefore(at)) : 0,
+		                           when));
 		break;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -193,7 +193,7 @@ out:
 	return rc;
 }
 
-int mesh__svid_verify_x509(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) *chain, int64_t now,
+int mesh__svid_verify_x509(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) * chain, int64_t now,
                            int *status, char **id_out, mesh_diag *diag)
 {
 	if (status)
@@ -215,13 +215,13 @@ int mesh__svid_verify_x509(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) *cha
 }
 
 static int svid_verify_(const mesh_bundle *b, const char *data, size_t len, int64_t now,
-                              int *status, mesh_diag *diag)
+                        int *status, mesh_diag *diag)
 {
 	if (status)
 		*status = MESH_SVID_VALID;
 	if (!b || !data)
 		return MESH_EINVAL;
-	STACK_OF(X509) *sk;
+	STACK_OF(X509) * sk;
 	int rc = mesh__x509_parse_all(data, len, NULL, &sk, diag);
 	if (rc == MESH_ENOMEM)
 		return rc;
@@ -274,7 +274,7 @@ out:
 }
 
 static int csr_new_(const char *spiffe_id, int key_type, char **csr_pem, char **key_pem,
-                          mesh_diag *diag)
+                    mesh_diag *diag)
 {
 	if (!spiffe_id || !csr_pem || !key_pem)
 		return MESH_EINVAL;
@@ -351,8 +351,7 @@ static int parse_csr(const char *data, size_t len, X509_REQ **out, mesh_diag *di
 		if (ERR_GET_REASON(ERR_peek_last_error()) == ERR_R_MALLOC_FAILURE)
 			return mesh__ossl_fail(diag, "parsing the signing request");
 		ERR_clear_error();
-		return reject(NULL, 0, diag,
-		              "not a certificate signing request (bad PEM or DER)");
+		return reject(NULL, 0, diag, "not a certificate signing request (bad PEM or DER)");
 	}
 	*out = req;
 	return 0;
@@ -414,7 +413,8 @@ static int requested_id(X509_REQ *req, char **id, mesh_diag *diag)
 			if (!*id) {
 				rc = MESH_ENOMEM;
 			} else if (strlen(*id) != n) {
-				rc = reject(NULL, 0, diag, "the requested URI SAN holds a NUL byte");
+				rc = reject(NULL, 0, diag,
+				            "the requested URI SAN holds a NUL byte");
 			}
 		}
 		GENERAL_NAMES_free(gens);
@@ -424,8 +424,7 @@ static int requested_id(X509_REQ *req, char **id, mesh_diag *diag)
 	if (sans > 1)
 		rc = reject(NULL, 0, diag, "the request has %zu subjectAltName extensions", sans);
 	else if (count == 0)
-		rc = reject(NULL, 0, diag,
-		            "the request asks for no SPIFFE ID (it has no URI SAN)");
+		rc = reject(NULL, 0, diag, "the request asks for no SPIFFE ID (it has no URI SAN)");
 	else if (count > 1)
 		rc = reject(NULL, 0, diag,
 		            "the request asks for %zu URI SANs; an X.509-SVID has exactly one",
@@ -440,9 +439,8 @@ out:
 	return rc;
 }
 
-static int ca_sign_csr_(const mesh_ca *ca, const char *csr, size_t csr_len,
-                              const char *required_id, int64_t ttl, char **cert_pem,
-                              mesh_diag *diag)
+static int ca_sign_csr_(const mesh_ca *ca, const char *csr, size_t csr_len, const char *required_id,
+                        int64_t ttl, char **cert_pem, mesh_diag *diag)
 {
 	if (!ca || !csr || !cert_pem)
 		return MESH_EINVAL;

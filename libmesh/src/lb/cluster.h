@@ -24,6 +24,13 @@ enum mesh__hash_on {
 	MESH_HASH_QUERY,
 };
 
+/* connectionPool.http.h2UpgradePolicy */
+enum mesh__h2_upgrade {
+	MESH_H2_UPGRADE_DEFAULT = 0,
+	MESH_H2_UPGRADE_DO_NOT_UPGRADE,
+	MESH_H2_UPGRADE_UPGRADE,
+};
+
 /* DestinationRule trafficPolicy, resolved for one cluster (top level,
  * overridden by the port-level settings, then by the subset's). Strings
  * point into the config's parse tree, which outlives the router. */
@@ -38,6 +45,7 @@ struct mesh__lb_settings {
 	uint32_t max_requests_per_connection;
 	int64_t connect_timeout_ms; /* default 10000 */
 	int64_t idle_timeout_ms;    /* 0: none */
+	uint8_t h2_upgrade;         /* connectionPool.http.h2UpgradePolicy: enum mesh__h2_upgrade */
 	/* outlierDetection; enabled when any threshold is set */
 	bool outlier;
 	bool split_local_origin;

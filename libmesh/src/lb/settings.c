@@ -33,6 +33,7 @@ static void pool_defaults(struct mesh__lb_settings *s)
 	s->max_requests_per_connection = 0;
 	s->connect_timeout_ms = 10000;
 	s->idle_timeout_ms = 0;
+	s->h2_upgrade = MESH_H2_UPGRADE_DEFAULT;
 }
 
 static void outlier_defaults(struct mesh__lb_settings *s)
@@ -210,6 +211,11 @@ static void apply_connection_pool(struct mesh__lb_settings *s, const struct mesh
 		get_u32(http, "maxRetries", &s->max_retries);
 		/* the HTTP idle timeout is the one that closes pooled streams */
 		get_ms(http, "idleTimeout", &s->idle_timeout_ms);
+		const char *up = get_str(http, "h2UpgradePolicy");
+		if (up && !strcmp(up, "UPGRADE"))
+			s->h2_upgrade = MESH_H2_UPGRADE_UPGRADE;
+		else if (up && !strcmp(up, "DO_NOT_UPGRADE"))
+			s->h2_upgrade = MESH_H2_UPGRADE_DO_NOT_UPGRADE;
 	}
 }
 

@@ -775,6 +775,36 @@ static const struct mesh_cluster *vs_dest(struct build *b, const struct mesh__no
 	return cluster_for(b, host, subset, NULL, port);
 }
 
+/* A gRPC status name as Istio writes it ("UNAVAILABLE"), or its number. */
+static int grpc_status_code(const char *name)
+{
+	static const char *const names[] = {
+		"OK",
+		"CANCELLED",
+		"UNKNOWN",
+		"INVALID_ARGUMENT",
+		"DEADLINE_EXCEEDED",
+		"NOT_FOUND",
+		"ALREADY_EXISTS",
+		"PERMISSION_DENIED",
+		"RESOURCE_EXHAUSTED",
+		"FAILED_PRECONDITION",
+		"ABORTED",
+		"OUT_OF_RANGE",
+		"UNIMPLEMENTED",
+		"INTERNAL",
+		"UNAVAILABLE",
+		"DATA_LOSS",
+		"UNAUTHENTICATED",
+	};
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	char *end;
+	long v = strtol(name, &end, 10);
+	return (*name && !*end && v >= 0 && v <= 16) ? (int)v : 2;
+}
+
 static struct mesh_route *vs_route(struct build *b, const struct mesh__node *h,
                                    const struct mesh_resource *res, const char *const *gws,
                                    size_t ngws)
@@ -872,8 +902,7 @@ static struct mesh_route *vs_route(struct build *b, const struct mesh__node *h,
 				(int)integer(mesh__node_get(abort_, "httpStatus"), 0);
 			const char *g = mesh__node_str(mesh__node_get(abort_, "grpcStatus"));
 			if (g)
-				rt->fault.abort_grpc_status =
-					(int)integer(mesh__node_get(abort_, "grpcStatus"), 2);
+				rt->fault.abort_grpc_status = grpc_status_code(g);
 		}
 	}
 	const struct mesh__node *mirror = mesh__node_get(h, "mirror");
