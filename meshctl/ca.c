@@ -1,6 +1,7 @@
 /* ca.c - meshctl ca: create a CA, issue X.509-SVIDs, inspect certificates. */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,11 @@ static void usage(FILE *out)
 	        "  meshctl ca inspect FILE [--bundle FILE]\n"
 	        "      Show a certificate's SPIFFE ID, names, key, validity and, against the\n"
 	        "      trust bundle (default: trust-bundle.pem beside FILE), its chain status.\n\n"
+	        "  meshctl ca serve --ca DIR [--listen ADDR:PORT] [--tokens FILE] [--ttl DUR]\n"
+	        "                   [--server-name NAME] [--port-file FILE]\n"
+	        "      Sign CSRs over HTTPS (POST /v1/sign; GET /v1/bundle) for a client\n"
+	        "      SVID renewing itself or a one-time bootstrap token from FILE\n"
+	        "      (\"TOKEN SPIFFE-ID\" per line). --listen default 127.0.0.1:15012.\n\n"
 	        "Durations: a number with a unit, combined: 90d, 24h, 1h30m, 45s.\n"
 	        "Exit status: 0 success (inspect: valid), 1 invalid certificate or CA,\n"
 	        "2 usage or I/O error.\n");
@@ -460,6 +466,124 @@ out:
 	return status;
 }
 
+static mesh_ca_server *serving;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	mesh_ca_server_stop(serving); /* async-signal-safe: writes to a pipe */
+}
+
+static void log_line(void *arg, const char *line)
+{
+	(void)arg;
+	char t[32];
+	fprintf(stderr, "%s meshctl ca serve: %s\n", fmt_time((int64_t)time(NULL), t), line);
+}
+
+/* "ADDR:PORT", "[V6]:PORT" or ":PORT" into @addr (NULL: default) and @port. */
+static int parse_listen(char *spec, const char **addr, unsigned *port)
+{
+	char *colon = strrchr(spec, ':');
+	if (!colon)
+		return -1;
+	*colon = '\0';
+	char *end;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || p > 65535)
+		return -1;
+	*port = (unsigned)p;
+	if (spec[0] == '[') {
+		size_t n = strlen(spec);
+		if (n < 2 || spec[n - 1] != ']')
+			return -1;
+		spec[n - 1] = '\0';
+		spec++;
+	}
+	*addr = *spec ? spec : NULL;
+	return 0;
+}
+
+static int ca_serve(int argc, char **argv)
+{
+	const char *cadir = NULL, *port_file = NULL, *td = NULL;
+	char listen_buf[256] = "127.0.0.1:15012";
+	struct mesh_ca_server_options o = { .struct_size = sizeof(o), .log = log_line };
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return EXIT_VALID;
+		} else if (!strcmp(a, "--ca") || !strcmp(a, "--listen") || !strcmp(a, "--tokens") ||
+		           !strcmp(a, "--ttl") || !strcmp(a, "--server-name") ||
+		           !strcmp(a, "--port-file") || !strcmp(a, "--trust-domain")) {
+			if (!(v = value(argc, argv, &i, "serve")))
+				return EXIT_USAGE;
+			if (!strcmp(a, "--ca"))
+				cadir = v;
+			else if (!strcmp(a, "--listen"))
+				snprintf(listen_buf, sizeof(listen_buf), "%s", v);
+			else if (!strcmp(a, "--tokens"))
+				o.tokens_file = v;
+			else if (!strcmp(a, "--server-name"))
+				o.server_name = v;
+			else if (!strcmp(a, "--port-file"))
+				port_file = v;
+			else if (!strcmp(a, "--trust-domain"))
+				td = v;
+			else if ((o.ttl = ttl_opt(v, "serve")) <= 0)
+				return EXIT_USAGE;
+		} else {
+			fprintf(stderr, "meshctl ca serve: unknown argument '%s'\n", a);
+			return EXIT_USAGE;
+		}
+	}
+	if (!cadir) {
+		fprintf(stderr, "meshctl ca serve: --ca is required\n");
+		return EXIT_USAGE;
+	}
+	if (parse_listen(listen_buf, &o.address, &o.port)) {
+		fprintf(stderr, "meshctl ca serve: --listen wants ADDR:PORT, [V6]:PORT or :PORT\n");
+		return EXIT_USAGE;
+	}
+	mesh_diag *d = NULL;
+	if (mesh_diag_new(&d))
+		return EXIT_USAGE;
+	mesh_ca *ca = NULL;
+	int status = EXIT_VALID;
+	int rc = mesh_ca_load_dir(&ca, cadir, td, d);
+	if (!rc)
+		rc = mesh_ca_server_new(&serving, ca, &o, d);
+	if (rc) {
+		status = exit_for(rc);
+		goto out;
+	}
+	print_diag(d);
+	mesh_diag_clear(d);
+	if (port_file) {
+		char p[16];
+		snprintf(p, sizeof(p), "%u\n", mesh_ca_server_port(serving));
+		if (mesh_identity_write_file(port_file, p, strlen(p), 0, d)) {
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (mesh_ca_server_run(serving))
+		status = EXIT_USAGE;
+out:
+	print_diag(d);
+	mesh_ca_server_free(serving);
+	serving = NULL;
+	mesh_ca_free(ca);
+	mesh_diag_free(d);
+	return status;
+}
+
 int cmd_ca(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -474,6 +598,8 @@ int cmd_ca(int argc, char **argv)
 		return ca_issue(argc - 1, argv + 1);
 	if (!strcmp(sub, "inspect"))
 		return ca_inspect(argc - 1, argv + 1);
-	fprintf(stderr, "meshctl ca: unknown command '%s' (init, issue, inspect)\n", sub);
+	if (!strcmp(sub, "serve"))
+		return ca_serve(argc - 1, argv + 1);
+	fprintf(stderr, "meshctl ca: unknown command '%s' (init, issue, inspect, serve)\n", sub);
 	return EXIT_USAGE;
 }

@@ -276,4 +276,62 @@ expect_text "client refuses a server SVID from another CA" "$T/client.log" \
 	"certificate verify failed"
 wait_server
 
+# ---- the CA server: enrolment with a bootstrap token, renewal by SVID ----
+if command -v curl >/dev/null; then
+	tok=$(openssl rand -hex 16)
+	printf '# test tokens\n%s spiffe://cluster.local/ns/default/sa/enrolled\n' "$tok" >"$T/tokens"
+	printf 'short spiffe://cluster.local/ns/a/sa/b\n' >"$T/badtokens"
+	expect_status "serve refuses a bad tokens file" 1 "$M" ca serve --ca "$T/ca" \
+		--listen 127.0.0.1:0 --tokens "$T/badtokens"
+	expect_text "bad token line named" "$T/err" "badtokens:1:1: error"
+	expect_status "serve refuses a bad --listen" 2 "$M" ca serve --ca "$T/ca" --listen nowhere
+	"$M" ca serve --ca "$T/ca" --listen 127.0.0.1:0 --tokens "$T/tokens" --ttl 2h \
+		--port-file "$T/ca.port" 2>"$T/serve.log" &
+	spids="$spids $!"
+	i=0
+	while [ ! -s "$T/ca.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	url=https://localhost:$(cat "$T/ca.port")
+	# the workload makes its key and CSR; the key never leaves it
+	mkdir "$T/enrol"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=ignored \
+		-keyout "$T/enrol/key.pem" -out "$T/enrol/csr.pem" \
+		-addext "subjectAltName=URI:spiffe://cluster.local/ns/default/sa/enrolled" 2>/dev/null
+	post() { # post WHAT WANT-CODE OUT CURL-ARGS...: POST the CSR, check the status
+		what=$1 want=$2 out=$3
+		shift 3
+		code=$(curl -sS -o "$out" -w '%{http_code}' --cacert "$T/ca/trust-bundle.pem" \
+			--data-binary @"$T/enrol/csr.pem" "$@" "$url/v1/sign" 2>"$T/curl.err" || true)
+		if [ "$code" = "$want" ]; then ok "$what"; else
+			not_ok "$what (HTTP $code, wanted $want)"
+			sed 's/^/    | /' "$out" "$T/curl.err" 2>/dev/null | head -10
+		fi
+	}
+	post "no credentials: 401" 401 "$T/enrol/resp" 
+	post "a wrong token: 401" 401 "$T/enrol/resp" -H "Authorization: Bearer wrong-token-0123456789"
+	post "enrolment with the bootstrap token" 200 "$T/enrol/cert.pem" -H "Authorization: Bearer $tok"
+	expect_status "the enrolled SVID is valid" 0 "$M" ca inspect "$T/enrol/cert.pem" \
+		--bundle "$T/ca/trust-bundle.pem"
+	expect_output "for the token's identity" "spiffe://cluster.local/ns/default/sa/enrolled"
+	post "the token is single-use" 401 "$T/enrol/resp" -H "Authorization: Bearer $tok"
+	if grep -qF "$tok" "$T/tokens"; then not_ok "used token removed from the file"; else
+		ok "used token removed from the file"; fi
+	expect_mode "tokens file stays 0600" "$T/tokens" 600
+	post "renewal with the current SVID" 200 "$T/enrol/renewed.pem" \
+		--cert "$T/enrol/cert.pem" --key "$T/enrol/key.pem"
+	expect_status "the renewed SVID is valid" 0 "$M" ca inspect "$T/enrol/renewed.pem" \
+		--bundle "$T/ca/trust-bundle.pem"
+	post "an SVID cannot get another identity" 403 "$T/enrol/resp" \
+		--cert "$T/reviews/cert.pem" --key "$T/reviews/key.pem"
+	expect_text "403 explained" "$T/enrol/resp" "the requester is"
+	post "an SVID of another CA fails the handshake" 000 "$T/enrol/resp" \
+		--cert "$T/details/cert.pem" --key "$T/details/key.pem"
+	code=$(curl -sS -o "$T/bundle.pem" -w '%{http_code}' --cacert "$T/ca/trust-bundle.pem" \
+		"$url/v1/bundle" || true)
+	[ "$code" = 200 ] && cmp -s "$T/bundle.pem" "$T/ca/trust-bundle.pem" &&
+		ok "GET /v1/bundle" || not_ok "GET /v1/bundle (HTTP $code)"
+	expect_text "server log names the renewal" "$T/serve.log" "(renewal)"
+else
+	echo "# curl not found: CA server checks skipped"
+fi
+
 finish

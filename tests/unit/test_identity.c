@@ -1244,6 +1244,57 @@ START_TEST(files)
 }
 END_TEST
 
+/* ---- CA server (set-up; the HTTPS exchanges are in meshctl_ca.sh) ---- */
+
+START_TEST(ca_server_setup)
+{
+	mesh_ca *ca = new_root(0);
+	char *dir = tmpdir();
+	char tokens[512];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", dir);
+	mesh_diag *d;
+	mesh_diag_new(&d);
+	struct mesh_ca_server_options o = { .struct_size = sizeof(o), .tokens_file = tokens };
+	mesh_ca_server *s = NULL;
+	/* a token for another trust domain, on line 3 */
+	put(dir, "tokens", "# c\n\n0123456789abcdef0 spiffe://other.td/ns/a/sa/b\n");
+	ck_assert_int_eq(mesh_ca_server_new(&s, ca, &o, d), MESH_EINVAL);
+	ck_assert_ptr_null(s);
+	ck_assert_uint_eq(mesh_diag_line(d, 0), 3);
+	put(dir, "tokens", "0123456789abcdef0 spiffe://cluster.local/ns/a/sa/b\n");
+	o.tokens_file = "/nonexistent/tokens";
+	ck_assert_int_eq(mesh_ca_server_new(&s, ca, &o, d), MESH_EIO);
+	o.tokens_file = tokens;
+	o.address = "not-an-address";
+	ck_assert_int_eq(mesh_ca_server_new(&s, ca, &o, d), MESH_EINVAL);
+	o.address = "::1";
+	o.struct_size = 8;
+	ck_assert_int_eq(mesh_ca_server_new(&s, ca, &o, d), MESH_EINVAL);
+	o.struct_size = sizeof(o);
+	if (mesh_ca_server_new(&s, ca, &o, d) != 0) { /* no IPv6 here */
+		o.address = NULL;
+		ck_assert_int_eq(mesh_ca_server_new(&s, ca, &o, d), 0);
+	}
+	ck_assert_uint_gt(mesh_ca_server_port(s), 0);
+	ck_assert_int_eq(mesh_ca_server_add_token(s, "short", ID), MESH_EINVAL);
+	ck_assert_int_eq(mesh_ca_server_add_token(s, "0123456789abcdef xx", ID), MESH_EINVAL);
+	ck_assert_int_eq(mesh_ca_server_add_token(s, "0123456789abcdefgh", "spiffe://x/y"),
+	                 MESH_EINVAL);
+	ck_assert_int_eq(mesh_ca_server_add_token(s, "0123456789abcdefgh", ID), 0);
+	/* a stop that comes first makes run return at once */
+	mesh_ca_server_stop(s);
+	ck_assert_int_eq(mesh_ca_server_run(s), 0);
+	mesh_ca_server_free(s);
+	mesh_ca_server_free(NULL);
+	mesh_ca_server_stop(NULL);
+	mesh_diag_free(d);
+	rm_rf(dir);
+	free(dir);
+	mesh_ca_free(ca);
+	ck_assert_uint_eq(ERR_peek_error(), 0);
+}
+END_TEST
+
 /* ---- allocation failures ---- */
 
 /* The whole flow, as a workload and a CA run it. Returns 0 or the first
@@ -1353,6 +1404,7 @@ static Suite *identity_suite(void)
 	tcase_add_test(t, csr_signing_rules);
 	tcase_add_test(t, ca_dir_roundtrip);
 	tcase_add_test(t, files);
+	tcase_add_test(t, ca_server_setup);
 	tcase_add_test(t, survives_libmesh_allocation_failures);
 	tcase_add_test(t, survives_openssl_allocation_failures);
 	suite_add_tcase(s, t);

@@ -461,6 +461,82 @@ MESH_API int mesh_ca_sign_csr(const mesh_ca *ca, const char *csr, size_t csr_len
                               const char *required_id, int64_t ttl, char **cert_pem,
                               mesh_diag *diag);
 
+/* ---- CA server --------------------------------------------------------- */
+
+/**
+ * A CA server: HTTPS (TLS 1.2 or 1.3) with a serving certificate from its
+ * own CA (SPIFFE ID spiffe://TD/ns/mesh-system/sa/mesh-ca, DNS SAN
+ * @server_name), re-issued at half its 24 h lifetime.
+ *
+ * - POST /v1/sign, body a PEM CSR (mesh_csr_new()): 200 with the SVID and
+ *   its intermediates as PEM. The requester authenticates with its current
+ *   SVID as TLS client certificate (checked with mesh_svid_verify() against
+ *   the CA's bundle; it may only renew its own ID), or with
+ *   "Authorization: Bearer TOKEN", a one-time bootstrap token bound to one
+ *   SPIFFE ID. 401 without either, 403 when the CSR is refused.
+ * - GET /v1/bundle: the CA's trust bundle as PEM.
+ *
+ * One connection at a time, 5 s I/O timeouts. Opaque. @since 0.1
+ */
+typedef struct mesh_ca_server mesh_ca_server;
+
+/** CA server options. Strings are copied. @since 0.1 */
+struct mesh_ca_server_options {
+	size_t struct_size;      /**< sizeof(struct mesh_ca_server_options) */
+	const char *address;     /**< IPv4 or IPv6 literal; NULL: "127.0.0.1" */
+	unsigned port;           /**< 0: a free port, see mesh_ca_server_port() */
+	const char *server_name; /**< DNS SAN of the serving certificate; NULL: "localhost" */
+	/** Bootstrap tokens, one "TOKEN SPIFFE-ID" per line (tokens of 16
+	 * characters or more; '#' comments). A used token is removed from
+	 * the file (rewritten 0600), so a restart cannot revive it. NULL: none. */
+	const char *tokens_file;
+	int64_t ttl; /**< SVID lifetime in seconds; 0: MESH_SVID_TTL_DEFAULT */
+	/** Called with one line per request and event (no newline); NULL: quiet. */
+	void (*log)(void *arg, const char *line);
+	void *log_arg;
+};
+
+/**
+ * mesh_ca_server_new - listen, issue the serving certificate and read the
+ * tokens file. @ca is borrowed: it must outlive the server.
+ * @out: receives the server; free it with mesh_ca_server_free().
+ *
+ * Returns 0, MESH_EINVAL (bad options, a bad token line: see @diag),
+ * MESH_EIO (cannot listen, or read the tokens file), MESH_ENOMEM or
+ * MESH_EFATAL.
+ * @since 0.1
+ */
+MESH_API int mesh_ca_server_new(mesh_ca_server **out, const mesh_ca *ca,
+                                const struct mesh_ca_server_options *opts, mesh_diag *diag);
+
+/**
+ * mesh_ca_server_add_token - accept @token (16 characters or more, no
+ * white space) once, for @spiffe_id (in the CA's trust domain). Call before
+ * mesh_ca_server_run(). Returns 0, MESH_EINVAL or MESH_ENOMEM.
+ * @since 0.1
+ */
+MESH_API int mesh_ca_server_add_token(mesh_ca_server *s, const char *token, const char *spiffe_id);
+
+/** mesh_ca_server_port - the port listened on. @since 0.1 */
+MESH_API unsigned mesh_ca_server_port(const mesh_ca_server *s);
+
+/**
+ * mesh_ca_server_run - serve until mesh_ca_server_stop(). Returns 0 after
+ * a stop, or MESH_EIO when polling fails.
+ * @since 0.1
+ */
+MESH_API int mesh_ca_server_run(mesh_ca_server *s);
+
+/**
+ * mesh_ca_server_stop - make mesh_ca_server_run() return within a moment.
+ * Safe from any thread and from a signal handler (it writes to a pipe).
+ * @since 0.1
+ */
+MESH_API void mesh_ca_server_stop(mesh_ca_server *s);
+
+/** mesh_ca_server_free - free a server that is not running; NULL is a no-op. @since 0.1 */
+MESH_API void mesh_ca_server_free(mesh_ca_server *s);
+
 /* ---- Files ------------------------------------------------------------- */
 
 /**

@@ -10,5 +10,7 @@
 #include <mesh/registry.h>
 #include <mesh/route.h>
 #include <mesh/lb.h>
+#include <mesh/identity.h>
+#include <mesh/proxy.h>
 
 #endif

@@ -111,6 +111,10 @@ int mesh__spiffe_id_parse(const char *id, size_t *td_len, bool allow_no_path, me
  * (optional) a copy of the first in *first (mesh__free()) with its ASN.1
  * length in *first_len (longer than strlen() when it holds a NUL). */
 int mesh__x509_uris(X509 *x, size_t *count, char **first, size_t *first_len);
+/* An SVID's certificate chain (leaf first) and its private key, checked to
+ * belong together: for SSL_CTX_use_cert_and_key(). The caller owns the three. */
+int mesh__svid_load(const char *cert, size_t cert_len, const char *key, size_t key_len, X509 **leaf,
+                    STACK_OF(X509) * *chain, EVP_PKEY **pkey, mesh_diag *diag);
 /*
  * The SVID rules on an already parsed leaf and chain (the engine calls this
  * from its verify callback with the peer's chain). @chain may be NULL.

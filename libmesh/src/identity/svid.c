@@ -487,3 +487,31 @@ MESH_API int mesh_ca_sign_csr(const mesh_ca *ca, const char *csr, size_t csr_len
 	ERR_clear_error();
 	return rc;
 }
+
+int mesh__svid_load(const char *cert, size_t cert_len, const char *key, size_t key_len, X509 **leaf,
+                    STACK_OF(X509) * *chain, EVP_PKEY **pkey, mesh_diag *diag)
+{
+	STACK_OF(X509) *sk = NULL;
+	EVP_PKEY *k = NULL;
+	int rc;
+	*leaf = NULL;
+	*chain = NULL;
+	*pkey = NULL;
+	if ((rc = mesh__x509_parse_all(cert, cert_len, NULL, &sk, diag)) ||
+	    (rc = mesh__pkey_parse(key, key_len, NULL, &k, diag)))
+		goto fail;
+	if (X509_check_private_key(sk_X509_value(sk, 0), k) != 1) {
+		rc = reject(NULL, 0, diag, "the private key does not belong to the certificate");
+		goto fail;
+	}
+	*leaf = sk_X509_shift(sk);
+	*chain = sk;
+	*pkey = k;
+	ERR_clear_error();
+	return 0;
+fail:
+	sk_X509_pop_free(sk, X509_free);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return rc;
+}
