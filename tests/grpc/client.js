@@ -2,6 +2,7 @@
 //
 //   node client.js HOST:PORT AUTHORITY say MESSAGE [FAIL_CODE [DELAY_MS [DEADLINE_MS]]]
 //   node client.js HOST:PORT AUTHORITY count N [INTERVAL_MS]
+//   node client.js HOST:PORT AUTHORITY many N DELAY_MS
 //
 // Connects to HOST:PORT (meshproxy's listener) with AUTHORITY as
 // :authority (the proxy routes by it). Prints one JSON line: the reply (or
@@ -62,7 +63,22 @@ if (cmd === 'say') {
 	call.on('status', (st) => { served = servedBy(st.metadata); });
 	call.on('error', (err) => done({ code: err.code, details: err.details, seqs: got }));
 	call.on('end', () => setImmediate(() => done({ code: 0, seqs: got, served_by: served })));
+} else if (cmd === 'many') {
+	// N calls at once, each answered after DELAY_MS: how many succeeded,
+	// and how long all took
+	const [n, delayMs] = args.map(Number);
+	const t0 = Date.now();
+	const codes = {};
+	let left = n;
+	for (let i = 0; i < n; i++) {
+		client.Say({ message: 'm' + i, delay_ms: delayMs }, (err) => {
+			const c = err ? err.code : 0;
+			codes[c] = (codes[c] || 0) + 1;
+			if (--left === 0)
+				done({ codes, ms: Date.now() - t0 });
+		});
+	}
 } else {
-	console.error('usage: client.js HOST:PORT AUTHORITY say|count ...');
+	console.error('usage: client.js HOST:PORT AUTHORITY say|count|many ...');
 	process.exit(2);
 }

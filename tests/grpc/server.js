@@ -1,8 +1,10 @@
 // server.js - the gRPC test server (@grpc/grpc-js, plaintext HTTP/2).
 //
-//   node server.js PORT_FILE
+//   node server.js PORT_FILE [MAX_CONCURRENT_STREAMS]
 //
-// Listens on 127.0.0.1, a free port written to PORT_FILE once bound.
+// Listens on 127.0.0.1, a free port written to PORT_FILE once bound; with
+// MAX_CONCURRENT_STREAMS, its HTTP/2 SETTINGS allow only that many streams
+// at once per connection.
 // Serves meshtest.Echo (echo.proto); trailing metadata x-served-by: node.
 'use strict';
 const path = require('path');
@@ -53,7 +55,8 @@ function count(call) {
 	next();
 }
 
-const server = new grpc.Server();
+const maxStreams = Number(process.argv[3] || 0);
+const server = new grpc.Server(maxStreams ? { 'grpc.max_concurrent_streams': maxStreams } : {});
 server.addService(proto.Echo.service, { Say: say, Count: count });
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
 	if (err) {

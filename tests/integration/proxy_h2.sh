@@ -29,6 +29,12 @@ start_echo reviews-v1 && v1=$port
 start_echo reviews-v2 && v2=$port
 start_echo ratings && rt=$port
 start_echo h2app && h2app=$port
+start_raw partial partial && part=$port
+closed=$(free_port)
+$PY "$(dirname "$0")/hostlog.py" "$tmp/shadow.port" "$tmp/shadow.log" >/dev/null 2>&1 &
+pids="$pids $!"
+wait_file "$tmp/shadow.port" || { echo "hostlog did not start"; exit 1; }
+shadow=$(cat "$tmp/shadow.port")
 
 # the gRPC server in node, when node and the npm packages are there
 NODE_MODULES=""
@@ -53,10 +59,16 @@ fi
 if [ -z "$grpc_skip" ]; then
 	NODE_PATH="$NODE_MODULES" node "$GRPC_DIR/server.js" "$tmp/greeter.port" >"$tmp/greeter.log" 2>&1 &
 	pids="$pids $!"
+	# the same with SETTINGS_MAX_CONCURRENT_STREAMS 2
+	NODE_PATH="$NODE_MODULES" node "$GRPC_DIR/server.js" "$tmp/greeter2.port" 2 >"$tmp/greeter2.log" 2>&1 &
+	pids="$pids $!"
 	wait_file "$tmp/greeter.port" || { echo "the node gRPC server did not start"; cat "$tmp/greeter.log"; exit 1; }
+	wait_file "$tmp/greeter2.port" || { echo "the node gRPC server did not start"; cat "$tmp/greeter2.log"; exit 1; }
 	greeter=$(cat "$tmp/greeter.port")
+	greeter2=$(cat "$tmp/greeter2.port")
 else
 	greeter=$(free_port)
+	greeter2=$(free_port)
 fi
 
 cfg="$tmp/config"
@@ -109,6 +121,47 @@ spec:
   resolution: STATIC
   endpoints: [{address: 127.0.0.1, ports: {http2: $rt}}]
 ---
+# one endpoint refuses connections: retried on the other
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: flaky2}
+spec:
+  hosts: [flaky2.default.svc.cluster.local]
+  ports: [{number: 9080, name: http2, protocol: HTTP2}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1, ports: {http2: $closed}}, {address: 127.0.0.1, ports: {http2: $rt}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partial}
+spec:
+  hosts: [partial.default.svc.cluster.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1, ports: {http: $part}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: shadow}
+spec:
+  hosts: [shadow.default.svc.cluster.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1, ports: {http: $shadow}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: mirrored}
+spec:
+  hosts: [mirrored.example.com]
+  http:
+  - route: [{destination: {host: echo2}}]
+    mirror: {host: shadow}
+    mirrorPercentage: {value: 100}
+---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: greeter}
@@ -118,6 +171,16 @@ spec:
   location: MESH_INTERNAL
   resolution: STATIC
   endpoints: [{address: 127.0.0.1, ports: {grpc: $greeter}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: greeter2}
+spec:
+  hosts: [greeter2.default.svc.cluster.local]
+  ports: [{number: 50051, name: grpc, protocol: GRPC}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1, ports: {grpc: $greeter2}}]
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -217,6 +280,9 @@ expect_status "h2c: unknown host is 404" 0 sh -c "$C -o /dev/null -w '%{http_cod
 expect_output "404" "404"
 expect_status "h2c: upstream status passes through" 0 sh -c "$C -o /dev/null -w '%{http_code}' -H 'Host: ratings' '$U/s?status=503'"
 expect_output "503" "503"
+expect_status "HTTP/1.1 with Upgrade: h2c (curl --http2): ignored, answered over HTTP/1.1" 0 sh -c "curl -s --max-time 5 --http2 -w 'version=%{http_version}' -H 'Host: reviews' $U/u1 $U/u2"
+expect_output "served (RouteRule routes allow no upgrade)" '"name":"reviews-v1"'
+expect_output "HTTP/1.1, the connection kept for the second URL" '"path":"/u2"'
 expect_status "h2c: HEAD" 0 sh -c "$C -I -H 'Host: ratings' $U/head"
 expect_output "200, no body" "HTTP/2 200"
 
@@ -235,6 +301,34 @@ expect_output "HTTP/2 upstream" '"protocol":"HTTP/2"'
 printf '\000\000\000\000\005hello' >"$tmp/grpcmsg"
 expect_status "HTTP/1.1 gRPC client -> HTTP/2 upstream: chunked response" 0 sh -c "curl -s --max-time 5 --raw -H 'Host: grpcecho' -H 'content-type: application/grpc' --data-binary @$tmp/grpcmsg '$U/meshtest.Echo/Say' | od -c"
 expect_output "grpc-status in the trailers of the last chunk" "0  \\r  \\n   g   r   p   c   -   s   t   a   t   u   s"
+
+# --- failures
+r0=$(counter upstream_rq_retry)
+fails=""
+for k in $(seq 10); do
+	code=$($C -o /dev/null -w '%{http_code}' -H 'Host: flaky2' "$U/retry$k" || true)
+	[ "$code" = 200 ] || fails="$fails $code"
+done
+r1=$(counter upstream_rq_retry)
+[ -z "$fails" ] && [ "$r1" -gt "$r0" ] && ok "HTTP/2 upstream, one endpoint refusing connections: 10 of 10 served ($((r1 - r0)) retried)" ||
+	not_ok "HTTP/2 upstream, one endpoint refusing connections: 10 of 10 served (failed:$fails; retries $r0->$r1)"
+uc0=$(flag_count UC)
+nghttp -v -H ':authority: partial' "$U/part" -H ':authority: partial' "$U/part" >"$tmp/out" 2>&1 || true
+uc1=$(flag_count UC)
+if grep -q 'recv RST_STREAM' "$tmp/out" && [ "$uc1" -gt "$uc0" ] && [ -z "$(alive)" ]; then
+	ok "backend resets in the middle of its body: the client's stream is reset (UC), the connection and proxy go on"
+else
+	not_ok "backend resets in the middle of its body: the client's stream is reset (UC $uc0->$uc1)"
+	grep -aE 'RST|GOAWAY|:status' "$tmp/out" | head | sed 's/^/    | /'
+fi
+expect_status "h2c: mirrored request answered by the main route" 0 sh -c "$C -H 'Host: mirrored.example.com' --data-binary 'copy me' '$U/m?echo=1'"
+expect_output "main answer" "copy me"
+sleep 0.3
+if grep -q "POST mirrored.example.com-shadow /m?echo=1 7" "$tmp/shadow.log" 2>/dev/null; then
+	ok "the mirror got an HTTP/1.1 copy with the -shadow host and the body"
+else
+	not_ok "the mirror got an HTTP/1.1 copy with the -shadow host and the body"; cat "$tmp/shadow.log" 2>/dev/null
+fi
 
 # --- nghttp: several streams on one connection, uploads
 expect_status "nghttp: three streams on one connection" 0 sh -c "nghttp -n -v -H ':authority: ratings' $U/a '$U/b?delay=100' $U/c"
@@ -313,6 +407,15 @@ else
 	expect_output "PERMISSION_DENIED with its message" '{"code":7,"details":"failed as asked: bad","served_by":"node"}'
 	expect_status "gRPC deadline (300 ms, server takes 2 s)" 0 $G say slow 0 2000 300
 	expect_output "DEADLINE_EXCEEDED" '"code":4'
+	# the server allows 2 streams at a time: the proxy's connection to it
+	# queues the others (10 calls of 200 ms: about 1 s, all answered)
+	expect_status "gRPC: 10 calls at once to a server that takes 2 streams at a time" 0 \
+		env NODE_PATH="$NODE_MODULES" node "$GRPC_DIR/client.js" "127.0.0.1:$out" greeter2 many 10 200
+	if $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["codes"] == {"0": 10} and d["ms"] >= 900 else 1)' "$tmp/out"; then
+		ok "all 10 answered, queued beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS ($(cat "$tmp/out"))"
+	else
+		not_ok "all 10 answered, queued beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS: $(cat "$tmp/out")"
+	fi
 	expect_status "gRPC to an unknown service: UNIMPLEMENTED from the proxy" 0 \
 		env NODE_PATH="$NODE_MODULES" node "$GRPC_DIR/client.js" "127.0.0.1:$out" nothing.example say x
 	expect_output "code 12" '"code":12'
@@ -352,6 +455,20 @@ why=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1]))
 print("" if d["goaway"] and d["goaway"][0] == 1 else "got %s" % d)' "$tmp/out" 2>&1)$(alive)
 [ -z "$why" ] && ok "101 streams after acknowledging the limit: GOAWAY PROTOCOL_ERROR" ||
 	not_ok "101 streams after acknowledging the limit: GOAWAY PROTOCOL_ERROR: $why"
+
+# the limit is --max-concurrent-streams (a second proxy, limit 5)
+main_proxy=$proxy main_out=$out main_adm=$adm
+start_proxy "$tmp/proxy2.log" --config "$cfg" --concurrency 1 --max-concurrent-streams 5 --drain-time 1s
+$H2RAW streams "$out" --authority ratings --path /open --count 6 --timeout 2 >"$tmp/out" 2>&1 || true
+if $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["max_concurrent_streams"] == 5 and d["rst"].get("7") == 1 else 1)' "$tmp/out"; then
+	ok "--max-concurrent-streams 5: advertised, the 6th stream refused"
+else
+	not_ok "--max-concurrent-streams 5: advertised, the 6th stream refused: $(cat "$tmp/out")"
+fi
+kill -TERM "$proxy" 2>/dev/null || true
+wait "$proxy" 2>/dev/null || true
+sanitizer_check "$tmp/proxy2.log"
+proxy=$main_proxy out=$main_out adm=$main_adm
 
 # a header list over the 60 KiB head limit: 431 (and counted); 62 fields
 # of 1000 bytes (one 70 KB field would exceed HPACK's own field limit)

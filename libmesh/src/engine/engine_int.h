@@ -192,9 +192,9 @@ struct mesh__worker {
 	struct mesh__upstream *idle[256]; /* idle keep-alive upstreams, by endpoint hash */
 	size_t nidle;
 	struct mesh__h2up *h2ups[MESH_H2UP_BUCKETS]; /* HTTP/2 upstreams, by endpoint hash */
-	struct mesh__stream *free_streams; /* recycled stream objects */
-	struct mesh__sb sb;                /* serialization scratch, reused */
-	char *hbuf;                        /* NUL-terminated copies of a request head */
+	struct mesh__stream *free_streams;           /* recycled stream objects */
+	struct mesh__sb sb;                          /* serialization scratch, reused */
+	char *hbuf;                                  /* NUL-terminated copies of a request head */
 	size_t hbuf_cap;
 	unsigned nconns;
 	bool draining, stopping;

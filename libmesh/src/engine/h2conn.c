@@ -207,8 +207,8 @@ static ssize_t read_resp(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t l
 	return (ssize_t)n;
 }
 
-static int send_data_cb(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd,
-                        size_t length, nghttp2_data_source *src, void *ud)
+static int send_data_cb(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd, size_t length,
+                        nghttp2_data_source *src, void *ud)
 {
 	struct mesh__h2conn *h2 = ud;
 	struct mesh__dconn *d = h2->d;
@@ -333,15 +333,15 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 		return 0;
 	/* a large header list: one larger buffer, up to the limit */
 	size_t cap = o->max_header_bytes + 1024;
-	struct mesh__block *big =
-		h2->hb->cap < cap ? mesh__block_get_big(&w->pool, cap) : NULL;
+	struct mesh__block *big = h2->hb->cap < cap ? mesh__block_get_big(&w->pool, cap) : NULL;
 	if (!big) {
 		h2->hb_overflow = true;
 		return 0;
 	}
 	memcpy(big->data, h2->hl.buf, h2->hl.len);
-	struct mesh__hlist l = { .buf = big->data, .len = h2->hl.len, .cap = big->cap,
-		                 .n = h2->hl.n };
+	struct mesh__hlist l = {
+		.buf = big->data, .len = h2->hl.len, .cap = big->cap, .n = h2->hl.n
+	};
 	mesh__block_put(&w->pool, h2->hb);
 	h2->hb = big;
 	h2->hl = l;
@@ -586,6 +586,7 @@ static void flush(struct mesh__h2conn *h2)
 	struct mesh__worker *w = d->w;
 	if (h2->lingering || d->closed)
 		return;
+	bool more = false;
 	for (int k = 0; k < 64; k++) {
 		h2->in_io = true;
 		int rv = nghttp2_session_send(h2->s);
@@ -598,14 +599,17 @@ static void flush(struct mesh__h2conn *h2)
 			mesh__dconn_close(d);
 			return;
 		}
-		if (d->out.bytes || !nghttp2_session_want_write(h2->s))
+		more = !d->out.bytes && nghttp2_session_want_write(h2->s);
+		if (!more)
 			break;
 	}
 	h2->kicked = false;
 	if (d->out.bytes)
 		ev_io_start(w->loop, &d->wio);
 	else
-		ev_io_stop(w->loop, &d->wio);
+		ev_io_stop(w->loop, &d->wio); /* (also drops a pending kick) */
+	if (more)
+		kick(d); /* the rest after the other connections had a turn */
 	/* a client that does not read stops being read */
 	if (d->out.bytes >= MESH_H2_OUT_HIGH) {
 		if (!d->read_paused) {
@@ -616,8 +620,11 @@ static void flush(struct mesh__h2conn *h2)
 		d->read_paused = false;
 		ev_io_start(w->loop, &d->rio);
 	}
+	/* done: nghttp2 says so (a GOAWAY that ends the session went out), or
+	 * a drain's GOAWAY went out and every stream is over (a finished one
+	 * may still wait for the client's window to send its last DATA) */
 	if (!d->out.bytes && !nghttp2_session_want_write(h2->s) &&
-	    (!nghttp2_session_want_read(h2->s) || (h2->goaway && !h2->nactive)))
+	    (!nghttp2_session_want_read(h2->s) || (h2->goaway && !h2->streams)))
 		begin_linger(h2);
 }
 
@@ -693,9 +700,15 @@ void mesh__h2conn_on_write(struct mesh__dconn *d)
 void mesh__h2conn_on_timer(struct mesh__dconn *d)
 {
 	struct mesh__h2conn *h2 = d->h2;
-	if (h2->lingering || h2->nactive) {
-		if (h2->lingering)
-			mesh__dconn_close(d);
+	if (h2->lingering) {
+		mesh__dconn_close(d);
+		return;
+	}
+	if (h2->nactive)
+		return; /* re-armed when the last stream finishes */
+	if (h2->streams) {
+		/* finished streams still sending: idle once they are done */
+		arm_timer(d, d->w->proxy->opts.idle_timeout_ms / 1000.0);
 		return;
 	}
 	/* idle: GOAWAY, then close */
@@ -709,8 +722,9 @@ void mesh__h2conn_drain(struct mesh__dconn *d)
 	if (h2->lingering || h2->goaway)
 		return;
 	h2->goaway = true;
-	nghttp2_submit_goaway(h2->s, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h2->s),
-	                      NGHTTP2_NO_ERROR, NULL, 0);
+	nghttp2_submit_goaway(h2->s, NGHTTP2_FLAG_NONE,
+	                      nghttp2_session_get_last_proc_stream_id(h2->s), NGHTTP2_NO_ERROR,
+	                      NULL, 0);
 	kick(d);
 }
 
@@ -772,8 +786,7 @@ void mesh__h2conn_start(struct mesh__dconn *d)
 		{ NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1 },
 	};
 	if (nghttp2_submit_settings(h2->s, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) ||
-	    nghttp2_session_set_local_window_size(h2->s, NGHTTP2_FLAG_NONE, 0,
-	                                          MESH_H2_CONN_WINDOW))
+	    nghttp2_session_set_local_window_size(h2->s, NGHTTP2_FLAG_NONE, 0, MESH_H2_CONN_WINDOW))
 		goto fail;
 	d->h2 = h2;
 	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_HTTP2_TOTAL], 1);
@@ -828,9 +841,9 @@ int mesh__h2s_head(struct mesh__stream *st, int status, const struct mesh__h1_he
 	nv[nn++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)code, 7, strlen(code),
 		                 NGHTTP2_NV_FLAG_NONE };
 	for (size_t i = 0; i < nk; i++)
-		nv[nn++] = (nghttp2_nv){ (uint8_t *)sb->buf + offs[i], (uint8_t *)keep[i]->value,
-			                 keep[i]->name_len, keep[i]->value_len,
-			                 NGHTTP2_NV_FLAG_NONE };
+		nv[nn++] =
+			(nghttp2_nv){ (uint8_t *)sb->buf + offs[i], (uint8_t *)keep[i]->value,
+			              keep[i]->name_len, keep[i]->value_len, NGHTTP2_NV_FLAG_NONE };
 	nghttp2_data_provider prd = { .source.ptr = NULL, .read_callback = read_resp };
 	if (nghttp2_submit_response(h2->s, st->sid, nv, nn, eos ? NULL : &prd))
 		return -1;

@@ -180,8 +180,8 @@ static ssize_t read_req(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t le
 	return (ssize_t)n;
 }
 
-static int send_data_cb(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd,
-                        size_t length, nghttp2_data_source *src, void *ud)
+static int send_data_cb(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd, size_t length,
+                        nghttp2_data_source *src, void *ud)
 {
 	struct mesh__h2up *u = ud;
 	struct mesh__pool *pool = &u->w->pool;
@@ -327,7 +327,9 @@ static void on_headers(struct mesh__h2up *u, const nghttp2_frame *f)
 		.headers = hs,
 		.n_headers = n,
 		.content_length = cl,
-		.body = eos ? 0 : cl >= 0 ? cl : MESH_H1_BODY_CHUNKED,
+		.body = eos       ? 0
+		        : cl >= 0 ? cl
+		                  : MESH_H1_BODY_CHUNKED,
 	};
 	if (mesh__stream_response_head(st, &h)) {
 		mesh__stream_upstream_failed(st, F_UPE);
@@ -416,6 +418,7 @@ static void flush(struct mesh__h2up *u)
 	struct mesh__worker *w = u->w;
 	if (!u->connected)
 		return;
+	bool more = false;
 	for (int k = 0; k < 64; k++) {
 		u->in_io = true;
 		int rv = nghttp2_session_send(u->s);
@@ -428,14 +431,17 @@ static void flush(struct mesh__h2up *u)
 			close_all(u, F_UC);
 			return;
 		}
-		if (u->out.bytes || !nghttp2_session_want_write(u->s))
+		more = !u->out.bytes && nghttp2_session_want_write(u->s);
+		if (!more)
 			break;
 	}
 	u->kicked = false;
 	if (u->out.bytes)
 		ev_io_start(w->loop, &u->wio);
 	else
-		ev_io_stop(w->loop, &u->wio);
+		ev_io_stop(w->loop, &u->wio); /* (also drops a pending kick) */
+	if (more)
+		kick(u);
 	if (!u->out.bytes && !nghttp2_session_want_write(u->s) && !nghttp2_session_want_read(u->s))
 		close_all(u, F_UC); /* GOAWAY both ways, nothing left */
 }
@@ -546,8 +552,7 @@ static struct mesh__h2up *connect_new(struct mesh__worker *w, struct mesh__strea
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, w->proxy->opts.max_header_bytes },
 	};
 	if (nghttp2_submit_settings(u->s, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) ||
-	    nghttp2_session_set_local_window_size(u->s, NGHTTP2_FLAG_NONE, 0,
-	                                          MESH_H2_CONN_WINDOW))
+	    nghttp2_session_set_local_window_size(u->s, NGHTTP2_FLAG_NONE, 0, MESH_H2_CONN_WINDOW))
 		goto fail;
 	u->w = w;
 	u->fd = fd;
@@ -592,8 +597,10 @@ int mesh__h2up_attach(struct mesh__stream *st)
 	if (!st->uphead)
 		return -1;
 	nghttp2_nv nv[MESH_H1_MAX_HEADERS_CAP + 16];
-	struct mesh__hlist l = { .buf = st->uphead->data, .len = st->uphead_len,
-		                 .cap = st->uphead->cap, .n = st->uphead_n };
+	struct mesh__hlist l = { .buf = st->uphead->data,
+		                 .len = st->uphead_len,
+		                 .cap = st->uphead->cap,
+		                 .n = st->uphead_n };
 	size_t nn = mesh__hlist_to_nv(&l, nv, sizeof(nv) / sizeof(nv[0]));
 	bool body = !(st->req_done && st->req.bytes == 0 && !st->req_trailers);
 	nghttp2_data_provider prd = { .source.ptr = NULL, .read_callback = read_req };

@@ -186,7 +186,7 @@ static void reply(struct mesh__stream *st, int status, const struct mesh__h1_hea
 	struct mesh__worker *w = d->w;
 	struct mesh__sb *sb = &w->sb;
 	size_t blen = body ? strlen(body) : 0;
-	struct mesh__h1_header hv[8];
+	struct mesh__h1_header hv[10];
 	size_t nh = 0;
 	char gs[16], gm[512];
 	for (size_t i = 0; i < nextra && nh < 5; i++)
@@ -555,8 +555,15 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 		return;
 	}
 	/* WebSocket and other upgrades: the head goes on with its Upgrade; a
-	 * 101 answer turns both connections into a byte tunnel */
+	 * 101 answer turns both connections into a byte tunnel. An upgrade to
+	 * h2c is ignored, as Envoy does: the request goes on as HTTP/1.1. */
 	st->upgrade = (h->flags & MESH_H1_F_UPGRADE) != 0;
+	for (size_t i = 0; st->upgrade && i < h->n_headers; i++)
+		if (mesh__h1_name_eq(h->headers[i].name, h->headers[i].name_len, "upgrade") &&
+		    h->headers[i].value_len == 3 && !strncasecmp(h->headers[i].value, "h2c", 3)) {
+			st->upgrade = false;
+			st->h2c_upgrade = true;
+		}
 
 	/* the parts routing reads, NUL-terminated */
 	size_t off = 0;
@@ -674,7 +681,9 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 		const struct mesh__h1_header *x = &h->headers[i];
 		if (mesh__h1_is_hop_header(x->name, x->name_len, h) ||
 		    mesh__h1_name_eq(x->name, x->name_len, "host") ||
-		    op_removes(rt, x->name, x->name_len))
+		    op_removes(rt, x->name, x->name_len) ||
+		    (st->h2c_upgrade && (mesh__h1_name_eq(x->name, x->name_len, "upgrade") ||
+		                         mesh__h1_name_eq(x->name, x->name_len, "http2-settings"))))
 			continue;
 		if (mesh__h1_name_eq(x->name, x->name_len, "x-request-id"))
 			has_request_id = true;
@@ -810,6 +819,8 @@ int mesh__stream_on_end(struct mesh__dconn *d)
 	struct mesh__stream *st = d->st;
 	if (!st)
 		return 0;
+	if (st->h2c_upgrade)
+		mesh__h1_parser_resume(&d->parser); /* no tunnel: HTTP/1.1 goes on */
 	return mesh__stream_end(st, NULL, 0);
 }
 

@@ -51,7 +51,7 @@ struct mesh__dconn {
 	bool read_paused;
 	bool in_parse;
 	bool closed;
-	bool timer_is_idle; /* the timer is the idle one, not the header one */
+	bool timer_is_idle;      /* the timer is the idle one, not the header one */
 	struct mesh__h2conn *h2; /* set once the client spoke HTTP/2 (h2conn.c) */
 	unsigned requests;
 	int64_t head_started_ms; /* first byte of the current request head */
@@ -87,6 +87,7 @@ struct mesh__stream {
 	bool resp_chunked; /* response re-framed as chunked toward downstream */
 	bool resp_done;
 	bool upgrade;
+	bool h2c_upgrade; /* "Upgrade: h2c", ignored */
 	int status;
 	unsigned flags;
 	unsigned attempts;
@@ -113,9 +114,9 @@ struct mesh__stream {
 	struct mesh__h2up *h2u;
 	struct mesh__stream *uprev, *unext; /* the connection's streams */
 	int32_t up_sid;
-	uint32_t up_pending; /* response DATA not yet given back to the window */
-	bool up_sent;        /* the request's HEADERS went out */
-	bool up_head_seen;   /* a final response head arrived */
+	uint32_t up_pending;        /* response DATA not yet given back to the window */
+	bool up_sent;               /* the request's HEADERS went out */
+	bool up_head_seen;          /* a final response head arrived */
 	struct mesh__block *uphead; /* the request head, mesh__hlist records */
 	size_t uphead_len;
 	unsigned uphead_n;

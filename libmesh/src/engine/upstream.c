@@ -134,6 +134,7 @@ int mesh__upstream_get(struct mesh__stream *st)
 		w->nidle--;
 		ev_timer_stop(w->loop, &u->timer);
 		u->st = st;
+		u->paused = false;
 		st->up = u;
 		mesh__h1_parser_set_request_method(&u->parser, st->is_head ? "HEAD" : "GET",
 		                                   st->is_head ? 4 : 3);

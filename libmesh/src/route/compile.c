@@ -525,15 +525,21 @@ static void add_endpoints(struct build *b, struct mesh_cluster *c, const char *c
 	}
 }
 
-/* Service port when the route names none: the only port, or the first. */
-static uint32_t default_port(struct build *b, const char *host, int *protocol)
+/* Service port when the route names none: the only port, or the first;
+ * *protocol is the protocol of @port when the service has it, else of that
+ * default port. */
+static uint32_t default_port(struct build *b, const char *host, uint32_t port, int *protocol)
 {
 	const mesh_service *svc = b->reg ? mesh_registry_find(b->reg, host) : NULL;
-	unsigned num = 0;
+	unsigned num = 0, n;
 	const char *name;
+	int proto;
 	*protocol = MESH_PROTO_UNKNOWN;
 	if (svc && mesh_service_port_count(svc))
 		mesh_service_port(svc, 0, &num, &name, protocol);
+	for (size_t i = 0; svc && port && i < mesh_service_port_count(svc); i++)
+		if (!mesh_service_port(svc, i, &n, &name, &proto) && n == port)
+			*protocol = proto;
 	return num;
 }
 
@@ -546,7 +552,7 @@ static const struct mesh_cluster *cluster_for(struct build *b, const char *host,
                                               const char *const *labels, uint32_t port)
 {
 	int protocol = MESH_PROTO_UNKNOWN;
-	uint32_t dport = default_port(b, host, &protocol);
+	uint32_t dport = default_port(b, host, port, &protocol);
 	if (!port)
 		port = dport;
 	if (labels && !subset)
