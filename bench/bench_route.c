@@ -34,7 +34,8 @@ static char *generate(int n, size_t *len)
 	char *buf = malloc(cap);
 	size_t off = 0;
 	for (int i = 0; i < n; i++)
-		off += (size_t)snprintf(buf + off, cap - off,
+		off += (size_t)snprintf(
+			buf + off, cap - off,
 			"---\n"
 			"apiVersion: networking.istio.io/v1\n"
 			"kind: VirtualService\n"
@@ -53,9 +54,9 @@ static char *generate(int n, size_t *len)
 			"    timeout: 2s\n",
 			i, i, i, i, i % 7, i % 13, i, i, i, i);
 	off += (size_t)snprintf(buf + off, cap - off,
-		"---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-		"metadata: {name: plain}\nspec:\n  hosts: [plain]\n  http:\n"
-		"  - route: [{destination: {host: plain}}]\n");
+	                        "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	                        "metadata: {name: plain}\nspec:\n  hosts: [plain]\n  http:\n"
+	                        "  - route: [{destination: {host: plain}}]\n");
 	*len = off;
 	return buf;
 }
@@ -167,7 +168,8 @@ int main(int argc, char **argv)
 			hdrs[i][0] = (struct mesh_header){ "cookie", vals[i] };
 			q->nheaders = 1; /* no route matches: all three are tried */
 		}
-		base[i] = (struct mesh_request){ .struct_size = sizeof(base[i]), .authority = "plain",
+		base[i] = (struct mesh_request){ .struct_size = sizeof(base[i]),
+			                         .authority = "plain",
 			                         .path = "/" };
 	}
 	mesh_route_scratch *s;
@@ -176,7 +178,8 @@ int main(int argc, char **argv)
 	run(r, s, reqs, NREQ, 200, &hits); /* warm up */
 	struct stats st = run(r, s, reqs, NREQ, rounds, &hits);
 	struct stats bt = run(r, s, base, NREQ, rounds, &bhits);
-	printf("virtual services: %d (3 routes each; exact, prefix+prefix, regex header matches)\n", n);
+	printf("virtual services: %d (3 routes each; exact, prefix+prefix, regex header matches)\n",
+	       n);
 	printf("table build: median %.1f ms of 5 (target < 500 ms)\n", builds[2]);
 	printf("route decision: median %.0f ns, p99 %.0f ns (targets < 300 ns, < 2000 ns); "
 	       "%.0f%% of requests matched a route\n",

@@ -8,7 +8,7 @@ int main(void)
 	mesh_config *cfg = NULL;
 	mesh_diag *d = NULL;
 	const char *y = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
-	                "metadata: {name: r}\nspec: {host: reviews}\n";
+			"metadata: {name: r}\nspec: {host: reviews}\n";
 	if (mesh_config_new(&cfg) || mesh_diag_new(&d))
 		return 1;
 	if (mesh_config_load_buffer(cfg, "api.yaml", y, strlen(y), d) != 0)

@@ -223,7 +223,10 @@ static inline void buf_add(struct buf *b, const void *d, size_t n)
 	b->len += n;
 }
 
-static inline void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+static inline void buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
 
 static size_t fmt_u64(char *t, uint64_t v) /* t: at least 20 bytes */
 {
@@ -321,11 +324,11 @@ static void json_esc(struct buf *b, const char *s, size_t n, bool lower)
 			break;
 		unsigned char ch = (unsigned char)s[j];
 		if (ch == '"' || ch == '\\') {
-			char e[2] = {'\\', (char)ch};
+			char e[2] = { '\\', (char)ch };
 			buf_add(b, e, 2);
 			i = j + 1;
 		} else if (ch < 0x20) {
-			char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+			char e[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
 			buf_add(b, e, 6);
 			i = j + 1;
 		} else {
@@ -363,7 +366,7 @@ static bool name_eq(const char *base, const struct hoff *a, const struct hoff *b
 
 /* everything but body_bytes, which json_finish adds */
 static void json_request(struct buf *j, const char *proto, const char *base, struct span method,
-			 struct span path, struct span authority, const struct hoff *h, int nh)
+                         struct span path, struct span authority, const struct hoff *h, int nh)
 {
 	j->len = 0;
 	buf_add(j, "{\"name\":", 8);
@@ -625,7 +628,10 @@ static void h2_input(struct conn *c);
 static void h2_send(struct conn *c);
 static void stream_free(struct stream *s);
 
-static inline size_t pending(const struct conn *c) { return c->out.len - c->opos; }
+static inline size_t pending(const struct conn *c)
+{
+	return c->out.len - c->opos;
+}
 
 static void out_reserve(struct conn *c, size_t n)
 {
@@ -645,7 +651,10 @@ static inline void out_add(struct conn *c, const void *d, size_t n)
 	c->out.len += n;
 }
 
-static inline void out_adds(struct conn *c, const char *s) { out_add(c, s, strlen(s)); }
+static inline void out_adds(struct conn *c, const char *s)
+{
+	out_add(c, s, strlen(s));
+}
 
 static void conn_write(struct conn *c)
 {
@@ -762,7 +771,8 @@ static void h1_error(struct conn *c, int status)
 		out_add(c, num, fmt_u64(num, (uint64_t)status));
 		out_adds(c, " ");
 		out_adds(c, why);
-		out_adds(c, "\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: ");
+		out_adds(c,
+		         "\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: ");
 		out_add(c, num, fmt_u64(num, strlen(why) + 1));
 		out_adds(c, "\r\n\r\n");
 		out_adds(c, why);
@@ -770,7 +780,7 @@ static void h1_error(struct conn *c, int status)
 	}
 	if (g.verbose)
 		fprintf(stderr, "meshecho %s: HTTP/1.1 bad request: %d %s\n", g.name, status,
-			reason(status));
+		        reason(status));
 	c->closing = true;
 }
 
@@ -846,7 +856,7 @@ static int h1_parse_head(struct conn *c)
 		i++;
 	if (i == 0 || i >= ll || p[i] != ' ')
 		goto bad;
-	struct span method = {0, (uint32_t)i};
+	struct span method = { 0, (uint32_t)i };
 	size_t ts = i + 1, j = ts;
 	while (j < ll && p[j] != ' ') {
 		unsigned char ch = (unsigned char)p[j];
@@ -856,7 +866,7 @@ static int h1_parse_head(struct conn *c)
 	}
 	if (j == ts || j >= ll)
 		goto bad;
-	struct span target = {(uint32_t)ts, (uint32_t)(j - ts)};
+	struct span target = { (uint32_t)ts, (uint32_t)(j - ts) };
 	const char *ver = p + j + 1;
 	size_t vl = ll - j - 1;
 	if (vl == 8 && memcmp(ver, "HTTP/1.", 7) == 0 && (ver[7] == '0' || ver[7] == '1'))
@@ -870,7 +880,7 @@ static int h1_parse_head(struct conn *c)
 	/* header fields */
 	struct hoff hdrs[MAX_HDRS];
 	int nh = 0;
-	struct span authority = {UINT32_MAX, 0};
+	struct span authority = { UINT32_MAX, 0 };
 	bool has_cl = false, chunked = false, has_te = false, conn_close = false, conn_ka = false;
 	bool expect = false;
 	uint64_t cl = 0;
@@ -944,7 +954,8 @@ static int h1_parse_head(struct conn *c)
 		case 14:
 			if (!strncasecmp(name, "content-length", 14)) {
 				uint64_t v;
-				if (!parse_u64(val, vlen, (uint64_t)1 << 62, &v) || (has_cl && v != cl))
+				if (!parse_u64(val, vlen, (uint64_t)1 << 62, &v) ||
+				    (has_cl && v != cl))
 					goto bad;
 				has_cl = true;
 				cl = v;
@@ -1209,8 +1220,8 @@ static void h1_log(struct conn *c)
 	struct h1req *r = &c->r;
 	if (g.verbose)
 		fprintf(stderr, "meshecho %s: HTTP/1.1 %.*s -> %d in=%llu out=%llu\n", g.name,
-			r->loglen, r->logbuf, r->ctl.status, (unsigned long long)r->body_bytes,
-			(unsigned long long)r->out_bytes);
+		        r->loglen, r->logbuf, r->ctl.status, (unsigned long long)r->body_bytes,
+		        (unsigned long long)r->out_bytes);
 }
 
 static void h1_step(struct conn *c)
@@ -1333,8 +1344,8 @@ static void stream_free(struct stream *s)
 	}
 }
 
-#define NV(n, v, vl)                                                                             \
-	((nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vl), NGHTTP2_NV_FLAG_NONE})
+#define NV(n, v, vl)                                                                               \
+	((nghttp2_nv){ (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vl), NGHTTP2_NV_FLAG_NONE })
 
 static void h2_trailers(nghttp2_session *ses, struct stream *s)
 {
@@ -1354,7 +1365,7 @@ static void h2_trailers(nghttp2_session *ses, struct stream *s)
 }
 
 static ssize_t h2_read_cb(nghttp2_session *ses, int32_t id, uint8_t *buf, size_t len,
-			  uint32_t *flags, nghttp2_data_source *src, void *ud)
+                          uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
 	struct stream *s = src->ptr;
 	size_t n = 0;
@@ -1393,8 +1404,7 @@ static ssize_t h2_read_cb(nghttp2_session *ses, int32_t id, uint8_t *buf, size_t
 		eof = s->eb.len == 0 && s->body_done;
 		break;
 	}
-	default: /* R_DISCARD */
-		eof = true;
+	default: /* R_DISCARD */ eof = true;
 	}
 	s->out_bytes += n;
 	if (eof) {
@@ -1463,18 +1473,19 @@ static void h2_req_begin(struct stream *s)
 	if (s->path.off != UINT32_MAX)
 		parse_query(&s->ctl, base + s->path.off, s->path.len);
 	bool is_head = s->method.off != UINT32_MAX && s->method.len == 4 &&
-		       memcmp(base + s->method.off, "HEAD", 4) == 0;
+	               memcmp(base + s->method.off, "HEAD", 4) == 0;
 	if (s->ctl.grpc)
 		s->rmode = s->ctl.grpc_status == 0 ? R_ECHO : R_DISCARD;
 	else {
 		s->nobody = is_head || s->ctl.status == 204 || s->ctl.status == 304;
 		s->rmode = (s->ctl.echo && !s->nobody) ? R_ECHO
-			   : s->ctl.size >= 0		? R_SIZE
-							: R_JSON;
+		           : s->ctl.size >= 0          ? R_SIZE
+		                                       : R_JSON;
 	}
 	if (s->rmode == R_JSON)
 		json_request(&s->json, "HTTP/2", base, s->method, s->path,
-			     s->authority.off != UINT32_MAX ? s->authority : s->host, s->hdrs, s->nh);
+		             s->authority.off != UINT32_MAX ? s->authority : s->host, s->hdrs,
+		             s->nh);
 	if (s->ctl.delay_ms > 0) {
 		ev_now_update(c->w->loop);
 		ev_timer_set(&s->tmr, s->ctl.delay_ms / 1000.0, 0.);
@@ -1502,8 +1513,8 @@ static int h2_begin_headers(nghttp2_session *ses, const nghttp2_frame *f, void *
 	return 0;
 }
 
-static int h2_header(nghttp2_session *ses, const nghttp2_frame *f, const uint8_t *name,
-		     size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+static int h2_header(nghttp2_session *ses, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                     const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
@@ -1540,8 +1551,8 @@ static int h2_header(nghttp2_session *ses, const nghttp2_frame *f, const uint8_t
 	if (nl > 7 && memcmp(n, "x-echo-", 7) == 0)
 		ctl_set(&s->ctl, n + 7, nl - 7, v, vl);
 	else if (key_is(n, nl, "content-type") && vl >= 16 &&
-		 strncasecmp(v, "application/grpc", 16) == 0 &&
-		 (vl == 16 || v[16] == '+' || v[16] == ';'))
+	         strncasecmp(v, "application/grpc", 16) == 0 &&
+	         (vl == 16 || v[16] == '+' || v[16] == ';'))
 		s->ctl.grpc = true;
 	else if (key_is(n, nl, "host")) {
 		s->host.off = h->v;
@@ -1575,7 +1586,7 @@ static int h2_frame_recv(nghttp2_session *ses, const nghttp2_frame *f, void *ud)
 }
 
 static int h2_data_chunk(nghttp2_session *ses, uint8_t flags, int32_t id, const uint8_t *data,
-			 size_t len, void *ud)
+                         size_t len, void *ud)
 {
 	struct stream *s = nghttp2_session_get_stream_user_data(ses, id);
 	if (s)
@@ -1614,12 +1625,14 @@ static int h2_stream_close(nghttp2_session *ses, int32_t id, uint32_t err, void 
 	if (g.verbose) {
 		const char *b = s->hb.p;
 		fprintf(stderr, "meshecho %s: HTTP/2 %.*s %.*s -> %d in=%llu out=%llu%s\n", g.name,
-			s->method.off != UINT32_MAX ? (int)s->method.len : 1,
-			s->method.off != UINT32_MAX ? b + s->method.off : "-",
-			s->path.off != UINT32_MAX ? (int)(s->path.len < LOGLEN ? s->path.len : LOGLEN) : 1,
-			s->path.off != UINT32_MAX ? b + s->path.off : "-",
-			s->ctl.grpc ? 200 : s->ctl.status, (unsigned long long)s->body_bytes,
-			(unsigned long long)s->out_bytes, err ? " (reset)" : "");
+		        s->method.off != UINT32_MAX ? (int)s->method.len : 1,
+		        s->method.off != UINT32_MAX ? b + s->method.off : "-",
+		        s->path.off != UINT32_MAX
+		                ? (int)(s->path.len < LOGLEN ? s->path.len : LOGLEN)
+		                : 1,
+		        s->path.off != UINT32_MAX ? b + s->path.off : "-",
+		        s->ctl.grpc ? 200 : s->ctl.status, (unsigned long long)s->body_bytes,
+		        (unsigned long long)s->out_bytes, err ? " (reset)" : "");
 	}
 	if (s->ctl.close)
 		c->goaway = true;
@@ -1631,7 +1644,7 @@ static void h2_start(struct conn *c)
 {
 	if (nghttp2_session_server_new2(&c->h2, g_cbs, c, g_opt))
 		die_oom();
-	nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1024}};
+	nghttp2_settings_entry iv[] = { { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1024 } };
 	nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 1);
 }
 
@@ -1680,11 +1693,12 @@ static void h2_input(struct conn *c)
 {
 	size_t avail = c->in.len - c->rpos;
 	if (avail) {
-		ssize_t rv = nghttp2_session_mem_recv(c->h2, (const uint8_t *)c->in.p + c->rpos, avail);
+		ssize_t rv =
+			nghttp2_session_mem_recv(c->h2, (const uint8_t *)c->in.p + c->rpos, avail);
 		if (rv < 0) {
 			if (g.verbose)
 				fprintf(stderr, "meshecho %s: HTTP/2: %s\n", g.name,
-					nghttp2_strerror((int)rv));
+				        nghttp2_strerror((int)rv));
 			c->dead = true;
 			return;
 		}
@@ -1854,9 +1868,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
 				fprintf(stderr, "meshecho %s: accept: %s; pausing\n", g.name,
-					strerror(errno));
+				        strerror(errno));
 				ev_io_stop(loop, &l->io);
 				ev_timer_start(loop, &l->pause);
 			}
@@ -2025,7 +2040,7 @@ static void init_tables(void)
 {
 	for (int ch = 0; ch < 256; ch++)
 		g_tchar[ch] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			      (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+		              (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
 	memset(g_x, 'x', sizeof g_x);
 }
 
@@ -2060,7 +2075,7 @@ int main(int argc, char **argv)
 		} else
 			snprintf(opt, sizeof opt, "%s", a);
 		bool takes = !strcmp(opt, "--listen") || !strcmp(opt, "--name") ||
-			     !strcmp(opt, "--threads") || !strcmp(opt, "--port-file");
+		             !strcmp(opt, "--threads") || !strcmp(opt, "--port-file");
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "meshecho: %s needs a value\n", opt);
@@ -2131,12 +2146,12 @@ int main(int argc, char **argv)
 			}
 		}
 		if (g.verbose)
-			fprintf(stderr, "meshecho %s: listening on %s port %d (%s)\n", g.name, l->host,
-				l->bound,
-				l->mode == M_TCP  ? "tcp echo"
-				: l->mode == M_H2 ? "h2c"
-				: l->mode == M_H1 ? "http/1.1"
-						  : "http/1.1 + h2c");
+			fprintf(stderr, "meshecho %s: listening on %s port %d (%s)\n", g.name,
+			        l->host, l->bound,
+			        l->mode == M_TCP  ? "tcp echo"
+			        : l->mode == M_H2 ? "h2c"
+			        : l->mode == M_H1 ? "http/1.1"
+			                          : "http/1.1 + h2c");
 	}
 
 	signal(SIGPIPE, SIG_IGN);

@@ -274,8 +274,8 @@ START_TEST(nameless_kubernetes_object)
 {
 	mesh_config *cfg;
 	mesh_diag *d;
-	ck_assert_int_eq(tu_load("apiVersion: v1\nkind: Service\nmetadata:\n  name:\n", 0, &cfg, &d),
-	                 0);
+	ck_assert_int_eq(
+		tu_load("apiVersion: v1\nkind: Service\nmetadata:\n  name:\n", 0, &cfg, &d), 0);
 	ck_assert_int_ge(mesh_config_analyze(cfg, d), 0);
 	mesh_config_unref(cfg);
 	mesh_diag_free(d);
