@@ -40,6 +40,9 @@ static size_t push_key(struct mesh__vctx *v, const char *name)
 }
 
 static void report(struct mesh__vctx *v, int sev, const struct mesh__node *at, const char *rel,
+                   const char *fmt, va_list ap) MESH_PRINTF(5, 0);
+
+static void report(struct mesh__vctx *v, int sev, const struct mesh__node *at, const char *rel,
                    const char *fmt, va_list ap)
 {
 	size_t mark = v->path.len;

@@ -46,7 +46,7 @@ void mesh__sb_append(struct mesh__sb *sb, const char *s, size_t n);
 void mesh__sb_puts(struct mesh__sb *sb, const char *s);
 void mesh__sb_putc(struct mesh__sb *sb, char c);
 void mesh__sb_printf(struct mesh__sb *sb, const char *fmt, ...) MESH_PRINTF(2, 3);
-void mesh__sb_vprintf(struct mesh__sb *sb, const char *fmt, va_list ap);
+void mesh__sb_vprintf(struct mesh__sb *sb, const char *fmt, va_list ap) MESH_PRINTF(2, 0);
 void mesh__sb_truncate(struct mesh__sb *sb, size_t len);
 /* Append @s as a JSON string literal (with quotes). */
 void mesh__sb_json_str(struct mesh__sb *sb, const char *s);
@@ -76,7 +76,7 @@ char *mesh__arena_strndup(struct mesh__arena *a, const char *s, size_t n);
 void mesh__diag_add(mesh_diag *d, int sev, const char *code, const char *file, unsigned line,
                     unsigned col, const char *path, const char *fmt, ...) MESH_PRINTF(8, 9);
 void mesh__diag_vadd(mesh_diag *d, int sev, const char *code, const char *file, unsigned line,
-                     unsigned col, const char *path, const char *fmt, va_list ap);
+                     unsigned col, const char *path, const char *fmt, va_list ap) MESH_PRINTF(8, 0);
 /* Stable sort by (file order of first appearance, line, column). */
 void mesh__diag_sort(mesh_diag *d);
 /* The same for the entries from index @start on. */

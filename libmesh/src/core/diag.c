@@ -61,14 +61,14 @@ void mesh__diag_vadd(mesh_diag *d, int sev, const char *code, const char *file, 
 		d->dropped++;
 		return;
 	}
-	if (d->n == MESH_DIAG_MAX - 1) {
-		/* the last slot says that the list was cut */
+	/* the last slot says that the list was cut */
+	bool last = d->n == MESH_DIAG_MAX - 1;
+	if (last) {
 		sev = MESH_SEV_NOTE;
 		code = NULL;
 		path = NULL;
 		line = col = 0;
 		file = NULL;
-		fmt = "too many diagnostics; the rest are left out";
 	}
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 16;
@@ -80,7 +80,10 @@ void mesh__diag_vadd(mesh_diag *d, int sev, const char *code, const char *file, 
 	}
 	struct mesh__sb sb;
 	mesh__sb_init(&sb);
-	mesh__sb_vprintf(&sb, fmt, ap);
+	if (last)
+		mesh__sb_puts(&sb, "too many diagnostics; the rest are left out");
+	else
+		mesh__sb_vprintf(&sb, fmt, ap);
 	if (sb.len > MESH_DIAG_MAX_MESSAGE) {
 		/* a message quoting a huge value (through aliases, many times) must
 		 * not cost the caller a huge amount of memory */
