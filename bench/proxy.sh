@@ -9,7 +9,7 @@
 # of each proxy and its memory per idle keep-alive connection. HTTP/1.1 with
 # wrk, then h2c (prior knowledge) in front with h2load where the proxy speaks
 # it: a proxy whose front does not answer h2c is skipped with a line saying so
-# (meshproxy today), and measured automatically once it does.
+# (meshproxy before ad57d23), and measured automatically once it does.
 #
 # Usage: bench/proxy.sh [-d SECS] [-r ROUNDS] [-c CONNS] [-m STREAMS]
 #                       [-n IDLE_CONNS] [-s BODY_BYTES] [-t TARGETS]
@@ -34,7 +34,7 @@
 # CPUs: PROXY_CPU (0) for the proxy, CLIENT_CPU (1) for the client and origin.
 # Binaries: MESHPROXY and MESHECHO override the ones built here; BUILD is the
 # release build directory (build-bench/ beside the sources, as config-load.sh).
-# Defaults take about 4 minutes (3 x 10 s per target and protocol), more with
+# Defaults take about 4-5 minutes (3 x 10 s per target and protocol), more with
 # re-runs of disturbed rounds and -w.
 set -euo pipefail
 
