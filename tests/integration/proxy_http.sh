@@ -172,6 +172,11 @@ until curl -sf "http://127.0.0.1:$adm/ready" >/dev/null || [ $i -gt 100 ]; do sl
 C="curl -s --max-time 5"
 expect_status "anonymous request reaches reviews v1" 0 sh -c "$C -H 'Host: reviews:9080' http://127.0.0.1:$out/reviews/1"
 expect_output "served by v1" '"name":"reviews-v1"'
+if grep -Eq '"x-request-id":"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"' "$tmp/out"; then
+	ok "the proxy adds an x-request-id (a version 4 UUID)"
+else
+	not_ok "the proxy adds an x-request-id (a version 4 UUID)"; head -c 600 "$tmp/out"
+fi
 expect_status "jason reaches reviews v2" 0 sh -c "$C -H 'Host: reviews' -H 'Cookie: user=jason' http://127.0.0.1:$out/reviews/1"
 expect_output "served by v2" '"name":"reviews-v2"'
 expect_status "20 keep-alive requests in one connection" 0 sh -c \
