@@ -4,41 +4,18 @@
 # admin endpoints, hot reload (valid and invalid) and drain on SIGTERM.
 set -eu
 . "$(dirname "$0")/lib.sh"
-P=${MESHPROXY:?}
-E=${MESHECHO:?}
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	[ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# wait_file FILE: until it exists and is not empty (5 s at most)
-wait_file() {
-	i=0
-	while [ ! -s "$1" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	[ -s "$1" ]
-}
-
-# start_echo NAME: a backend whose port lands in $tmp/NAME.port (not run in a
-# subshell, so that its pid is recorded for the cleanup)
-start_echo() {
-	"$E" --listen 127.0.0.1:0 --name "$1" --port-file "$tmp/$1.port" >"$tmp/$1.log" 2>&1 &
-	pids="$pids $!"
-	wait_file "$tmp/$1.port" || { echo "meshecho $1 did not start"; cat "$tmp/$1.log"; exit 1; }
-}
+. "$(dirname "$0")/proxy_lib.sh"
 
 python3 "$(dirname "$0")/ws.py" server "$tmp/ws.port" >"$tmp/ws.log" 2>&1 &
 pids="$pids $!"
 python3 "$(dirname "$0")/hostlog.py" "$tmp/shadow.port" "$tmp/shadow.log" >/dev/null 2>&1 &
 pids="$pids $!"
 start_echo reviews-v1
+v1=$port
 start_echo reviews-v2
+v2=$port
 start_echo ratings
-v1=$(cat "$tmp/reviews-v1.port")
-v2=$(cat "$tmp/reviews-v2.port")
-rt=$(cat "$tmp/ratings.port")
+rt=$port
 
 cfg="$tmp/config"
 mkdir -p "$cfg"

@@ -4,20 +4,7 @@
 # closes are passed on, large transfers arrive intact.
 set -eu
 . "$(dirname "$0")/lib.sh"
-P=${MESHPROXY:?}
-E=${MESHECHO:?}
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-wait_file() {
-	i=0
-	while [ ! -s "$1" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	[ -s "$1" ]
-}
+. "$(dirname "$0")/proxy_lib.sh"
 
 "$E" --tcp-echo --listen 127.0.0.1:0 --port-file "$tmp/echo.port" >"$tmp/echo.log" 2>&1 &
 pids="$pids $!"
