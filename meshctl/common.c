@@ -103,3 +103,33 @@ void print_report(const struct load_opts *o, const mesh_config *cfg, const mesh_
 	       files == 1 ? "" : "s", resources, resources == 1 ? "" : "s", errors,
 	       errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
 }
+
+int parse_labels(char *spec, const char **kv, size_t max)
+{
+	size_t n = 0;
+	for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
+		char *eq = strchr(tok, '=');
+		if (!eq || eq == tok || n + 2 >= max)
+			return -1;
+		*eq = '\0';
+		kv[n++] = tok;
+		kv[n++] = eq + 1;
+	}
+	kv[n] = NULL;
+	return 0;
+}
+
+void print_json_str(FILE *out, const char *s)
+{
+	putc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			putc(c, out);
+	}
+	putc('"', out);
+}

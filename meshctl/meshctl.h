@@ -30,9 +30,18 @@ int load_paths(struct load_opts *o, char **paths, int npaths, mesh_config **cfg,
 void print_report(const struct load_opts *o, const mesh_config *cfg, const mesh_diag *diag,
                   const char *command);
 
+/* Most labels a --source / --labels option takes. */
+#define MAX_LABELS 32
+/* Split "k=v,k2=v2" (in place) into @kv: "k", "v", ..., NULL, at most @max
+ * entries with the NULL. Returns 0, or -1 when malformed or too many. */
+int parse_labels(char *spec, const char **kv, size_t max);
+/* Print @s as a JSON string literal. */
+void print_json_str(FILE *out, const char *s);
+
 int cmd_validate(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
+int cmd_mtls(int argc, char **argv);
 
 #endif

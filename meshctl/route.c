@@ -5,7 +5,6 @@
 #include "meshctl.h"
 
 #define MAX_HEADERS 64
-#define MAX_LABELS 32
 
 static void usage(FILE *out)
 {
@@ -27,21 +26,6 @@ static void usage(FILE *out)
 	        "  -o, --output FORMAT     text (default) or json\n\n"
 	        "Exit status: 0 a route matched, 1 no route (404 NR) or invalid config,\n"
 	        "2 usage or I/O error.\n");
-}
-
-static int parse_labels(char *spec, const char **kv, size_t max)
-{
-	size_t n = 0;
-	for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
-		char *eq = strchr(tok, '=');
-		if (!eq || eq == tok || n + 2 >= max)
-			return -1;
-		*eq = '\0';
-		kv[n++] = tok;
-		kv[n++] = eq + 1;
-	}
-	kv[n] = NULL;
-	return 0;
 }
 
 int cmd_route(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mesh/identity.h>
 #include <mesh/mesh.h>
 #include <mesh/proxy.h>
 
@@ -49,7 +50,35 @@ static void usage(FILE *out)
 	        "  --max-concurrent-streams N\n"
 	        "                            HTTP/2 streams per client connection (100)\n"
 	        "  --log-level LEVEL         error, warning, info (default) or debug\n"
+	        "\nIdentity (mutual TLS between sidecars; without one, plain text only):\n"
+	        "  --cert-dir DIR            cert.pem, key.pem, trust-bundle.pem as `meshctl ca\n"
+	        "                            issue` writes them; watched for replaced files\n"
+	        "  --ca-url URL              enrol with `meshctl ca serve` (https://HOST:PORT),\n"
+	        "                            key made here, renewed at half-life\n"
+	        "  --ca-bundle FILE          roots the CA server must chain to (with --ca-url)\n"
+	        "  --bootstrap-token FILE    one-time token for the first enrolment\n"
+	        "  --service-account SA      identity spiffe://TD/ns/NS/sa/SA (default: default)\n"
+	        "  --trust-domain TD         (cluster.local)\n"
+	        "  --ca-server-name NAME     the CA server certificate's DNS name (localhost)\n"
 	        "\nSIGHUP reloads, SIGTERM drains and exits 0, SIGINT stops.\n");
+}
+
+static void agent_log(void *arg, int level, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "meshproxy: identity: %s%s\n", level == MESH_SEV_ERROR ? "error: " : "",
+	        line);
+}
+
+static int agent_update(void *arg, const char *cert, const char *key, const char *bundle)
+{
+	mesh_diag *d = NULL;
+	mesh_diag_new(&d);
+	int rc = mesh_proxy_set_identity(arg, cert, key, bundle, d);
+	if (rc && d && mesh_diag_count(d))
+		fprintf(stderr, "meshproxy: identity refused: %s\n", mesh_diag_message(d, 0));
+	mesh_diag_free(d);
+	return rc;
 }
 
 static int parse_duration_ms(const char *s, int64_t *out)
@@ -87,6 +116,8 @@ int main(int argc, char **argv)
 	size_t nls = 0;
 	const char *bind = "127.0.0.1";
 	int log_level = MESH_LOG_INFO;
+	const char *cert_dir = NULL, *ca_url = NULL, *ca_bundle = NULL, *token = NULL;
+	const char *sa_name = "default", *td = "cluster.local", *ca_name = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -164,6 +195,20 @@ int main(int argc, char **argv)
 				                                : MESH_LISTENER_OUTBOUND;
 				l->port = (unsigned)port;
 			}
+		} else if (!strcmp(a, "--cert-dir")) {
+			cert_dir = v;
+		} else if (!strcmp(a, "--ca-url")) {
+			ca_url = v;
+		} else if (!strcmp(a, "--ca-bundle")) {
+			ca_bundle = v;
+		} else if (!strcmp(a, "--bootstrap-token")) {
+			token = v;
+		} else if (!strcmp(a, "--service-account")) {
+			sa_name = v;
+		} else if (!strcmp(a, "--trust-domain")) {
+			td = v;
+		} else if (!strcmp(a, "--ca-server-name")) {
+			ca_name = v;
 		} else if (!strcmp(a, "--bind")) {
 			bind = v;
 		} else if (!strcmp(a, "--concurrency")) {
@@ -224,6 +269,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (cert_dir && ca_url) {
+		fprintf(stderr, "meshproxy: --cert-dir and --ca-url exclude each other\n");
+		return 2;
+	}
+	if (ca_url && (!ca_bundle || !token)) {
+		fprintf(stderr, "meshproxy: --ca-url needs --ca-bundle and --bootstrap-token\n");
+		return 2;
+	}
 	mesh_diag *diag;
 	if (mesh_diag_new(&diag))
 		return 1;
@@ -264,6 +317,48 @@ int main(int argc, char **argv)
 		        mesh_proxy_listener_port(p, idx), ls[i].target[0] ? " -> " : "",
 		        ls[i].target);
 	}
+	mesh_identity_agent *agent = NULL;
+	char *spiffe_id = NULL;
+	if (cert_dir || ca_url) {
+		mesh_diag_clear(diag);
+		if (ca_url && mesh_spiffe_id_build(&spiffe_id, td,
+		                                   o.namespace_name ? o.namespace_name : "default",
+		                                   sa_name, diag)) {
+			fprintf(stderr, "meshproxy: %s\n", mesh_diag_message(diag, 0));
+			mesh_proxy_free(p);
+			mesh_diag_free(diag);
+			return 2;
+		}
+		struct mesh_identity_agent_options ao = {
+			.struct_size = sizeof(ao),
+			.cert_dir = cert_dir,
+			.ca_url = ca_url,
+			.ca_bundle_file = ca_bundle,
+			.bootstrap_token_file = token,
+			.spiffe_id = spiffe_id,
+			.server_name = ca_name,
+			.poll_ms = o.reload_poll_ms,
+			.on_update = agent_update,
+			.log = agent_log,
+			.arg = p,
+		};
+		rc = mesh_identity_agent_new(&ao, &agent, diag);
+		if (!rc)
+			rc = mesh_identity_agent_fetch(agent, diag);
+		if (!rc)
+			rc = mesh_identity_agent_start(agent);
+		if (rc) {
+			for (size_t i = 0; i < mesh_diag_count(diag); i++)
+				fprintf(stderr, "meshproxy: %s\n", mesh_diag_message(diag, i));
+			fprintf(stderr, "meshproxy: cannot get an identity: %s\n",
+			        mesh_strerror(rc));
+			mesh_identity_agent_free(agent);
+			mesh_proxy_free(p);
+			mesh_diag_free(diag);
+			mesh_free(spiffe_id);
+			return 1;
+		}
+	}
 	mesh_diag_free(diag);
 	the_proxy = p;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -273,6 +368,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	rc = mesh_proxy_run(p);
+	mesh_identity_agent_free(agent); /* stops its thread before the proxy goes */
+	mesh_free(spiffe_id);
 	mesh_proxy_free(p);
 	return rc ? 1 : 0;
 }

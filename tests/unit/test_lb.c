@@ -6,6 +6,7 @@
  *
  * Clusters are made by hand here (src/route makes them in the library).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1380,6 +1381,460 @@ START_TEST(settings_from_destination_policy)
 }
 END_TEST
 
+/* ---- upstream TLS: DestinationRule tls, automatic mTLS, server identity ---- */
+
+START_TEST(settings_tls_top_port_subset)
+{
+	static const char yaml[] =
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: DestinationRule\n"
+		"metadata: {name: ratings}\n"
+		"spec:\n"
+		"  host: ratings\n"
+		"  trafficPolicy:\n"
+		"    tls:\n"
+		"      mode: ISTIO_MUTUAL\n"
+		"      sni: ratings.example.com\n"
+		"      subjectAltNames: [spiffe://cluster.local/ns/default/sa/ratings]\n"
+		"    portLevelSettings:\n"
+		"    - port: {number: 8443}\n"
+		"      tls:\n"
+		"        mode: MUTUAL\n"
+		"        clientCertificate: /etc/certs/cert.pem\n"
+		"        privateKey: /etc/certs/key.pem\n"
+		"        caCertificates: /etc/certs/ca.pem\n"
+		"        caCrl: /etc/certs/crl.pem\n"
+		"        subjectAltNames: [ratings.example.com, ratings.internal]\n"
+		"    - port: {number: 8080}\n"
+		"      tls: {sni: plain.example.com}\n"
+		"  subsets:\n"
+		"  - name: v2\n"
+		"    labels: {version: v2}\n"
+		"    trafficPolicy:\n"
+		"      tls: {mode: SIMPLE, credentialName: ratings-ca, sni: v2.example.com}\n"
+		"      portLevelSettings:\n"
+		"      - port: {number: 8443}\n"
+		"        tls: {mode: SIMPLE, insecureSkipVerify: true}\n";
+	mesh_config *cfg;
+	const struct mesh_resource *r = load_one(&cfg, yaml, MESH_KIND_DESTINATION_RULE, "ratings");
+	const struct mesh__node *tp = mesh__node_get(r->spec, "trafficPolicy");
+	const struct mesh__node *sub = mesh__node_path(r->spec, "subsets[0].trafficPolicy");
+	struct mesh__lb_settings s;
+
+	/* top level */
+	mesh__lb_settings_default(&s);
+	ck_assert_int_eq(s.tls_mode, 0);
+	mesh__lb_settings_apply(&s, tp, 9080);
+	ck_assert_int_eq(s.tls_mode, 4);
+	ck_assert_str_eq(s.sni, "ratings.example.com");
+	ck_assert_ptr_nonnull(s.subject_alt_names);
+	ck_assert_uint_eq(s.subject_alt_names->count, 1);
+	ck_assert_str_eq(mesh__node_str(s.subject_alt_names->u.items[0]),
+	                 "spiffe://cluster.local/ns/default/sa/ratings");
+	ck_assert_ptr_null(s.ca_certificates);
+	ck_assert_ptr_null(s.client_certificate);
+
+	/* port 8443: the whole tls block is replaced */
+	mesh__lb_settings_default(&s);
+	mesh__lb_settings_apply(&s, tp, 8443);
+	ck_assert_int_eq(s.tls_mode, 3);
+	ck_assert_ptr_null(s.sni);
+	ck_assert_str_eq(s.client_certificate, "/etc/certs/cert.pem");
+	ck_assert_str_eq(s.private_key, "/etc/certs/key.pem");
+	ck_assert_str_eq(s.ca_certificates, "/etc/certs/ca.pem");
+	ck_assert_str_eq(s.ca_crl, "/etc/certs/crl.pem");
+	ck_assert_uint_eq(s.subject_alt_names->count, 2);
+	ck_assert(!s.insecure_skip_verify);
+
+	/* port 8080: a tls block without mode is DISABLE (protobuf zero) */
+	mesh__lb_settings_default(&s);
+	mesh__lb_settings_apply(&s, tp, 8080);
+	ck_assert_int_eq(s.tls_mode, 1);
+	ck_assert_str_eq(s.sni, "plain.example.com");
+	ck_assert_ptr_null(s.subject_alt_names);
+
+	/* subset v2 over the top level, then over port 8443 */
+	mesh__lb_settings_default(&s);
+	mesh__lb_settings_apply(&s, tp, 9080);
+	mesh__lb_settings_apply(&s, sub, 9080);
+	ck_assert_int_eq(s.tls_mode, 2);
+	ck_assert_str_eq(s.credential_name, "ratings-ca");
+	ck_assert_str_eq(s.sni, "v2.example.com");
+	ck_assert_ptr_null(s.subject_alt_names);
+	mesh__lb_settings_default(&s);
+	mesh__lb_settings_apply(&s, tp, 8443);
+	mesh__lb_settings_apply(&s, sub, 8443);
+	ck_assert_int_eq(s.tls_mode, 2);
+	ck_assert(s.insecure_skip_verify);
+	ck_assert_ptr_null(s.credential_name);
+	ck_assert_ptr_null(s.client_certificate);
+	mesh_config_unref(cfg);
+}
+END_TEST
+
+static const char tls_yaml[] =
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: ServiceEntry\n"
+	"metadata: {name: reviews}\n"
+	"spec:\n"
+	"  hosts: [reviews.default.svc.cluster.local]\n"
+	"  location: MESH_INTERNAL\n"
+	"  ports: [{number: 9080, name: http}]\n"
+	"  resolution: STATIC\n"
+	"  endpoints:\n"
+	"  - {address: 10.0.0.1, serviceAccount: bookinfo-reviews, labels: {version: v1}}\n"
+	"  - {address: 10.0.0.2, labels: {version: v1, security.istio.io/tlsMode: istio}}\n"
+	"  - {address: 10.0.0.3, labels: {version: v2}}\n"
+	"  - address: 10.0.0.4\n"
+	"    serviceAccount: legacy\n"
+	"    labels: {version: v2, security.istio.io/tlsMode: disabled}\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: ServiceEntry\n"
+	"metadata: {name: httpbin}\n"
+	"spec:\n"
+	"  hosts: [httpbin.org]\n"
+	"  ports: [{number: 80, name: http}]\n"
+	"  resolution: STATIC\n"
+	"  endpoints: [{address: 10.1.0.1, serviceAccount: bin}]\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: ServiceEntry\n"
+	"metadata: {name: details, namespace: shop}\n"
+	"spec:\n"
+	"  hosts: [details.shop.svc.cluster.local]\n"
+	"  location: MESH_INTERNAL\n"
+	"  ports: [{number: 9080, name: http}]\n"
+	"  resolution: STATIC\n"
+	"  workloadSelector: {labels: {app: details}}\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: WorkloadEntry\n"
+	"metadata: {name: details-1, namespace: shop}\n"
+	"spec: {address: 10.2.0.1, serviceAccount: details, labels: {app: details}}\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: DestinationRule\n"
+	"metadata: {name: reviews}\n"
+	"spec:\n"
+	"  host: reviews\n"
+	"  subsets:\n"
+	"  - {name: v1, labels: {version: v1}}\n"
+	"  - name: v2\n"
+	"    labels: {version: v2}\n"
+	"    trafficPolicy:\n"
+	"      tls:\n"
+	"        mode: ISTIO_MUTUAL\n"
+	"        subjectAltNames: [spiffe://cluster.local/ns/default/sa/reviews-v2]\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: DestinationRule\n"
+	"metadata: {name: details, namespace: shop}\n"
+	"spec:\n"
+	"  host: details.shop.svc.cluster.local\n"
+	"  trafficPolicy: {tls: {mode: DISABLE}}\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: VirtualService\n"
+	"metadata: {name: reviews}\n"
+	"spec:\n"
+	"  hosts: [reviews]\n"
+	"  http:\n"
+	"  - match: [{headers: {end-user: {exact: jason}}}]\n"
+	"    route: [{destination: {host: reviews, subset: v2}}]\n"
+	"  - route: [{destination: {host: reviews, subset: v1}}]\n"
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: VirtualService\n"
+	"metadata: {name: all}\n"
+	"spec:\n"
+	"  hosts: [all.example]\n"
+	"  http: [{route: [{destination: {host: reviews.default.svc.cluster.local}}]}]\n";
+
+struct tls_fixture {
+	mesh_config *cfg;
+	mesh_diag *d;
+	mesh_registry *reg;
+	mesh_router *r;
+};
+
+static void tls_setup(struct tls_fixture *f, const char *yaml, const char *more)
+{
+	ck_assert_int_eq(tu_load(yaml, 0, &f->cfg, &f->d), 0);
+	if (more)
+		ck_assert_int_eq(mesh_config_load_buffer(f->cfg, "more.yaml", more, strlen(more),
+		                                         f->d),
+		                 0);
+	ck_assert_int_eq(mesh_registry_new(&f->reg), 0);
+	ck_assert_int_eq(mesh_registry_load_config(f->reg, f->cfg, f->d), 0);
+	ck_assert_int_eq(mesh_router_new(f->cfg, f->reg, NULL, &f->r, f->d), 0);
+}
+
+static void tls_teardown(struct tls_fixture *f)
+{
+	mesh_router_unref(f->r);
+	mesh_registry_free(f->reg);
+	mesh_diag_free(f->d);
+	mesh_config_unref(f->cfg);
+}
+
+static const struct mesh_cluster *cluster_named(const mesh_router *r, const char *name)
+{
+	for (size_t i = 0; i < mesh_router_cluster_count(r); i++)
+		if (!strcmp(mesh_cluster_name(mesh_router_cluster_at(r, i)), name))
+			return mesh_router_cluster_at(r, i);
+	ck_abort_msg("no cluster %s", name);
+	return NULL;
+}
+
+START_TEST(auto_mtls_per_endpoint)
+{
+	struct tls_fixture f;
+	tls_setup(&f, tls_yaml, NULL);
+	const struct mesh_cluster *c =
+		cluster_named(f.r, "outbound|9080||reviews.default.svc.cluster.local");
+	ck_assert_uint_eq(c->neps, 4);
+	ck_assert_ptr_null(c->no_auto_mtls);
+	/* a service account, or the istio tlsMode label */
+	ck_assert(c->eps[0].mesh_workload);
+	ck_assert(c->eps[1].mesh_workload);
+	/* neither */
+	ck_assert(!c->eps[2].mesh_workload);
+	/* the label wins over the service account, as in Istio */
+	ck_assert(!c->eps[3].mesh_workload);
+	ck_assert_str_eq(c->eps[0].identity, "/ns/default/sa/bookinfo-reviews");
+	ck_assert_ptr_null(c->eps[1].identity);
+	ck_assert_ptr_null(c->eps[2].identity);
+	ck_assert_str_eq(c->eps[3].identity, "/ns/default/sa/legacy");
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 0), MESH__UP_ISTIO_MUTUAL);
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 1), MESH__UP_ISTIO_MUTUAL);
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 2), MESH__UP_PLAIN);
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 3), MESH__UP_PLAIN);
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 4), MESH__UP_PLAIN);
+	ck_assert_int_eq(mesh__cluster_up_tls(c, -1), MESH__UP_PLAIN);
+	ck_assert_int_eq(mesh__cluster_up_tls(NULL, 0), MESH__UP_PLAIN);
+
+	/* the subset v1 cluster: its own endpoints, the same rule */
+	c = cluster_named(f.r, "outbound|9080|v1|reviews.default.svc.cluster.local");
+	ck_assert_uint_eq(c->neps, 2);
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 0), MESH__UP_ISTIO_MUTUAL);
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 1), MESH__UP_ISTIO_MUTUAL);
+
+	/* subset v2: the DestinationRule's ISTIO_MUTUAL, also toward
+	 * endpoints auto-mTLS would reach in plain text */
+	c = cluster_named(f.r, "outbound|9080|v2|reviews.default.svc.cluster.local");
+	ck_assert_uint_eq(c->neps, 2);
+	ck_assert_str_eq(c->dr->name, "reviews");
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 0), MESH__UP_ISTIO_MUTUAL);
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 1), MESH__UP_ISTIO_MUTUAL);
+
+	/* MESH_EXTERNAL: never mTLS on its own, but the identity is known */
+	c = cluster_named(f.r, "outbound|80||httpbin.org");
+	ck_assert(!c->eps[0].mesh_workload);
+	ck_assert_str_eq(c->eps[0].identity, "/ns/default/sa/bin");
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 0), MESH__UP_PLAIN);
+
+	/* a WorkloadEntry: its namespace makes the identity; DISABLE wins
+	 * over auto-mTLS */
+	c = cluster_named(f.r, "outbound|9080||details.shop.svc.cluster.local");
+	ck_assert_uint_eq(c->neps, 1);
+	ck_assert(c->eps[0].mesh_workload);
+	ck_assert_str_eq(c->eps[0].identity, "/ns/shop/sa/details");
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 0), MESH__UP_PLAIN);
+	tls_teardown(&f);
+}
+END_TEST
+
+START_TEST(auto_mtls_off)
+{
+	/* MeshConfig enableAutoMtls: false */
+	struct tls_fixture f;
+	tls_setup(&f, tls_yaml,
+	          "apiVersion: mesh.libmesh.io/v1alpha1\nkind: MeshConfig\n"
+	          "metadata: {name: mesh}\nspec: {enableAutoMtls: false}\n");
+	const struct mesh_cluster *c =
+		cluster_named(f.r, "outbound|9080||reviews.default.svc.cluster.local");
+	ck_assert_ptr_nonnull(c->no_auto_mtls);
+	ck_assert_str_eq(c->no_auto_mtls, "MeshConfig default/mesh sets enableAutoMtls false");
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 0), MESH__UP_PLAIN);
+	/* a DestinationRule's mode still counts */
+	c = cluster_named(f.r, "outbound|9080|v2|reviews.default.svc.cluster.local");
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 0), MESH__UP_ISTIO_MUTUAL);
+	tls_teardown(&f);
+
+	/* DISABLE for the service's namespace: its sidecars take no mTLS */
+	tls_setup(&f, tls_yaml,
+	          "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+	          "metadata: {name: default, namespace: default}\n"
+	          "spec: {mtls: {mode: DISABLE}}\n");
+	c = cluster_named(f.r, "outbound|9080||reviews.default.svc.cluster.local");
+	ck_assert_str_eq(c->no_auto_mtls, "PeerAuthentication default/default sets mTLS mode "
+	                                  "DISABLE for namespace default");
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 0), MESH__UP_PLAIN);
+	tls_teardown(&f);
+
+	/* a workload-level DISABLE does not turn it off for the service */
+	tls_setup(&f, tls_yaml,
+	          "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+	          "metadata: {name: v1, namespace: default}\n"
+	          "spec: {selector: {matchLabels: {version: v1}}, mtls: {mode: DISABLE}}\n");
+	c = cluster_named(f.r, "outbound|9080||reviews.default.svc.cluster.local");
+	ck_assert_ptr_null(c->no_auto_mtls);
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 0), MESH__UP_ISTIO_MUTUAL);
+	tls_teardown(&f);
+}
+END_TEST
+
+START_TEST(tls_modes_from_destination_rule)
+{
+	static const char *const modes[] = { "DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL" };
+	static const int want[] = { MESH__UP_PLAIN, MESH__UP_SIMPLE, MESH__UP_MUTUAL,
+		                    MESH__UP_ISTIO_MUTUAL };
+	for (size_t i = 0; i < 4; i++) {
+		char dr[512];
+		snprintf(dr, sizeof(dr),
+		         "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		         "metadata: {name: httpbin}\n"
+		         "spec: {host: httpbin.org, trafficPolicy: {tls: {mode: %s%s}}}\n",
+		         modes[i],
+		         i == 2 ? ", clientCertificate: /c.pem, privateKey: /k.pem, "
+		                  "caCertificates: /ca.pem"
+		                : i == 1 ? ", caCertificates: /ca.pem" : "");
+		struct tls_fixture f;
+		tls_setup(&f, tls_yaml, dr);
+		const struct mesh_cluster *c = cluster_named(f.r, "outbound|80||httpbin.org");
+		ck_assert_int_eq(mesh__cluster_up_tls(c, 0), want[i]);
+		tls_teardown(&f);
+	}
+}
+END_TEST
+
+START_TEST(identity_namespace_from_registry)
+{
+	mesh_config *cfg;
+	mesh_registry *reg;
+	mesh_router *r;
+	ck_assert_int_eq(mesh_config_new(&cfg), 0);
+	ck_assert_int_eq(mesh_registry_new(&reg), 0);
+	ck_assert_int_eq(mesh_registry_add_service(reg, "api.team.svc.cluster.local", "team", 80,
+	                                           "http", NULL),
+	                 0);
+	struct mesh_endpoint_info ep = { .struct_size = sizeof(ep),
+		                         .address = "10.3.0.1",
+		                         .service_account = "api",
+		                         .namespace_name = "other" };
+	ck_assert_int_eq(mesh_registry_add_endpoint(reg, "api.team.svc.cluster.local", &ep), 0);
+	ep = (struct mesh_endpoint_info){ .struct_size = sizeof(ep),
+		                          .address = "10.3.0.2",
+		                          .service_account = "api" };
+	ck_assert_int_eq(mesh_registry_add_endpoint(reg, "api.team.svc.cluster.local", &ep), 0);
+	/* a caller built before namespace_name existed */
+	ep = (struct mesh_endpoint_info){ .struct_size = offsetof(struct mesh_endpoint_info,
+		                                                  namespace_name),
+		                          .address = "10.3.0.3",
+		                          .service_account = "old",
+		                          .namespace_name = "ignored" };
+	ck_assert_int_eq(mesh_registry_add_endpoint(reg, "api.team.svc.cluster.local", &ep), 0);
+	const mesh_service *svc = mesh_registry_find(reg, "api.team.svc.cluster.local");
+	struct mesh_endpoint_info out = { .struct_size = sizeof(out) };
+	ck_assert_int_eq(mesh_service_endpoint(svc, 0, &out), 0);
+	ck_assert_str_eq(out.namespace_name, "other");
+	ck_assert_int_eq(mesh_service_endpoint(svc, 1, &out), 0);
+	ck_assert_ptr_null(out.namespace_name);
+
+	ck_assert_int_eq(mesh_router_new(cfg, reg, NULL, &r, NULL), 0);
+	const struct mesh_cluster *c = cluster_named(r, "outbound|80||api.team.svc.cluster.local");
+	ck_assert_uint_eq(c->neps, 3);
+	ck_assert_str_eq(c->eps[0].identity, "/ns/other/sa/api");
+	ck_assert_str_eq(c->eps[1].identity, "/ns/team/sa/api");
+	ck_assert_str_eq(c->eps[2].identity, "/ns/team/sa/old");
+	/* a registry service is MESH_INTERNAL: mTLS toward accounts */
+	ck_assert_int_eq(mesh__cluster_up_tls(c, 0), MESH__UP_ISTIO_MUTUAL);
+	/* any endpoint's identity is a valid server */
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/other/sa/api"));
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/team/sa/old"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/team/sa/other"));
+	mesh_router_unref(r);
+	mesh_registry_free(reg);
+	mesh_config_unref(cfg);
+}
+END_TEST
+
+START_TEST(peer_identity_checks)
+{
+	struct tls_fixture f;
+	tls_setup(&f, tls_yaml, NULL);
+	/* endpoint identities: any endpoint of the cluster, trust domain not
+	 * compared (the bundle already vouched for it) */
+	const struct mesh_cluster *c =
+		cluster_named(f.r, "outbound|9080||reviews.default.svc.cluster.local");
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"));
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/legacy"));
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://other.td/ns/default/sa/legacy"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/ratings"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/legac"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/legacy/x"));
+	ck_assert(!mesh__cluster_peer_ok(c, "/ns/default/sa/legacy"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://cluster.local"));
+	ck_assert(!mesh__cluster_peer_ok(c, NULL));
+	ck_assert(!mesh__cluster_peer_ok(NULL, "spiffe://cluster.local/ns/default/sa/legacy"));
+
+	/* subject alt names: exactly one of them, endpoint identities aside */
+	c = cluster_named(f.r, "outbound|9080|v2|reviews.default.svc.cluster.local");
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/reviews-v2"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/legacy"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://other.td/ns/default/sa/reviews-v2"));
+
+	/* no identity known and no names given: nothing to hold it against */
+	c = cluster_named(f.r, "outbound|9080|v1|reviews.default.svc.cluster.local");
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"));
+	struct mesh_cluster bare = { .name = "bare" };
+	mesh__lb_settings_default(&bare.lb);
+	ck_assert(mesh__cluster_peer_ok(&bare, "spiffe://cluster.local/ns/x/sa/y"));
+	tls_teardown(&f);
+}
+END_TEST
+
+START_TEST(explain_says_upstream_tls)
+{
+	struct tls_fixture f;
+	tls_setup(&f, tls_yaml, NULL);
+	struct mesh_request req = { .struct_size = sizeof(req), .authority = "reviews" };
+	char *s = mesh_router_explain(f.r, &req, 0);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(strstr(s, "\n    tls: ISTIO_MUTUAL (auto)\n"), "%s", s);
+	mesh_free(s);
+	struct mesh_header h = { "end-user", "jason" };
+	req.headers = &h;
+	req.nheaders = 1;
+	s = mesh_router_explain(f.r, &req, 0);
+	ck_assert_msg(strstr(s, "\n    tls: ISTIO_MUTUAL (DestinationRule default/reviews)\n"),
+	              "%s", s);
+	mesh_free(s);
+	s = mesh_router_explain(f.r, &req, MESH_EXPLAIN_JSON);
+	ck_assert_msg(strstr(s, "\"tls\":{\"mode\":\"ISTIO_MUTUAL\",\"source\":\"DestinationRule "
+	                        "default/reviews\",\"mtlsEndpoints\":0}"),
+	              "%s", s);
+	mesh_free(s);
+	req.authority = "httpbin.org";
+	req.nheaders = 0;
+	s = mesh_router_explain(f.r, &req, 0);
+	ck_assert_msg(strstr(s, "tls: DISABLE (auto: no endpoint is a mesh workload)\n"), "%s", s);
+	mesh_free(s);
+	req.authority = "details.shop.svc.cluster.local";
+	s = mesh_router_explain(f.r, &req, 0);
+	ck_assert_msg(strstr(s, "tls: DISABLE (DestinationRule shop/details)\n"), "%s", s);
+	mesh_free(s);
+	req.authority = "all.example";
+	s = mesh_router_explain(f.r, &req, 0);
+	ck_assert_msg(strstr(s, "tls: ISTIO_MUTUAL to 2 of 4 endpoints, DISABLE to the others "
+	                        "(auto)\n"),
+	              "%s", s);
+	mesh_free(s);
+	tls_teardown(&f);
+}
+END_TEST
+
 static Suite *lb_suite(void)
 {
 	Suite *s = suite_create("lb");
@@ -1416,6 +1871,15 @@ static Suite *lb_suite(void)
 	tcase_add_test(t, settings_from_destination_rule);
 	tcase_add_test(t, settings_load_balancer_variants);
 	tcase_add_test(t, settings_from_destination_policy);
+	suite_add_tcase(s, t);
+	t = tcase_create("tls");
+	tcase_add_test(t, settings_tls_top_port_subset);
+	tcase_add_test(t, auto_mtls_per_endpoint);
+	tcase_add_test(t, auto_mtls_off);
+	tcase_add_test(t, tls_modes_from_destination_rule);
+	tcase_add_test(t, identity_namespace_from_registry);
+	tcase_add_test(t, peer_identity_checks);
+	tcase_add_test(t, explain_says_upstream_tls);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -141,6 +141,18 @@ MESH_API const mesh_resource *mesh_config_find(const mesh_config *cfg, int kind,
  */
 MESH_API int mesh_config_analyze(const mesh_config *cfg, mesh_diag *diag);
 
+/**
+ * mesh_config_trust_domain - the trust domain of the mesh's workload
+ * identities (spiffe://TRUST_DOMAIN/ns/NS/sa/SA): the trustDomain of the
+ * MeshConfig that counts (the first one loaded), as written, else
+ * "cluster.local". NULL only when @cfg is NULL.
+ *
+ * Borrowed: valid while @cfg is (a static string for the default).
+ * Thread-safe once loading is done.
+ * @since 0.1
+ */
+MESH_API const char *mesh_config_trust_domain(const mesh_config *cfg);
+
 /** mesh_kind_name - "VirtualService" etc., or "Unknown". @since 0.1 */
 MESH_API const char *mesh_kind_name(int kind);
 

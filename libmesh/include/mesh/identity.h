@@ -537,6 +537,173 @@ MESH_API void mesh_ca_server_stop(mesh_ca_server *s);
 /** mesh_ca_server_free - free a server that is not running; NULL is a no-op. @since 0.1 */
 MESH_API void mesh_ca_server_free(mesh_ca_server *s);
 
+/* ---- Identity agent ---------------------------------------------------- */
+
+/**
+ * An identity agent keeps a workload's (a proxy's) SVID fresh, as Istio's
+ * pilot-agent does for Envoy through SDS. It gets the identity from one of
+ * two sources and hands every new one to a callback:
+ *
+ * - a certificate directory (cert.pem, key.pem, trust-bundle.pem as
+ *   mesh_ca_issue() and `meshctl ca issue` write them, or as a secret
+ *   volume holds them), polled and reloaded when a file changes; or
+ * - a CA server (mesh_ca_server_run(), `meshctl ca serve`): the agent
+ *   makes a new key and a CSR (mesh_csr_new()) for every certificate, so
+ *   the key never leaves the process; enrols with a one-time bootstrap
+ *   token, then renews at half the SVID's lifetime authenticated by the
+ *   current SVID, and fetches the trust bundle with every renewal.
+ *
+ * Every identity is checked before it is handed over: the SVID by the rules
+ * of mesh_svid_verify() against the trust bundle that comes with it, the
+ * private key against the certificate, and the SPIFFE ID against the one
+ * asked for.
+ *
+ * The agent runs at most one thread of its own (mesh_identity_agent_start()).
+ * mesh_identity_agent_new(), _fetch(), _start(), _stop() and _free() are
+ * called from one controlling thread (or serialised by the caller);
+ * mesh_identity_agent_status() from any thread. The agent raises no
+ * SIGPIPE. Opaque. @since 0.1
+ */
+typedef struct mesh_identity_agent mesh_identity_agent;
+
+/**
+ * Identity agent options. Set exactly one of @cert_dir and @ca_url.
+ * Strings are copied by mesh_identity_agent_new(). @since 0.1
+ */
+struct mesh_identity_agent_options {
+	size_t struct_size; /**< sizeof(struct mesh_identity_agent_options) */
+	/** Source A: a directory with cert.pem (the SVID and its intermediates),
+	 * key.pem and trust-bundle.pem. Polled every @poll_ms (device, inode,
+	 * size and modification time of the three files) and reloaded when one
+	 * changes. A set that does not hold together (a file missing or half
+	 * replaced, a key that does not match the certificate, an SVID the
+	 * bundle does not validate) is refused with a log line, once per
+	 * change, and the last good identity stays. */
+	const char *cert_dir;
+	/** Source B: the CA server, "https://HOST[:PORT]" (port 443 when
+	 * absent), e.g. "https://127.0.0.1:15012". */
+	const char *ca_url;
+	/** With @ca_url: PEM roots the CA server's certificate must chain to;
+	 * also the first trust bundle. Read for every exchange (and joined with
+	 * the last bundle the server handed out). Required. */
+	const char *ca_bundle_file;
+	/** With @ca_url: a file holding one bootstrap token (white space around
+	 * it is ignored). Read only when the agent needs a token - to enrol, or
+	 * when its SVID expired before it could renew - and wiped from memory as
+	 * soon as the CA server has answered for it. Required. */
+	const char *bootstrap_token_file;
+	/** The SPIFFE ID to request (required with @ca_url). With @cert_dir:
+	 * NULL, or the only ID accepted from the directory. */
+	const char *spiffe_id;
+	/** With @ca_url: the DNS name (or IP address) the CA server's
+	 * certificate must carry; also sent as SNI. NULL: "localhost", the
+	 * default of mesh_ca_server_options.server_name. */
+	const char *server_name;
+	/** enum mesh_key_type of the keys made for CSRs; MESH_KEY_DEFAULT: EC P-256. */
+	int key_type;
+	/** With @cert_dir: the polling interval in milliseconds; 0: 1000. */
+	int64_t poll_ms;
+	/**
+	 * Called with each new identity, from the thread that called
+	 * mesh_identity_agent_fetch() or from the agent's thread, never two at
+	 * once: the certificate chain (leaf first), its private key (PKCS#8)
+	 * and the trust bundle, as NUL-terminated PEM borrowed for the call
+	 * (copy what you keep; the key is wiped after the call). Return 0 to
+	 * accept the identity; nonzero rejects it, and the agent logs that and
+	 * tries again later (with backoff). Must not call
+	 * mesh_identity_agent_stop() or _free(). Required.
+	 */
+	int (*on_update)(void *arg, const char *cert_pem, const char *key_pem,
+	                 const char *bundle_pem);
+	/** Called with one line per event (no newline) and its enum
+	 * mesh_severity, from the same threads as @on_update. NULL: quiet. */
+	void (*log)(void *arg, int level, const char *line);
+	void *arg; /**< passed to @on_update and @log */
+};
+
+/**
+ * mesh_identity_agent_new - check the options and make an agent. Reads no
+ * file and opens no connection yet.
+ * @out: receives the agent; free it with mesh_identity_agent_free().
+ * @diag: optional; receives what is wrong with the options.
+ *
+ * Returns 0, MESH_EINVAL (bad options: both or neither source, a missing
+ * required option, a malformed URL or SPIFFE ID, a bad key type or
+ * interval), MESH_EIO (no pipe could be made) or MESH_ENOMEM.
+ * @since 0.1
+ */
+MESH_API int mesh_identity_agent_new(const struct mesh_identity_agent_options *o,
+                                     mesh_identity_agent **out, mesh_diag *diag);
+
+/**
+ * mesh_identity_agent_fetch - get an identity now, in the calling thread:
+ * read the certificate directory, or exchange with the CA server (enrol
+ * with the bootstrap token, or renew when the agent already holds a valid
+ * SVID), and call on_update once. Lets a proxy start with a certificate or
+ * fail with a clear message. Not while the agent's thread runs.
+ * @diag: optional; receives why it failed, e.g. "CA server
+ *        https://127.0.0.1:15012: 401 unknown or used bootstrap token".
+ *
+ * Blocks for the exchange: each connect, handshake, write and read waits at
+ * most 5 s. Returns 0, MESH_EINVAL (the agent is running; the identity is
+ * refused: by the CA server (4xx), by the checks, or by on_update), MESH_EIO
+ * (a file cannot be read; cannot connect; TLS failure, e.g. a CA server
+ * certificate that does not chain to ca_bundle_file or lacks server_name;
+ * time-out; a CA server error 5xx), MESH_ELIMIT (a response over 64 KiB)
+ * or MESH_ENOMEM.
+ * @since 0.1
+ */
+MESH_API int mesh_identity_agent_fetch(mesh_identity_agent *a, mesh_diag *diag);
+
+/**
+ * mesh_identity_agent_start - start the agent's thread.
+ *
+ * With a CA server it renews at half of the remaining lifetime the SVID had
+ * when it arrived, +-10% (Istio's SECRET_GRACE_PERIOD_RATIO 0.5), with a new
+ * key and with the current SVID as TLS client certificate, and fetches the
+ * trust bundle (GET /v1/bundle) each time, so that a root added during a CA
+ * rotation reaches the workload. A failure (or an identity on_update
+ * rejects) is retried after 1, 2, 4 ... 60 s, and never later than half the
+ * time left before the SVID expires. Without a prior successful
+ * mesh_identity_agent_fetch() it enrols at once. With a certificate
+ * directory it polls every poll_ms.
+ *
+ * Returns 0, MESH_EINVAL (NULL, or already running) or MESH_EIO (no thread
+ * could be made).
+ * @since 0.1
+ */
+MESH_API int mesh_identity_agent_start(mesh_identity_agent *a);
+
+/**
+ * mesh_identity_agent_stop - stop the agent's thread and wait for it: it
+ * returns promptly, also from the middle of an exchange with the CA server.
+ * A stopped agent keeps its identity and may be started again. Not from
+ * on_update or log (that would wait for itself). No-op when not running
+ * or for NULL.
+ * @since 0.1
+ */
+MESH_API void mesh_identity_agent_stop(mesh_identity_agent *a);
+
+/**
+ * mesh_identity_agent_free - stop the agent (as mesh_identity_agent_stop())
+ * and free it; the private key it held is wiped. NULL is a no-op.
+ * @since 0.1
+ */
+MESH_API void mesh_identity_agent_free(mesh_identity_agent *a);
+
+/**
+ * mesh_identity_agent_status - for an admin page: the notAfter of the
+ * identity last accepted by on_update (0: none yet), the time of the next
+ * renewal attempt (0: none planned, e.g. not started, or certificate
+ * directory mode), both Unix seconds, and how many identities on_update
+ * accepted after the first. Each pointer may be NULL.
+ *
+ * Returns 0 or MESH_EINVAL (@a is NULL). Thread-safe.
+ * @since 0.1
+ */
+MESH_API int mesh_identity_agent_status(const mesh_identity_agent *a, int64_t *not_after,
+                                        int64_t *next_renew, uint64_t *renewals);
+
 /* ---- Files ------------------------------------------------------------- */
 
 /**

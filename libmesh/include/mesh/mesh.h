@@ -11,6 +11,7 @@
 #include <mesh/route.h>
 #include <mesh/lb.h>
 #include <mesh/identity.h>
+#include <mesh/security.h>
 #include <mesh/proxy.h>
 
 #endif

@@ -113,6 +113,31 @@ MESH_API void mesh_proxy_drain(mesh_proxy *p);
 /** mesh_proxy_stop - stop now (as /quitquitquit). @since 0.1 */
 MESH_API void mesh_proxy_stop(mesh_proxy *p);
 
+/**
+ * mesh_proxy_set_identity - give the proxy its workload identity, or a new
+ * one (rotation): the X.509-SVID with its chain (@cert_pem, leaf first),
+ * its private key (@key_pem) and the trust bundle (@bundle_pem: one or
+ * more root certificates; several during a CA rotation). PEM text,
+ * NUL-terminated, copied.
+ *
+ * The SVID must be valid under the bundle (SPIFFE rules, see
+ * mesh_svid_verify()) and match the key; otherwise the identity in use is
+ * kept and MESH_EINVAL returned, with the reason in @diag. New handshakes
+ * use the new identity; open connections carry on with theirs.
+ *
+ * With an identity, inbound listeners serve mutual TLS as PeerAuthentication
+ * says (STRICT, PERMISSIVE, DISABLE) and upstream connections use
+ * ISTIO_MUTUAL toward mesh workloads (auto-mTLS) or as a DestinationRule
+ * says. Without one, everything is plain text and a STRICT port refuses
+ * every connection.
+ *
+ * Returns 0, MESH_EINVAL, MESH_ENOMEM or MESH_EFATAL. Thread-safe: may be
+ * called from any thread while the proxy runs (an identity agent's thread).
+ * @since 0.1
+ */
+MESH_API int mesh_proxy_set_identity(mesh_proxy *p, const char *cert_pem, const char *key_pem,
+                                     const char *bundle_pem, mesh_diag *diag);
+
 /** mesh_proxy_set_log_level - enum mesh_log_level; logs go to stderr. @since 0.1 */
 MESH_API void mesh_proxy_set_log_level(mesh_proxy *p, int level);
 

@@ -70,6 +70,10 @@ struct mesh_endpoint_info {
 	 * loaded from configuration carry it (one endpoint per service port,
 	 * as in Istio); part of the endpoint's identity with address and port. */
 	unsigned service_port;
+	/** Namespace of the workload (a WorkloadEntry's, or the ServiceEntry's
+	 * for its inline endpoints); NULL: the service's. With service_account
+	 * it makes the workload's identity. @since 0.1 */
+	const char *namespace_name;
 };
 
 /** mesh_registry_new - an empty registry. Returns 0 or MESH_ENOMEM. @since 0.1 */

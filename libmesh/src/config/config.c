@@ -38,10 +38,36 @@ MESH_API mesh_config *mesh_config_ref(mesh_config *cfg)
 	return cfg;
 }
 
+/* Free a chain of caches linked by ->retired. */
+static void free_caches(struct mesh__cfg_cache *c)
+{
+	while (c) {
+		struct mesh__cfg_cache *next = c->retired;
+		c->free(c);
+		c = next;
+	}
+}
+
+/* More is being loaded: what the caches say is out of date, but what they
+ * handed out must stay valid until the config is freed. Loading is
+ * single-threaded (see mesh/config.h), so plain loads and stores do. */
+static void retire_caches(mesh_config *cfg)
+{
+	for (size_t i = 0; i < MESH__CFG_CACHE_COUNT_; i++) {
+		struct mesh__cfg_cache *c = atomic_exchange(&cfg->cache[i], NULL);
+		if (c) {
+			c->retired = cfg->retired;
+			cfg->retired = c;
+		}
+	}
+}
+
 MESH_API void mesh_config_unref(mesh_config *cfg)
 {
 	if (!cfg || atomic_fetch_sub(&cfg->refs, 1) != 1)
 		return;
+	retire_caches(cfg);
+	free_caches(cfg->retired);
 	for (size_t i = 0; i < cfg->nfiles; i++) {
 		mesh__arena_fini(&cfg->files[i]->arena);
 		mesh__free(cfg->files[i]->name);
@@ -355,6 +381,7 @@ MESH_API int mesh_config_load_buffer(mesh_config *cfg, const char *name, const c
 {
 	if (!cfg || !name || (!buf && len))
 		return MESH_EINVAL;
+	retire_caches(cfg);
 	struct mesh__cfile *f = mesh__calloc(1, sizeof(*f));
 	if (!f)
 		return MESH_ENOMEM;
@@ -698,4 +725,62 @@ const struct mesh__node *mesh__k8s_workload_labels(const struct mesh_resource *r
 		if (!strcmp(r->kind_name, templated[i]))
 			return mesh__node_path(r->root, "spec.template.metadata.labels");
 	return NULL;
+}
+
+struct mesh__cfg_cache *mesh__config_cache_get(const mesh_config *cfg,
+                                               enum mesh__cfg_cache_slot slot)
+{
+	/* the one mutable part of a loaded config, hence the cast */
+	return atomic_load(&((mesh_config *)cfg)->cache[slot]);
+}
+
+struct mesh__cfg_cache *mesh__config_cache_put(const mesh_config *cfg,
+                                               enum mesh__cfg_cache_slot slot,
+                                               struct mesh__cfg_cache *c)
+{
+	struct mesh__cfg_cache *expected = NULL;
+	if (atomic_compare_exchange_strong(&((mesh_config *)cfg)->cache[slot], &expected, c))
+		return c;
+	c->free(c); /* another thread was first; theirs is as good */
+	return expected;
+}
+
+const struct mesh_resource *mesh__config_mesh(const mesh_config *cfg)
+{
+	for (size_t i = 0; cfg && i < cfg->nres; i++)
+		if (cfg->res[i]->kind == MESH_KIND_MESH_CONFIG)
+			return cfg->res[i];
+	return NULL;
+}
+
+const char *mesh__config_root_ns(const mesh_config *cfg)
+{
+	const struct mesh_resource *mc = mesh__config_mesh(cfg);
+	const char *root = mc ? mesh__node_str(mesh__node_field(mc->spec, "rootNamespace")) : NULL;
+	return (root && *root) ? root : "istio-system";
+}
+
+MESH_API const char *mesh_config_trust_domain(const mesh_config *cfg)
+{
+	if (!cfg)
+		return NULL;
+	const struct mesh_resource *mc = mesh__config_mesh(cfg);
+	const char *td = mc ? mesh__node_str(mesh__node_field(mc->spec, "trustDomain")) : NULL;
+	return (td && *td) ? td : "cluster.local";
+}
+
+bool mesh__labels_match(const struct mesh__node *sel, const char *const *labels)
+{
+	if (!sel || sel->type != MESH_NODE_MAP)
+		return true;
+	for (size_t i = 0; i < sel->count; i++) {
+		const char *k = mesh__node_str(sel->u.pairs[i].key);
+		const char *v = mesh__node_str(sel->u.pairs[i].value);
+		bool found = false;
+		for (size_t j = 0; k && v && labels && labels[j] && labels[j + 1] && !found; j += 2)
+			found = !strcmp(k, labels[j]) && !strcmp(v, labels[j + 1]);
+		if (!found)
+			return false;
+	}
+	return true;
 }

@@ -29,6 +29,25 @@ struct mesh__cfile {
 	struct mesh__arena arena;
 };
 
+/*
+ * Data that a reading module derives from a loaded config on first use (the
+ * PeerAuthentication index of src/security/). Readers share a config across
+ * threads, so a cache is built by whichever thread asks first and published
+ * with a compare-and-swap (mesh__config_cache_put); the config frees it with
+ * @free. Loading more into the config retires the caches instead of freeing
+ * them: what they handed out stays valid until the config is freed.
+ */
+struct mesh__cfg_cache {
+	void (*free)(struct mesh__cfg_cache *c);
+	struct mesh__cfg_cache *retired; /* older caches, freed with the config */
+};
+
+/* One cache slot per deriving module. */
+enum mesh__cfg_cache_slot {
+	MESH__CFG_CACHE_SECURITY = 0,
+	MESH__CFG_CACHE_COUNT_,
+};
+
 struct mesh_config {
 	atomic_int refs;
 	unsigned flags;
@@ -44,7 +63,30 @@ struct mesh_config {
 	/* open-addressing index over res: (kind, ns, name) -> resource */
 	struct mesh_resource **index;
 	size_t index_cap;
+	/* derived data, see struct mesh__cfg_cache */
+	_Atomic(struct mesh__cfg_cache *) cache[MESH__CFG_CACHE_COUNT_];
+	struct mesh__cfg_cache *retired;
 };
+
+/* The cache in @slot, or NULL when none is built yet. */
+struct mesh__cfg_cache *mesh__config_cache_get(const mesh_config *cfg,
+                                               enum mesh__cfg_cache_slot slot);
+/* Publish @c in @slot unless another thread did first. Returns the cache in
+ * place: @c, or the other thread's (then @c has been freed). */
+struct mesh__cfg_cache *mesh__config_cache_put(const mesh_config *cfg,
+                                               enum mesh__cfg_cache_slot slot,
+                                               struct mesh__cfg_cache *c);
+
+/* The MeshConfig that counts (the first one loaded), or NULL. */
+const struct mesh_resource *mesh__config_mesh(const mesh_config *cfg);
+/* The root namespace: the MeshConfig's rootNamespace, else "istio-system".
+ * Borrowed from @cfg. */
+const char *mesh__config_root_ns(const mesh_config *cfg);
+
+/* True when every label of the map @sel (a matchLabels node) is among
+ * @labels ("k", "v", ..., NULL; NULL = none). An absent or empty @sel
+ * selects everything. Keys compare exactly (no snake_case folding). */
+bool mesh__labels_match(const struct mesh__node *sel, const char *const *labels);
 
 /* Labels of a Kubernetes workload object (pod template labels of a
  * Deployment / StatefulSet / DaemonSet / ReplicaSet / Job, or a Pod's own),

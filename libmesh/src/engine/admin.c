@@ -12,8 +12,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <time.h>
+
+#include <mesh/security.h>
 
 #include "engine_int.h"
+#include "tls.h"
 
 #define ADMIN_MAX_REQUEST 8192
 
@@ -92,6 +96,17 @@ static void stats_prometheus(struct mesh_proxy *p, struct mesh__sb *sb)
 		(unsigned long long)atomic_load(&p->reloads_ok),
 		(unsigned long long)atomic_load(&p->reloads_failed), p->nworkers);
 	mesh__snapshot_unref(s);
+	pthread_mutex_lock(&p->ident_lock);
+	int64_t not_after = p->ident ? p->ident->not_after : 0;
+	pthread_mutex_unlock(&p->ident_lock);
+	mesh__sb_printf(sb,
+	                "# TYPE meshproxy_identity_cert_expiry_timestamp_seconds gauge\n"
+	                "meshproxy_identity_cert_expiry_timestamp_seconds %lld\n"
+	                "# TYPE meshproxy_identity_updates_total counter\n"
+	                "meshproxy_identity_updates_total{result=\"ok\"} %llu\n"
+	                "meshproxy_identity_updates_total{result=\"rejected\"} %llu\n",
+	                (long long)not_after, (unsigned long long)atomic_load(&p->ident_updates),
+	                (unsigned long long)atomic_load(&p->ident_rejected));
 }
 
 static void config_dump(struct mesh_proxy *p, struct mesh__sb *sb)
@@ -149,7 +164,9 @@ static void clusters(struct mesh_proxy *p, struct mesh__sb *sb)
 
 static void listeners(struct mesh_proxy *p, struct mesh__sb *sb)
 {
-	static const char *const kinds[] = { "inbound", "outbound", "upstream", "admin" };
+	static const char *const kinds[] = { "inbound", "outbound", "upstream", "admin",
+		                             "inbound-tcp" };
+	struct mesh__snapshot *s = mesh__proxy_snapshot_ref(p);
 	mesh__sb_putc(sb, '[');
 	for (size_t i = 0; i < p->nlcfg; i++) {
 		const struct mesh__listener_cfg *l = &p->lcfg[i];
@@ -158,9 +175,32 @@ static void listeners(struct mesh_proxy *p, struct mesh__sb *sb)
 		mesh__sb_json_str(sb, l->addr);
 		mesh__sb_printf(sb, ",\"port\":%u,\"target\":", l->port);
 		mesh__sb_json_str(sb, l->target);
+		if (s && (l->kind == MESH_LISTENER_INBOUND || l->kind == MESH_LISTENER_INBOUND_TCP))
+			mesh__sb_printf(sb, ",\"mtls\":\"%s\"", mesh_mtls_mode_name(s->mtls[i]));
 		mesh__sb_putc(sb, '}');
 	}
 	mesh__sb_puts(sb, "]\n");
+	mesh__snapshot_unref(s);
+}
+
+/* As Envoy's /certs: the identity in use. */
+static void certs(struct mesh_proxy *p, struct mesh__sb *sb)
+{
+	pthread_mutex_lock(&p->ident_lock);
+	struct mesh__tls_ident *t = p->ident;
+	mesh__sb_puts(sb, "{\"identity\":");
+	mesh__sb_json_str(sb, t ? t->id : NULL);
+	mesh__sb_puts(sb, ",\"trustDomain\":");
+	mesh__sb_json_str(sb, t ? t->td : NULL);
+	mesh__sb_printf(sb,
+	                ",\"notAfter\":%lld,\"secondsToExpiry\":%lld,\"generation\":%llu,"
+	                "\"updates\":%llu,\"rejected\":%llu}\n",
+	                (long long)(t ? t->not_after : 0),
+	                (long long)(t ? t->not_after - (int64_t)time(NULL) : 0),
+	                (unsigned long long)(t ? t->gen : 0),
+	                (unsigned long long)atomic_load(&p->ident_updates),
+	                (unsigned long long)atomic_load(&p->ident_rejected));
+	pthread_mutex_unlock(&p->ident_lock);
 }
 
 static void handle(struct mesh_proxy *p, int fd, const char *req)
@@ -195,6 +235,9 @@ static void handle(struct mesh_proxy *p, int fd, const char *req)
 		config_dump(p, &sb);
 	} else if (!strcmp(target, "/clusters") && get) {
 		clusters(p, &sb);
+	} else if (!strcmp(target, "/certs") && get) {
+		type = "application/json";
+		certs(p, &sb);
 	} else if (!strcmp(target, "/listeners") && get) {
 		type = "application/json";
 		listeners(p, &sb);

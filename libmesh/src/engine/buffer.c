@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 
 #include "engine_int.h"
+#include "tls.h"
 
 /* blocks kept for reuse per worker; more are returned to malloc */
 #define POOL_KEEP 1024
@@ -127,7 +128,7 @@ void mesh__chain_clear(struct mesh__chain *c, struct mesh__pool *p)
 	c->bytes = 0;
 }
 
-ssize_t mesh__chain_writev(struct mesh__chain *c, struct mesh__pool *p, int fd)
+ssize_t mesh__chain_writev(struct mesh__chain *c, struct mesh__pool *p, int fd, SSL *ssl)
 {
 	ssize_t total = 0;
 	while (c->head) {
@@ -140,7 +141,7 @@ ssize_t mesh__chain_writev(struct mesh__chain *c, struct mesh__pool *p, int fd)
 			mesh__chain_clear(c, p);
 			break;
 		}
-		ssize_t w = writev(fd, iov, n);
+		ssize_t w = mesh__sock_writev(fd, ssl, iov, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mesh/security.h>
+
 #include "../http/h2.h"
 #include "stream.h"
 
@@ -38,6 +40,19 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents);
 static void on_write(struct ev_loop *loop, ev_io *io, int revents);
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents);
 
+/* The inbound listener's mTLS mode now (PeerAuthentication, per snapshot). */
+static int listener_mtls(struct mesh__worker *w, const struct mesh__listener *l)
+{
+	const struct mesh__listener_cfg *lc = l->cfg;
+	if (lc->kind != MESH_LISTENER_INBOUND && lc->kind != MESH_LISTENER_INBOUND_TCP)
+		return MESH_MTLS_DISABLE;
+	struct mesh__wsnap *ws = mesh__wsnap_acquire(w);
+	int mode = ws ? ws->snap->mtls[lc - w->proxy->lcfg] : MESH_MTLS_PERMISSIVE;
+	if (ws)
+		mesh__wsnap_release(w, ws);
+	return mode;
+}
+
 static void arm_timer(struct mesh__dconn *d, int64_t ms)
 {
 	ev_timer_stop(d->w->loop, &d->timer);
@@ -62,10 +77,24 @@ static void accept_some(struct mesh__listener *l, int max, bool refuse_when_drai
 			mesh__tcp_accept(l, fd);
 			continue;
 		}
+		int mtls = listener_mtls(w, l);
+		bool tls = mtls != MESH_MTLS_DISABLE && mesh__worker_ident(w);
+		if (mtls == MESH_MTLS_STRICT && !tls) {
+			/* STRICT without an identity to serve it with: nobody gets in */
+			mesh__ctr_add(&w->ctr[C_SSL_PLAINTEXT_REFUSED], 1);
+			mesh__log(MESH_LOG_DEBUG, "STRICT mTLS port without an identity: refused");
+			close(fd);
+			continue;
+		}
 		struct mesh__dconn *d = mesh__calloc(1, sizeof(*d));
 		if (!d) {
 			close(fd);
 			continue;
+		}
+		if (tls) {
+			/* first bytes decide: a TLS record, or (PERMISSIVE) plain text */
+			d->tls = DTLS_SNIFF;
+			d->tls_strict = mtls == MESH_MTLS_STRICT;
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -120,6 +149,11 @@ void mesh__dconn_close(struct mesh__dconn *d)
 	ev_io_stop(w->loop, &d->rio);
 	ev_io_stop(w->loop, &d->wio);
 	ev_timer_stop(w->loop, &d->timer);
+	mesh__tls_close(d->ssl);
+	d->ssl = NULL;
+	mesh__free(d->peer_id);
+	mesh__free(d->xfcc);
+	d->peer_id = d->xfcc = NULL;
 	close(d->fd);
 	mesh__chain_clear(&d->out, &w->pool);
 	if (d->in)
@@ -137,10 +171,12 @@ void mesh__dconn_close(struct mesh__dconn *d)
 	mesh__free(d);
 }
 
-int mesh__dconn_detach(struct mesh__dconn *d)
+int mesh__dconn_detach(struct mesh__dconn *d, SSL **ssl)
 {
 	struct mesh__worker *w = d->w;
 	int fd = d->fd;
+	*ssl = d->ssl;
+	d->ssl = NULL;
 	ev_io_stop(w->loop, &d->rio);
 	ev_io_stop(w->loop, &d->wio);
 	ev_timer_stop(w->loop, &d->timer);
@@ -163,6 +199,8 @@ int mesh__dconn_detach(struct mesh__dconn *d)
 
 void mesh__dconn_free_detached(struct mesh__dconn *d)
 {
+	mesh__free(d->peer_id);
+	mesh__free(d->xfcc);
 	mesh__free(d);
 }
 
@@ -283,6 +321,7 @@ void mesh__dconn_resume(struct mesh__dconn *d)
 	if (d->read_paused) {
 		d->read_paused = false;
 		ev_io_start(w->loop, &d->rio);
+		mesh__dconn_kick(d);
 	}
 	d->head_started_ms = mesh__now_ms();
 	d->timer_is_idle = true;
@@ -294,10 +333,87 @@ void mesh__dconn_resume(struct mesh__dconn *d)
 	}
 }
 
+/* TLS on a new inbound connection: tell TLS from plain text, then drive
+ * the handshake from the loop (reads and writes), then hand the connection
+ * to HTTP/1 or, when ALPN chose it, HTTP/2. */
+static void tls_progress(struct mesh__dconn *d)
+{
+	struct mesh__worker *w = d->w;
+	if (d->tls == DTLS_SNIFF) {
+		unsigned char c;
+		ssize_t r = recv(d->fd, &c, 1, MSG_PEEK);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			mesh__dconn_close(d);
+			return;
+		}
+		if (c != 0x16) { /* not a TLS handshake record */
+			if (d->tls_strict) {
+				mesh__ctr_add(&w->ctr[C_SSL_PLAINTEXT_REFUSED], 1);
+				mesh__log(MESH_LOG_DEBUG,
+				          "plain text on a STRICT mTLS port: connection refused");
+				mesh__dconn_close(d);
+				return;
+			}
+			d->tls = DTLS_NONE;
+			ev_feed_event(w->loop, &d->rio, EV_READ);
+			return;
+		}
+		struct mesh__tls_ident *t = mesh__worker_ident(w);
+		if (!t || !(d->ssl = mesh__tls_accept_new(t, d->fd))) {
+			mesh__dconn_close(d);
+			return;
+		}
+		d->tls = DTLS_HANDSHAKE;
+	}
+	const char *why = NULL;
+	switch (mesh__tls_handshake(d->ssl, &why)) {
+	case MESH__HS_WANT_READ: ev_io_stop(w->loop, &d->wio); return;
+	case MESH__HS_WANT_WRITE: ev_io_start(w->loop, &d->wio); return;
+	case MESH__HS_FAIL:
+		mesh__ctr_add(&w->ctr[mesh__tls_peer_refused(d->ssl) ? C_SSL_FAIL_VERIFY
+		                                                     : C_SSL_CONNECTION_ERROR],
+		              1);
+		mesh__log(MESH_LOG_DEBUG, "inbound TLS handshake failed: %s", why);
+		mesh__dconn_close(d);
+		return;
+	default: break;
+	}
+	ev_io_stop(w->loop, &d->wio);
+	d->tls = DTLS_ON;
+	mesh__ctr_add(&w->ctr[C_SSL_HANDSHAKE], 1);
+	if (SSL_session_reused(d->ssl))
+		mesh__ctr_add(&w->ctr[C_SSL_SESSION_REUSED], 1);
+	struct mesh__tls_ident *t = mesh__worker_ident(w);
+	d->peer_id = mesh__tls_peer_id(d->ssl);
+	d->xfcc = mesh__tls_xfcc(d->ssl, t ? t->id : NULL, d->peer_id);
+	if (mesh__tls_alpn_h2(d->ssl)) {
+		if (!d->in && !(d->in = mesh__block_get(&w->pool))) {
+			mesh__dconn_close(d);
+			return;
+		}
+		mesh__h2conn_start(d);
+		return;
+	}
+	if (mesh__tls_has_pending(d->ssl))
+		ev_feed_event(w->loop, &d->rio, EV_READ);
+}
+
+void mesh__dconn_kick(struct mesh__dconn *d)
+{
+	if (mesh__tls_has_pending(d->ssl) && ev_is_active(&d->rio))
+		ev_feed_event(d->w->loop, &d->rio, EV_READ);
+}
+
 static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct mesh__dconn *d = io->data;
 	struct mesh__worker *w = d->w;
+	if (d->tls == DTLS_SNIFF || d->tls == DTLS_HANDSHAKE) {
+		tls_progress(d);
+		return;
+	}
 	if (d->h2) {
 		mesh__h2conn_on_read(d);
 		return;
@@ -335,7 +451,9 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 			room = b->cap - b->len;
 		}
 	}
-	ssize_t r = read(d->fd, b->data + b->off + b->len, room);
+	ssize_t r = mesh__sock_read(d->fd, d->ssl, b->data + b->off + b->len, room);
+	if (r > 0)
+		mesh__dconn_kick(d); /* TLS may hold more than fit */
 	if (r < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -383,7 +501,7 @@ bool mesh__dconn_write(struct mesh__dconn *d)
 	struct mesh__worker *w = d->w;
 	if (d->closed)
 		return false;
-	ssize_t n = mesh__chain_writev(&d->out, &w->pool, d->fd);
+	ssize_t n = mesh__chain_writev(&d->out, &w->pool, d->fd, d->ssl);
 	if (n < 0) {
 		bool parsing = d->in_parse;
 		mesh__dconn_close(d);
@@ -397,6 +515,8 @@ bool mesh__dconn_write(struct mesh__dconn *d)
 	ev_io_stop(w->loop, &d->wio);
 	if (d->close_after && !d->st) {
 		/* let the client read the answer before the FIN */
+		if (d->ssl)
+			SSL_shutdown(d->ssl);
 		shutdown(d->fd, SHUT_WR);
 		mesh__dconn_close(d);
 		return false;
@@ -412,7 +532,9 @@ bool mesh__dconn_write(struct mesh__dconn *d)
 static void on_write(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct mesh__dconn *d = io->data;
-	if (d->h2)
+	if (d->tls == DTLS_HANDSHAKE)
+		tls_progress(d);
+	else if (d->h2)
 		mesh__h2conn_on_write(d);
 	else
 		mesh__dconn_write(d);

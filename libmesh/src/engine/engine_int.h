@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+
 #include <mesh/lb.h>
 #include <mesh/proxy.h>
 #include <mesh/registry.h>
@@ -67,7 +69,7 @@ void mesh__chain_consume(struct mesh__chain *c, struct mesh__pool *p, size_t len
 void mesh__chain_clear(struct mesh__chain *c, struct mesh__pool *p);
 /* Write as much as the socket takes. Returns bytes written, 0 when it
  * would block, -1 on a socket error (errno set). */
-ssize_t mesh__chain_writev(struct mesh__chain *c, struct mesh__pool *p, int fd);
+ssize_t mesh__chain_writev(struct mesh__chain *c, struct mesh__pool *p, int fd, SSL *ssl);
 
 /* ---- counters (one writer: the worker; readers: admin) ---- */
 enum mesh__counter {
@@ -98,6 +100,14 @@ enum mesh__counter {
 	C_H2_RESET_FLOOD,
 	C_H2_CONTROL_FLOOD,
 	C_H2_EMPTY_FRAMES_FLOOD,
+	C_SSL_HANDSHAKE,          /* downstream TLS handshakes completed */
+	C_SSL_SESSION_REUSED,     /* ... of which resumed */
+	C_SSL_FAIL_VERIFY,        /* peer certificate refused (SPIFFE rules) */
+	C_SSL_CONNECTION_ERROR,   /* other handshake failures */
+	C_SSL_PLAINTEXT_REFUSED,  /* plain text on a STRICT mTLS port */
+	C_UPSTREAM_SSL_HANDSHAKE, /* upstream TLS handshakes completed */
+	C_UPSTREAM_SSL_REUSED,    /* ... of which resumed */
+	C_UPSTREAM_SSL_FAIL,      /* upstream handshake or identity check failed */
 	C_COUNT_
 };
 extern const char *const mesh__counter_names[C_COUNT_];
@@ -134,6 +144,8 @@ struct mesh__snapshot {
 	mesh_config *cfg;
 	mesh_registry *reg;
 	mesh_router *router;
+	/* inbound listeners: enum mesh_mtls_mode, from PeerAuthentication */
+	uint8_t mtls[MESH_MAX_LISTENERS];
 };
 void mesh__snapshot_unref(struct mesh__snapshot *s);
 
@@ -158,6 +170,7 @@ struct mesh__listener_cfg {
 
 struct mesh__worker;
 struct mesh_proxy;
+struct mesh__tls_ident;
 
 struct mesh__listener {
 	struct mesh__worker *w;
@@ -198,6 +211,9 @@ struct mesh__worker {
 	size_t hbuf_cap;
 	unsigned nconns;
 	bool draining, stopping;
+	struct mesh__tls_ident *ident; /* this worker's reference to the identity */
+	uint64_t ident_gen;
+	void *tls_sessions; /* client TLS sessions by pool key (tls.c) */
 	_Atomic uint64_t ctr[C_COUNT_];
 	_Atomic uint64_t flag_ctr[MESH_FLAG_COUNT];
 };
@@ -226,12 +242,23 @@ struct mesh_proxy {
 	atomic_bool draining;
 	int64_t started_ms;
 	bool running;
+	/* the identity: replaced whole by mesh_proxy_set_identity(); workers
+	 * take a reference when ident_gen moves (once per rotation, not per
+	 * connection) */
+	pthread_mutex_t ident_lock;
+	struct mesh__tls_ident *ident;
+	_Atomic uint64_t ident_gen;
+	_Atomic uint64_t ident_updates, ident_rejected;
 };
 
 int64_t mesh__now_ms(void);
 
 /* proxy.c */
 struct mesh__snapshot *mesh__proxy_snapshot_ref(struct mesh_proxy *p);
+
+/* tls.c / proxy.c: the identity a worker uses now (NULL: none) */
+struct mesh__tls_ident *mesh__worker_ident(struct mesh__worker *w);
+void mesh__tls_ident_unref(struct mesh__tls_ident *t);
 
 /* worker.c */
 int mesh__worker_start(struct mesh__worker *w);

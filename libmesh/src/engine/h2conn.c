@@ -149,11 +149,14 @@ static void begin_linger(struct mesh__h2conn *h2)
 	struct mesh__worker *w = d->w;
 	h2->lingering = true;
 	streams_down(h2, F_LR);
+	if (d->ssl)
+		SSL_shutdown(d->ssl);
 	shutdown(d->fd, SHUT_WR);
 	ev_io_stop(w->loop, &d->wio);
 	if (d->read_paused) {
 		d->read_paused = false;
 		ev_io_start(w->loop, &d->rio);
+		mesh__dconn_kick(d);
 	}
 	arm_timer(d, LINGER_S);
 }
@@ -595,7 +598,7 @@ static void flush(struct mesh__h2conn *h2)
 			mesh__dconn_close(d);
 			return;
 		}
-		if (mesh__chain_writev(&d->out, &w->pool, d->fd) < 0) {
+		if (mesh__chain_writev(&d->out, &w->pool, d->fd, d->ssl) < 0) {
 			mesh__dconn_close(d);
 			return;
 		}
@@ -619,6 +622,7 @@ static void flush(struct mesh__h2conn *h2)
 	} else if (d->read_paused) {
 		d->read_paused = false;
 		ev_io_start(w->loop, &d->rio);
+		mesh__dconn_kick(d);
 	}
 	/* done: nghttp2 says so (a GOAWAY that ends the session went out), or
 	 * a drain's GOAWAY went out and every stream is over (a finished one
@@ -663,7 +667,7 @@ void mesh__h2conn_on_read(struct mesh__dconn *d)
 	if (h2->lingering) {
 		char junk[4096];
 		for (;;) {
-			ssize_t r = read(d->fd, junk, sizeof(junk));
+			ssize_t r = mesh__sock_read(d->fd, d->ssl, junk, sizeof(junk));
 			if (r > 0)
 				continue;
 			if (r < 0 && (errno == EAGAIN || errno == EINTR))
@@ -677,7 +681,10 @@ void mesh__h2conn_on_read(struct mesh__dconn *d)
 		return;
 	}
 	struct mesh__block *b = d->in;
-	ssize_t r = read(d->fd, b->data + b->off + b->len, b->cap - b->off - b->len);
+	ssize_t r =
+		mesh__sock_read(d->fd, d->ssl, b->data + b->off + b->len, b->cap - b->off - b->len);
+	if (r > 0)
+		mesh__dconn_kick(d);
 	if (r < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;

@@ -48,6 +48,13 @@ struct mesh__h2up {
 	size_t hb_bytes;
 	bool hb_overflow;
 	char key[80];
+	SSL *ssl;                           /* NULL: plain text */
+	uint8_t tls;                        /* enum mesh__up_tls */
+	bool handshake;                     /* TLS handshake in progress */
+	const struct mesh_cluster *cluster; /* for the server identity check ... */
+	struct mesh__wsnap *ws;             /* ... kept alive until the handshake is done */
+	char *peer_id;                      /* the server's SPIFFE ID */
+	uint64_t gen;                       /* configuration it was last checked against */
 	bool connected, listed, in_io, want_close, kicked;
 	bool goaway; /* takes no new streams */
 };
@@ -90,6 +97,14 @@ static void destroy(struct mesh__h2up *u)
 	ev_io_stop(w->loop, &u->rio);
 	ev_io_stop(w->loop, &u->wio);
 	ev_timer_stop(w->loop, &u->timer);
+	mesh__tls_close(u->ssl);
+	u->ssl = NULL;
+	mesh__free(u->peer_id);
+	u->peer_id = NULL;
+	if (u->ws) {
+		mesh__wsnap_release(w, u->ws);
+		u->ws = NULL;
+	}
 	close(u->fd);
 	u->fd = -1;
 	if (u->s)
@@ -427,7 +442,7 @@ static void flush(struct mesh__h2up *u)
 			close_all(u, F_UC);
 			return;
 		}
-		if (mesh__chain_writev(&u->out, &w->pool, u->fd) < 0) {
+		if (mesh__chain_writev(&u->out, &w->pool, u->fd, u->ssl) < 0) {
 			close_all(u, F_UC);
 			return;
 		}
@@ -446,15 +461,80 @@ static void flush(struct mesh__h2up *u)
 		close_all(u, F_UC); /* GOAWAY both ways, nothing left */
 }
 
+static void up_connected(struct mesh__h2up *u)
+{
+	struct mesh__worker *w = u->w;
+	u->connected = true;
+	ev_timer_stop(w->loop, &u->timer);
+	ev_io_start(w->loop, &u->rio);
+	if (!u->nstreams) {
+		ev_timer_set(&u->timer, IDLE_TIMEOUT_S, 0);
+		ev_timer_start(w->loop, &u->timer);
+	}
+	if (u->ws) {
+		mesh__wsnap_release(w, u->ws);
+		u->ws = NULL;
+		u->cluster = NULL;
+	}
+}
+
+/* The TLS handshake toward the endpoint, then the server identity check
+ * (as upstream.c's). */
+static void tls_step(struct mesh__h2up *u)
+{
+	struct mesh__worker *w = u->w;
+	const char *why = NULL;
+	switch (mesh__tls_handshake(u->ssl, &why)) {
+	case MESH__HS_WANT_READ:
+		ev_io_stop(w->loop, &u->wio);
+		ev_io_start(w->loop, &u->rio);
+		return;
+	case MESH__HS_WANT_WRITE:
+		ev_io_stop(w->loop, &u->rio);
+		ev_io_start(w->loop, &u->wio);
+		return;
+	case MESH__HS_FAIL:
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+		mesh__tls_session_forget(w, u->key);
+		mesh__log(MESH_LOG_WARNING, "upstream %s: TLS handshake failed: %s", u->key, why);
+		close_all(u, F_UF);
+		return;
+	default: break;
+	}
+	char *peer = mesh__tls_peer_id(u->ssl);
+	if (!mesh__cluster_peer_ok(u->cluster, peer)) {
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+		mesh__log(MESH_LOG_WARNING,
+		          "upstream %s: server identity %s is not one the destination may have",
+		          u->key, peer ? peer : "(none)");
+		mesh__free(peer);
+		close_all(u, F_UF);
+		return;
+	}
+	u->peer_id = peer;
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_HANDSHAKE], 1);
+	if (SSL_session_reused(u->ssl))
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_REUSED], 1);
+	u->handshake = false;
+	up_connected(u);
+	flush(u);
+	if (u->fd >= 0 && mesh__tls_has_pending(u->ssl))
+		ev_feed_event(w->loop, &u->rio, EV_READ);
+}
+
 static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct mesh__h2up *u = io->data;
 	struct mesh__worker *w = u->w;
+	if (u->handshake) {
+		tls_step(u);
+		return;
+	}
 	if (!u->in && !(u->in = mesh__block_get(&w->pool))) {
 		close_all(u, F_UC);
 		return;
 	}
-	ssize_t r = read(u->fd, u->in->data, u->in->cap);
+	ssize_t r = mesh__sock_read(u->fd, u->ssl, u->in->data, u->in->cap);
 	if (r <= 0) {
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -473,12 +553,18 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 		return;
 	}
 	flush(u);
+	if (u->fd >= 0 && mesh__tls_has_pending(u->ssl) && ev_is_active(&u->rio))
+		ev_feed_event(w->loop, &u->rio, EV_READ);
 }
 
 static void on_write(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct mesh__h2up *u = io->data;
 	struct mesh__worker *w = u->w;
+	if (u->handshake) {
+		tls_step(u);
+		return;
+	}
 	if (!u->connected) {
 		int err = 0;
 		socklen_t len = sizeof(err);
@@ -488,13 +574,22 @@ static void on_write(struct ev_loop *loop, ev_io *io, int revents)
 			close_all(u, F_UF);
 			return;
 		}
-		u->connected = true;
-		ev_timer_stop(loop, &u->timer);
-		ev_io_start(loop, &u->rio);
-		if (!u->nstreams) {
-			ev_timer_set(&u->timer, IDLE_TIMEOUT_S, 0);
-			ev_timer_start(loop, &u->timer);
+		if (u->tls != MESH__UP_PLAIN) {
+			struct mesh__tls_ident *t = mesh__worker_ident(w);
+			if (u->tls != MESH__UP_ISTIO_MUTUAL || !t ||
+			    !(u->ssl = mesh__tls_connect_new(w, t->client, u->fd, u->key, "h2"))) {
+				mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+				mesh__log(MESH_LOG_WARNING, "upstream %s: %s", u->key,
+				          !t ? "mTLS required but the proxy has no identity"
+				             : "this TLS mode is not supported yet");
+				close_all(u, F_UF);
+				return;
+			}
+			u->handshake = true;
+			tls_step(u);
+			return;
 		}
+		up_connected(u);
 	}
 	flush(u);
 }
@@ -557,6 +652,13 @@ static struct mesh__h2up *connect_new(struct mesh__worker *w, struct mesh__strea
 	u->w = w;
 	u->fd = fd;
 	snprintf(u->key, sizeof(u->key), "%s", st->dst_key);
+	u->tls = st->up_tls;
+	u->gen = st->ws->snap->generation;
+	if (u->tls != MESH__UP_PLAIN) {
+		u->cluster = st->cluster;
+		u->ws = st->ws;
+		u->ws->users++; /* the cluster must outlive the handshake */
+	}
 	ev_io_init(&u->rio, on_read, fd, EV_READ);
 	ev_io_init(&u->wio, on_write, fd, EV_WRITE);
 	ev_init(&u->timer, on_timer);
@@ -592,6 +694,16 @@ int mesh__h2up_attach(struct mesh__stream *st)
 	struct mesh__h2up *u = w->h2ups[bucket(st->dst_key)];
 	while (u && (u->goaway || strcmp(u->key, st->dst_key)))
 		u = u->next;
+	if (u && u->gen != st->ws->snap->generation && u->connected) {
+		/* new configuration: is the server still one the destination may
+		 * have? If not, no new streams on it */
+		if (u->ssl && !mesh__cluster_peer_ok(st->cluster, u->peer_id)) {
+			u->goaway = true;
+			u = NULL;
+		} else {
+			u->gen = st->ws->snap->generation;
+		}
+	}
 	if (!u && !(u = connect_new(w, st)))
 		return -1;
 	if (!st->uphead)

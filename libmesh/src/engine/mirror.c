@@ -52,7 +52,7 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 
 static void flush(struct mesh__mirror *m)
 {
-	ssize_t n = mesh__chain_writev(&m->out, &m->w->pool, m->fd);
+	ssize_t n = mesh__chain_writev(&m->out, &m->w->pool, m->fd, NULL);
 	if (n < 0) {
 		m->dead = true;
 		mesh__chain_clear(&m->out, &m->w->pool);

@@ -13,7 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mesh/security.h>
+
 #include "engine_int.h"
+#include "tls.h"
 
 _Atomic int mesh__log_level = MESH_LOG_INFO;
 
@@ -86,6 +89,21 @@ static void log_diag(const mesh_diag *d, int min_sev)
 	}
 }
 
+/* The inbound listeners' mTLS modes (PeerAuthentication), for the app
+ * port each serves: portLevelMtls is keyed by the workload's port. */
+static void snapshot_mtls(struct mesh_proxy *p, struct mesh__snapshot *s)
+{
+	for (size_t i = 0; i < p->nlcfg && i < MESH_MAX_LISTENERS; i++) {
+		const struct mesh__listener_cfg *lc = &p->lcfg[i];
+		if (lc->kind != MESH_LISTENER_INBOUND && lc->kind != MESH_LISTENER_INBOUND_TCP)
+			continue;
+		const char *colon = strrchr(lc->target, ':');
+		unsigned port = colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
+		s->mtls[i] = (uint8_t)mesh_mtls_mode(s->cfg, p->ns, (const char *const *)p->labels,
+		                                     port, NULL);
+	}
+}
+
 /* Load the config dir into a new snapshot. Errors keep it from being
  * built; they are in @diag. */
 static int build_snapshot(struct mesh_proxy *p, struct mesh__snapshot **out, mesh_diag *diag)
@@ -117,6 +135,7 @@ static int build_snapshot(struct mesh_proxy *p, struct mesh__snapshot **out, mes
 		mesh__snapshot_unref(s);
 		return rc;
 	}
+	snapshot_mtls(p, s);
 	s->generation = ++p->generation;
 	*out = s;
 	return 0;
@@ -303,6 +322,7 @@ MESH_API int mesh_proxy_new(const struct mesh_proxy_options *opts, mesh_proxy **
 		p->opts.concurrency = MESH_MAX_WORKERS;
 	p->admin_index = -1;
 	p->admin_fd = -1;
+	pthread_mutex_init(&p->ident_lock, NULL);
 	p->config_dir = mesh__strdup(opts->config_dir);
 	p->ns = mesh__strdup(opts->namespace_name ? opts->namespace_name : "default");
 	p->workload = dup_or_null(opts->workload);
@@ -447,7 +467,10 @@ MESH_API int mesh_proxy_add_listener(mesh_proxy *p, int kind, const char *addr, 
 		p->admin_index = (int)p->nlcfg;
 		p->admin_fd = fd;
 	}
-	return (int)p->nlcfg++;
+	p->nlcfg++;
+	/* not running yet: the first snapshot is still the proxy's alone */
+	snapshot_mtls(p, atomic_load(&p->snap));
+	return (int)p->nlcfg - 1;
 }
 
 MESH_API unsigned mesh_proxy_listener_port(const mesh_proxy *p, int index)
@@ -524,6 +547,31 @@ MESH_API void mesh_proxy_stop(mesh_proxy *p)
 	ev_async_send(p->loop, &p->wake);
 }
 
+MESH_API int mesh_proxy_set_identity(mesh_proxy *p, const char *cert_pem, const char *key_pem,
+                                     const char *bundle_pem, mesh_diag *diag)
+{
+	if (!p || !cert_pem || !key_pem || !bundle_pem)
+		return MESH_EINVAL;
+	struct mesh__tls_ident *t = NULL;
+	uint64_t gen = atomic_load(&p->ident_gen) + 1;
+	int rc = mesh__tls_ident_new(cert_pem, key_pem, bundle_pem, gen, &t, diag);
+	if (rc) {
+		mesh__ctr_add(&p->ident_rejected, 1);
+		return rc;
+	}
+	pthread_mutex_lock(&p->ident_lock);
+	struct mesh__tls_ident *old = p->ident;
+	t->gen = atomic_load(&p->ident_gen) + 1;
+	p->ident = t;
+	atomic_store_explicit(&p->ident_gen, t->gen, memory_order_release);
+	pthread_mutex_unlock(&p->ident_lock);
+	mesh__tls_ident_unref(old); /* workers still using it hold their own references */
+	mesh__ctr_add(&p->ident_updates, 1);
+	mesh__log(MESH_LOG_INFO, "identity %s loaded (generation %llu)", t->id,
+	          (unsigned long long)t->gen);
+	return 0;
+}
+
 MESH_API void mesh_proxy_set_log_level(mesh_proxy *p, int level)
 {
 	(void)p;
@@ -542,6 +590,8 @@ MESH_API void mesh_proxy_free(mesh_proxy *p)
 		close(p->admin_fd);
 	mesh__free(p->workers);
 	mesh__snapshot_unref(atomic_load(&p->snap));
+	mesh__tls_ident_unref(p->ident);
+	pthread_mutex_destroy(&p->ident_lock);
 	if (p->loop)
 		ev_loop_destroy(p->loop);
 	for (size_t i = 0; p->labels && p->labels[i]; i++)

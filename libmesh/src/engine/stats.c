@@ -32,6 +32,14 @@ const char *const mesh__counter_names[C_COUNT_] = {
 	[C_H2_RESET_FLOOD] = "http2_reset_flood",
 	[C_H2_CONTROL_FLOOD] = "http2_control_flood",
 	[C_H2_EMPTY_FRAMES_FLOOD] = "http2_empty_frames_flood",
+	[C_SSL_HANDSHAKE] = "ssl_handshake",
+	[C_SSL_SESSION_REUSED] = "ssl_session_reused",
+	[C_SSL_FAIL_VERIFY] = "ssl_fail_verify",
+	[C_SSL_CONNECTION_ERROR] = "ssl_connection_error",
+	[C_SSL_PLAINTEXT_REFUSED] = "ssl_plaintext_refused",
+	[C_UPSTREAM_SSL_HANDSHAKE] = "upstream_ssl_handshake",
+	[C_UPSTREAM_SSL_REUSED] = "upstream_ssl_session_reused",
+	[C_UPSTREAM_SSL_FAIL] = "upstream_ssl_fail",
 };
 
 const char *const mesh__flag_names[MESH_FLAG_COUNT] = {

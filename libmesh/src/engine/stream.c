@@ -435,6 +435,15 @@ int mesh__stream_pick(struct mesh__stream *st)
 		return -1;
 	}
 	st->ep = ep;
+	st->up_tls = (uint8_t)mesh__cluster_up_tls(st->cluster, ep);
+	if (st->up_tls == MESH__UP_ISTIO_MUTUAL && !st->cluster->lb.tls_mode &&
+	    !mesh__worker_ident(st->d->w))
+		st->up_tls = MESH__UP_PLAIN; /* auto-mTLS needs an identity to present */
+	if (st->up_tls != MESH__UP_PLAIN) {
+		/* a TLS connection is not pooled with plain ones to the same address */
+		size_t n = strlen(st->dst_key);
+		snprintf(st->dst_key + n, sizeof(st->dst_key) - n, "|tls%u", st->up_tls);
+	}
 	if (st->attempts < 4)
 		st->tried[st->attempts] = ep;
 	mesh_balancer_begin(st->ws->lb, st->cluster, ep);
@@ -690,7 +699,7 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 	st->up_h2 = upstream_is_h2(st, lc);
 
 	/* the upstream request head */
-	struct mesh__h1_header out[MESH_H1_MAX_HEADERS_CAP + 8];
+	struct mesh__h1_header out[MESH_H1_MAX_HEADERS_CAP + 9];
 	size_t no = 0;
 	bool has_request_id = false;
 	out[no++] = (struct mesh__h1_header){ "host", 4, up_authority, strlen(up_authority) };
@@ -704,6 +713,12 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 			continue;
 		if (mesh__h1_name_eq(x->name, x->name_len, "x-request-id"))
 			has_request_id = true;
+		/* as Envoy's APPEND_FORWARD on a sidecar's inbound side and
+		 * SANITIZE elsewhere: client certificate details pass only over
+		 * mutual TLS, so an app cannot claim another's identity */
+		if (mesh__h1_name_eq(x->name, x->name_len, "x-forwarded-client-cert") &&
+		    !(lc->kind == MESH_LISTENER_INBOUND && d->xfcc))
+			continue;
 		out[no++] = *x;
 	}
 	for (size_t i = 0; rt && i < rt->nhops && no < MESH_H1_MAX_HEADERS_CAP + 6; i++) {
@@ -718,6 +733,9 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 		out[no++] = (struct mesh__h1_header){ "x-request-id", 12, rid, 36 };
 	}
 	out[no++] = (struct mesh__h1_header){ "x-forwarded-proto", 17, "http", 4 };
+	if (lc->kind == MESH_LISTENER_INBOUND && d->xfcc)
+		out[no++] = (struct mesh__h1_header){ "x-forwarded-client-cert", 23, d->xfcc,
+			                              strlen(d->xfcc) };
 	int64_t body = h->body == MESH_H1_BODY_CLOSE ? MESH_H1_BODY_NONE : h->body;
 	st->mirror_chunked = body == MESH_H1_BODY_CHUNKED;
 	if (st->up_h2) {
@@ -921,6 +939,7 @@ void mesh__stream_req_progress(struct mesh__stream *st)
 	if (d->read_paused && !d->closed && st->req.bytes - st->req_sent < MESH_HIGH_WATER / 2) {
 		d->read_paused = false;
 		ev_io_start(d->w->loop, &d->rio);
+		mesh__dconn_kick(d);
 	}
 }
 
@@ -1225,8 +1244,9 @@ void mesh__stream_upgrade(struct mesh__stream *st, struct mesh__upstream *u, con
 		memcpy(to_server, d->in->data + d->in->off, d->in->len);
 		ns = d->in->len;
 	}
-	int cfd = mesh__dconn_detach(d);
-	int ufd = mesh__upstream_detach(u);
+	SSL *cssl = NULL, *ussl = NULL;
+	int cfd = mesh__dconn_detach(d, &cssl);
+	int ufd = mesh__upstream_detach(u, &ussl);
 	st->status = 101;
 	st->up = NULL;
 	stream_done(st, MESH_OUTCOME_SUCCESS);
@@ -1234,7 +1254,7 @@ void mesh__stream_upgrade(struct mesh__stream *st, struct mesh__upstream *u, con
 	w->nconns++; /* the tunnel holds the connection now */
 	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], 1);
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], 1);
-	mesh__tunnel_start(w, cfd, ufd, to_server, ns, to_client, nc,
+	mesh__tunnel_start(w, cfd, cssl, ufd, ussl, to_server, ns, to_client, nc,
 	                   w->proxy->opts.idle_timeout_ms * 60, tunnel_closed, w);
 }
 

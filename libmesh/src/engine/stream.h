@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 
 #include "engine_int.h"
+#include "tls.h"
 
 /* bytes queued toward a peer before we stop reading from the other side */
 #define MESH_HIGH_WATER (256 * 1024)
@@ -36,10 +37,18 @@
 struct mesh__h2conn;
 struct mesh__h2up;
 
+/* TLS state of a downstream connection */
+enum { DTLS_NONE = 0, DTLS_SNIFF, DTLS_HANDSHAKE, DTLS_ON };
+
 struct mesh__dconn {
 	struct mesh__worker *w;
 	struct mesh__listener *l;
 	int fd;
+	SSL *ssl;        /* NULL: plain text */
+	uint8_t tls;     /* DTLS_* */
+	bool tls_strict; /* plain text is refused (PeerAuthentication STRICT) */
+	char *peer_id;   /* the client's SPIFFE ID (mutual TLS), or NULL */
+	char *xfcc;      /* x-forwarded-client-cert for the app, or NULL */
 	ev_io rio, wio;
 	ev_timer timer;
 	struct mesh__dconn *prev, *next;
@@ -72,6 +81,7 @@ struct mesh__stream {
 	struct sockaddr_storage dst;
 	socklen_t dst_len;
 	char dst_key[80];
+	uint8_t up_tls; /* enum mesh__up_tls for this attempt */
 	struct mesh__upstream *up;
 	struct mesh__chain req; /* serialized request: head, then body */
 	size_t req_sent;        /* bytes of req written to the current upstream */
@@ -127,6 +137,8 @@ struct mesh__stream {
 struct mesh__upstream {
 	struct mesh__worker *w;
 	int fd;
+	SSL *ssl;       /* NULL: plain text */
+	bool handshake; /* TLS handshake in progress (connected is false) */
 	ev_io rio, wio;
 	ev_timer timer; /* connect timeout, per-try timeout, or idle timeout */
 	struct mesh__upstream *next_idle;
@@ -137,6 +149,10 @@ struct mesh__upstream {
 	bool connected, keep_alive, in_parse, got_bytes, interim;
 	bool paused; /* a response callback paused the parser: bytes may wait in in */
 	int64_t idle_since;
+	unsigned requests, max_requests; /* DestinationRule maxRequestsPerConnection */
+	char *peer_id;                   /* the server's SPIFFE ID (TLS) */
+	uint64_t gen;                    /* configuration it was last checked against */
+	double idle_s;                   /* DestinationRule idleTimeout, or 60 s */
 };
 
 /* stream.c */
@@ -192,17 +208,19 @@ void mesh__mirror_end(struct mesh__mirror *m, bool complete);
 /* Take the socket out of a connection (watchers stopped, counters and
  * lists updated, nothing closed); free it with mesh__dconn_free_detached
  * once the stream has let go of it. */
-int mesh__dconn_detach(struct mesh__dconn *d);
+int mesh__dconn_detach(struct mesh__dconn *d, SSL **ssl);
 void mesh__dconn_free_detached(struct mesh__dconn *d);
 /* Write what is queued. Returns false when the connection is closed (and,
  * unless it is being parsed, freed): the caller must not touch it then. */
 bool mesh__dconn_write(struct mesh__dconn *d);
 void mesh__dconn_resume(struct mesh__dconn *d);
+/* Reading resumed: TLS may hold bytes the socket will not signal. */
+void mesh__dconn_kick(struct mesh__dconn *d);
 void mesh__dconn_close(struct mesh__dconn *d);
 
 /* upstream.c */
 /* Take the socket out of an upstream connection and free the rest. */
-int mesh__upstream_detach(struct mesh__upstream *u);
+int mesh__upstream_detach(struct mesh__upstream *u, SSL **ssl);
 int mesh__upstream_get(struct mesh__stream *st);
 void mesh__upstream_write(struct mesh__upstream *u);
 void mesh__upstream_release(struct mesh__upstream *u, bool reuse);

@@ -123,6 +123,6 @@ void mesh__tcp_accept(struct mesh__listener *l, int fd)
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_TOTAL], 1);
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], 1);
 	/* the tunnel reports a refused or reset connect by closing the client */
-	mesh__tunnel_start(w, fd, up, NULL, 0, NULL, 0, w->proxy->opts.idle_timeout_ms * 60,
-	                   on_close, c);
+	mesh__tunnel_start(w, fd, NULL, up, NULL, NULL, 0, NULL, 0,
+	                   w->proxy->opts.idle_timeout_ms * 60, on_close, c);
 }

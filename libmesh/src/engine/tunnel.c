@@ -11,10 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tls.h"
 #include "tunnel.h"
 
 struct dir {
 	int from, to;
+	SSL *from_ssl, *to_ssl;
 	ev_io rio, wio;
 	struct mesh__block *buf;
 	bool eof;  /* read side saw EOF */
@@ -40,6 +42,8 @@ static void finish(struct mesh__tunnel *t)
 			mesh__block_put(&w->pool, t->d[i].buf);
 	}
 	ev_timer_stop(w->loop, &t->idle);
+	mesh__tls_close(t->d[0].from_ssl);
+	mesh__tls_close(t->d[0].to_ssl);
 	close(t->d[0].from);
 	close(t->d[0].to);
 	if (t->on_close)
@@ -53,7 +57,8 @@ static bool flush(struct mesh__tunnel *t, struct dir *d)
 {
 	struct mesh__worker *w = t->w;
 	while (d->buf && d->buf->len) {
-		ssize_t n = write(d->to, d->buf->data + d->buf->off, d->buf->len);
+		struct iovec iov = { d->buf->data + d->buf->off, d->buf->len };
+		ssize_t n = mesh__sock_writev(d->to, d->to_ssl, &iov, 1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -73,6 +78,8 @@ static bool flush(struct mesh__tunnel *t, struct dir *d)
 		d->buf = NULL;
 	}
 	if (d->eof && !d->done) {
+		if (d->to_ssl)
+			SSL_shutdown(d->to_ssl); /* close_notify: TLS's half-close */
 		shutdown(d->to, SHUT_WR);
 		d->done = true;
 		if (t->d[0].done && t->d[1].done) {
@@ -80,8 +87,11 @@ static bool flush(struct mesh__tunnel *t, struct dir *d)
 			return false;
 		}
 	}
-	if (!d->eof)
+	if (!d->eof) {
 		ev_io_start(w->loop, &d->rio);
+		if (mesh__tls_has_pending(d->from_ssl))
+			ev_feed_event(w->loop, &d->rio, EV_READ);
+	}
 	return true;
 }
 
@@ -98,7 +108,7 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 		return;
 	}
 	d->buf->off = 0;
-	ssize_t n = read(d->from, d->buf->data, d->buf->cap);
+	ssize_t n = mesh__sock_read(d->from, d->from_ssl, d->buf->data, d->buf->cap);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -128,13 +138,20 @@ static void on_idle(struct ev_loop *loop, ev_timer *timer, int revents)
 	finish(timer->data);
 }
 
-int mesh__tunnel_start(struct mesh__worker *w, int a, int b, const void *to_b, size_t to_b_len,
-                       const void *to_a, size_t to_a_len, int64_t idle_ms,
-                       void (*on_close)(void *ud), void *ud)
+int mesh__tunnel_start(struct mesh__worker *w, int a, SSL *ssl_a, int b, SSL *ssl_b,
+                       const void *to_b, size_t to_b_len, const void *to_a, size_t to_a_len,
+                       int64_t idle_ms, void (*on_close)(void *ud), void *ud)
 {
 	struct mesh__tunnel *t = mesh__calloc(1, sizeof(*t));
-	if (!t)
+	if (!t) {
+		mesh__tls_close(ssl_a);
+		mesh__tls_close(ssl_b);
+		close(a);
+		close(b);
+		if (on_close)
+			on_close(ud);
 		return MESH_ENOMEM;
+	}
 	t->w = w;
 	t->on_close = on_close;
 	t->ud = ud;
@@ -142,6 +159,8 @@ int mesh__tunnel_start(struct mesh__worker *w, int a, int b, const void *to_b, s
 	t->d[0].to = b;
 	t->d[1].from = b;
 	t->d[1].to = a;
+	t->d[0].from_ssl = t->d[1].to_ssl = ssl_a;
+	t->d[0].to_ssl = t->d[1].from_ssl = ssl_b;
 	for (int i = 0; i < 2; i++) {
 		ev_io_init(&t->d[i].rio, on_read, t->d[i].from, EV_READ);
 		ev_io_init(&t->d[i].wio, on_write, t->d[i].to, EV_WRITE);

@@ -47,6 +47,10 @@ static void destroy(struct mesh__upstream *u)
 	ev_io_stop(w->loop, &u->rio);
 	ev_io_stop(w->loop, &u->wio);
 	ev_timer_stop(w->loop, &u->timer);
+	mesh__tls_close(u->ssl);
+	u->ssl = NULL;
+	mesh__free(u->peer_id);
+	u->peer_id = NULL;
 	close(u->fd);
 	if (u->in)
 		mesh__block_put(&w->pool, u->in);
@@ -57,10 +61,15 @@ static void destroy(struct mesh__upstream *u)
 		mesh__free(u);
 }
 
-int mesh__upstream_detach(struct mesh__upstream *u)
+int mesh__upstream_detach(struct mesh__upstream *u, SSL **ssl)
 {
 	struct mesh__worker *w = u->w;
 	int fd = u->fd;
+	*ssl = u->ssl;
+	u->ssl = NULL;
+	mesh__tls_unbind(*ssl);
+	mesh__free(u->peer_id);
+	u->peer_id = NULL;
 	ev_io_stop(w->loop, &u->rio);
 	ev_io_stop(w->loop, &u->wio);
 	ev_timer_stop(w->loop, &u->timer);
@@ -83,7 +92,7 @@ void mesh__upstream_release(struct mesh__upstream *u, bool reuse)
 		u->st = NULL;
 	}
 	if (!reuse || !u->keep_alive || w->draining || w->stopping || w->nidle >= MAX_IDLE ||
-	    (u->in && u->in->len)) {
+	    (u->in && u->in->len) || (u->max_requests && u->requests >= u->max_requests)) {
 		destroy(u);
 		return;
 	}
@@ -91,7 +100,7 @@ void mesh__upstream_release(struct mesh__upstream *u, bool reuse)
 	ev_io_stop(w->loop, &u->wio);
 	ev_io_start(w->loop, &u->rio);
 	ev_timer_stop(w->loop, &u->timer);
-	ev_timer_set(&u->timer, IDLE_TIMEOUT_S, 0);
+	ev_timer_set(&u->timer, u->idle_s, 0);
 	ev_timer_start(w->loop, &u->timer);
 	if (u->in) {
 		mesh__block_put(&w->pool, u->in);
@@ -121,6 +130,15 @@ static int64_t connect_timeout_ms(const struct mesh__stream *st)
 	return (c && c->lb.connect_timeout_ms > 0) ? c->lb.connect_timeout_ms : 10000;
 }
 
+static void set_pool_limits(struct mesh__upstream *u, const struct mesh__stream *st)
+{
+	const struct mesh_cluster *c = st->cluster;
+	u->max_requests = c ? c->lb.max_requests_per_connection : 0;
+	u->idle_s =
+		c && c->lb.idle_timeout_ms > 0 ? c->lb.idle_timeout_ms / 1000.0 : IDLE_TIMEOUT_S;
+	u->gen = st->ws->snap->generation;
+}
+
 int mesh__upstream_get(struct mesh__stream *st)
 {
 	struct mesh__worker *w = st->d->w;
@@ -132,9 +150,24 @@ int mesh__upstream_get(struct mesh__stream *st)
 		*pp = u->next_idle;
 		u->next_idle = NULL;
 		w->nidle--;
+	}
+	if (u && u->gen != st->ws->snap->generation) {
+		/* the configuration changed since this connection was checked:
+		 * the server must still be one the destination may have, and the
+		 * pool settings are the cluster's new ones (as Envoy, whose
+		 * changed clusters get new pools) */
+		if (u->ssl && !mesh__cluster_peer_ok(st->cluster, u->peer_id)) {
+			destroy(u);
+			u = NULL;
+		} else {
+			set_pool_limits(u, st);
+		}
+	}
+	if (u) {
 		ev_timer_stop(w->loop, &u->timer);
 		u->st = st;
 		u->paused = false;
+		u->requests++;
 		st->up = u;
 		mesh__h1_parser_set_request_method(&u->parser, st->is_head ? "HEAD" : "GET",
 		                                   st->is_head ? 4 : 3);
@@ -159,6 +192,8 @@ int mesh__upstream_get(struct mesh__stream *st)
 	u->w = w;
 	u->fd = fd;
 	snprintf(u->key, sizeof(u->key), "%s", st->dst_key);
+	u->requests = 1;
+	set_pool_limits(u, st);
 	mesh__h1_parser_init(&u->parser, MESH_H1_RESPONSE, NULL);
 	if (st->is_head)
 		mesh__h1_parser_expect_head(&u->parser);
@@ -194,7 +229,7 @@ void mesh__upstream_write(struct mesh__upstream *u)
 			iov[n++] = (struct iovec){ b->data + b->off + skip, b->len - skip };
 			skip = 0;
 		}
-		ssize_t r = writev(u->fd, iov, n);
+		ssize_t r = mesh__sock_writev(u->fd, u->ssl, iov, n);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -208,8 +243,11 @@ void mesh__upstream_write(struct mesh__upstream *u)
 		mesh__stream_req_sent(st, (size_t)r);
 	}
 	ev_io_stop(w->loop, &u->wio);
-	if (!u->paused)
+	if (!u->paused) {
 		ev_io_start(w->loop, &u->rio);
+		if (mesh__tls_has_pending(u->ssl))
+			ev_feed_event(w->loop, &u->rio, EV_READ);
+	}
 	/* the client may have been paused for us */
 	mesh__stream_req_progress(st);
 }
@@ -221,7 +259,7 @@ void mesh__upstream_resume(struct mesh__upstream *u)
 	ev_io_start(u->w->loop, &u->rio);
 	/* bytes (or a message end) may wait behind the pause: parse them
 	 * from the loop, not from inside the client's write path */
-	if (u->paused)
+	if (u->paused || mesh__tls_has_pending(u->ssl))
 		ev_feed_event(u->w->loop, &u->rio, EV_READ);
 }
 
@@ -370,10 +408,60 @@ static void parse_in(struct mesh__upstream *u)
 	mesh__stream_flush(u->st);
 }
 
+/* TLS toward the endpoint, once TCP is connected: the handshake runs from
+ * the loop under the connect timeout; then the server's SPIFFE ID must be
+ * one the destination may have (DestinationRule subjectAltNames, or the
+ * service accounts of its endpoints). */
+static void tls_step(struct mesh__upstream *u)
+{
+	struct mesh__worker *w = u->w;
+	const char *why = NULL;
+	switch (mesh__tls_handshake(u->ssl, &why)) {
+	case MESH__HS_WANT_READ:
+		ev_io_stop(w->loop, &u->wio);
+		ev_io_start(w->loop, &u->rio);
+		return;
+	case MESH__HS_WANT_WRITE:
+		ev_io_stop(w->loop, &u->rio);
+		ev_io_start(w->loop, &u->wio);
+		return;
+	case MESH__HS_FAIL:
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+		mesh__tls_session_forget(w, u->key);
+		mesh__log(MESH_LOG_WARNING, "upstream %s: TLS handshake failed: %s", u->key, why);
+		failed(u, F_UF);
+		return;
+	default: break;
+	}
+	char *peer = mesh__tls_peer_id(u->ssl);
+	if (!u->st || !mesh__cluster_peer_ok(u->st->cluster, peer)) {
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+		mesh__log(MESH_LOG_WARNING,
+		          "upstream %s: server identity %s is not one the destination may have",
+		          u->key, peer ? peer : "(none)");
+		mesh__free(peer);
+		failed(u, F_UF);
+		return;
+	}
+	u->peer_id = peer;
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_HANDSHAKE], 1);
+	if (SSL_session_reused(u->ssl))
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_REUSED], 1);
+	u->handshake = false;
+	u->connected = true;
+	ev_timer_stop(w->loop, &u->timer);
+	ev_io_stop(w->loop, &u->rio);
+	mesh__upstream_write(u);
+}
+
 static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct mesh__upstream *u = io->data;
 	struct mesh__worker *w = u->w;
+	if (u->handshake) {
+		tls_step(u);
+		return;
+	}
 	if (!u->st) {
 		/* an idle pooled connection became readable: closed (or junk) */
 		idle_remove(u);
@@ -399,7 +487,10 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 		memmove(b->data, b->data + b->off, b->len);
 		b->off = 0;
 	}
-	ssize_t r = read(u->fd, b->data + b->off + b->len, b->cap - b->off - b->len);
+	ssize_t r =
+		mesh__sock_read(u->fd, u->ssl, b->data + b->off + b->len, b->cap - b->off - b->len);
+	if (r > 0 && mesh__tls_has_pending(u->ssl))
+		ev_feed_event(loop, &u->rio, EV_READ);
 	if (r < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -428,6 +519,10 @@ static void on_write(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct mesh__upstream *u = io->data;
 	struct mesh__worker *w = u->w;
+	if (u->handshake) {
+		tls_step(u);
+		return;
+	}
 	if (!u->connected) {
 		int err = 0;
 		socklen_t len = sizeof(err);
@@ -435,6 +530,22 @@ static void on_write(struct ev_loop *loop, ev_io *io, int revents)
 		if (err) {
 			mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_CONNECT_FAIL], 1);
 			failed(u, F_UF);
+			return;
+		}
+		if (u->st && u->st->up_tls != MESH__UP_PLAIN) {
+			struct mesh__tls_ident *t = mesh__worker_ident(w);
+			if (u->st->up_tls != MESH__UP_ISTIO_MUTUAL || !t ||
+			    !(u->ssl = mesh__tls_connect_new(w, t->client, u->fd, u->key,
+			                                     "http/1.1"))) {
+				mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+				mesh__log(MESH_LOG_WARNING, "upstream %s: %s", u->key,
+				          !t ? "mTLS required but the proxy has no identity"
+				             : "this TLS mode is not supported yet");
+				failed(u, F_UF);
+				return;
+			}
+			u->handshake = true;
+			tls_step(u);
 			return;
 		}
 		u->connected = true;

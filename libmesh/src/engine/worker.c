@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "tls.h"
 
 int mesh__listen_socket(const char *addr, unsigned port, bool reuseport, mesh_diag *diag,
                         unsigned *bound_port)
@@ -167,6 +168,9 @@ static void *worker_main(void *arg)
 		w->cur = NULL;
 	}
 	mesh_route_scratch_free(w->scratch);
+	mesh__tls_sessions_free(w);
+	mesh__tls_ident_unref(w->ident);
+	w->ident = NULL;
 	mesh__free(w->hbuf);
 	mesh__sb_fini(&w->sb);
 	while (w->free_streams) {

@@ -123,4 +123,42 @@ int mesh__svid_load(const char *cert, size_t cert_len, const char *key, size_t k
 int mesh__svid_verify_x509(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) * chain, int64_t now,
                            int *status, char **id_out, mesh_diag *diag);
 
+/* HTTPS client of the identity agent (client.c). */
+#define MESH__HTTPS_TIMEOUT_MS 5000    /* each wait: connect, handshake, write, read */
+#define MESH__HTTPS_RESPONSE_MAX 65536 /* head and body */
+
+/* "https://HOST[:PORT][/PREFIX]" taken apart (mesh__url_parse()). */
+struct mesh__url {
+	char *url;    /* as given, without a trailing '/': for messages */
+	char *host;   /* without IPv6 brackets */
+	char *port;   /* decimal; "443" when absent */
+	char *prefix; /* path before "/v1/...": "" or "/x/y" */
+};
+int mesh__url_parse(const char *s, struct mesh__url *out, mesh_diag *diag);
+void mesh__url_fini(struct mesh__url *u);
+
+struct mesh__https_request {
+	const char *method, *path; /* path after the URL's prefix: "/v1/sign" */
+	const char *server_name;   /* checked against the server certificate; also SNI */
+	const char *trust_pem;     /* roots (and anchors) that the server chain must lead to */
+	const char *bearer;        /* NULL, or "Authorization: Bearer" value */
+	const char *content_type;
+	const char *body;
+	size_t body_len;
+	/* Client certificate: the leaf, its chain and key (NULL: none). */
+	X509 *cert;
+	STACK_OF(X509) * chain;
+	EVP_PKEY *key;
+	int wake_fd; /* >= 0: readable means give up now */
+};
+
+/* One request on its own connection. Returns 0 when a response arrived
+ * (*status its code; *body its NUL-terminated body, mesh__free()), or
+ * MESH_EIO (cannot connect, TLS or I/O failure, time-out, a malformed
+ * response, given up through wake_fd), MESH_ELIMIT (response too large),
+ * MESH_ENOMEM; the reason in @diag, prefixed "CA server URL: ". Raises no
+ * SIGPIPE. */
+int mesh__https_request(const struct mesh__url *u, const struct mesh__https_request *r, int *status,
+                        char **body, size_t *body_len, mesh_diag *diag);
+
 #endif

@@ -56,9 +56,13 @@ struct mesh__lb_settings {
 	int64_t base_ejection_ms;      /* default 30000 */
 	uint32_t max_ejection_percent; /* default 10 */
 	uint32_t min_health_percent;   /* default 0 */
-	/* tls */
+	/* tls (ClientTLSSettings); file paths as written, NULL when unset */
 	int tls_mode; /* 0 unset, 1 DISABLE, 2 SIMPLE, 3 MUTUAL, 4 ISTIO_MUTUAL */
 	const char *sni;
+	const char *ca_certificates, *client_certificate, *private_key;
+	const char *credential_name, *ca_crl;
+	const struct mesh__node *subject_alt_names; /* the list node, or NULL */
+	bool insecure_skip_verify;
 };
 
 struct mesh__endpoint {
@@ -67,6 +71,11 @@ struct mesh__endpoint {
 	uint32_t weight;
 	char **labels; /* "k", "v", ..., NULL */
 	char *locality, *service_account, *network;
+	/* runs a sidecar that takes Istio mTLS: the service is MESH_INTERNAL
+	 * and the endpoint has a security.istio.io/tlsMode label of "istio",
+	 * or no such label and a service account (Istio's rule) */
+	bool mesh_workload;
+	char *identity; /* "/ns/NS/sa/SA" (SPIFFE ID path) with a service account, else NULL */
 };
 
 /* Immutable lookup tables a policy precomputes (ring, Maglev). */
@@ -80,6 +89,12 @@ struct mesh_cluster {
 	int protocol; /* enum mesh_protocol */
 	size_t index; /* position among the router's clusters */
 	struct mesh__lb_settings lb;
+	/* the DestinationRule whose trafficPolicy applies, or NULL */
+	const struct mesh_resource *dr;
+	/* why automatic mTLS is off for this cluster (MeshConfig
+	 * enableAutoMtls false, or a DISABLE PeerAuthentication for the
+	 * service's namespace), borrowed from the config; NULL: it is on */
+	const char *no_auto_mtls;
 	struct mesh__endpoint *eps;
 	size_t neps;
 	struct mesh__lb_table *table;
@@ -104,6 +119,35 @@ int mesh__cluster_prepare(struct mesh_cluster *c);
 /* Free what mesh__cluster_prepare made and the endpoints: the eps array
  * and every endpoint string are heap allocations (mesh__malloc). */
 void mesh__cluster_fini(struct mesh_cluster *c);
+
+/* How the sidecar connects to an endpoint (mesh__cluster_up_tls). */
+enum mesh__up_tls {
+	MESH__UP_PLAIN = 0,
+	MESH__UP_SIMPLE,
+	MESH__UP_MUTUAL,
+	MESH__UP_ISTIO_MUTUAL,
+};
+
+/*
+ * How the sidecar connects to endpoint @ep of @c (tls.c): the
+ * DestinationRule's tls mode when set (DISABLE -> PLAIN, SIMPLE, MUTUAL,
+ * ISTIO_MUTUAL); when unset, automatic mTLS: ISTIO_MUTUAL when the endpoint
+ * is a mesh workload and c->no_auto_mtls is NULL, else PLAIN. An @ep out of
+ * range counts as no mesh workload. Returns enum mesh__up_tls.
+ */
+int mesh__cluster_up_tls(const mesh_cluster *c, int ep);
+
+/*
+ * For ISTIO_MUTUAL: may the server whose SPIFFE ID is @peer_id (already
+ * validated against the trust bundle: "spiffe://TD/ns/X/sa/Y") serve @c?
+ * With DestinationRule subjectAltNames: when @peer_id equals one of them.
+ * Else when its path ("/ns/X/sa/Y"; the trust domain is the bundle's
+ * business) is the identity of any endpoint of @c, not only the one picked,
+ * as Istio lists every service account of a service. When no endpoint has
+ * an identity and no subjectAltNames are set there is nothing to check
+ * against: true. False for a NULL @c or @peer_id.
+ */
+bool mesh__cluster_peer_ok(const mesh_cluster *c, const char *peer_id);
 
 /* Seeded 64-bit hash (used for consistent hashing and by tests). */
 uint64_t mesh__hash64(const void *data, size_t len, uint64_t seed);

@@ -444,6 +444,7 @@ void mesh__cluster_fini(struct mesh_cluster *c)
 		mesh__free(e->locality);
 		mesh__free(e->service_account);
 		mesh__free(e->network);
+		mesh__free(e->identity);
 	}
 	mesh__free(c->eps);
 	c->eps = NULL;

@@ -53,6 +53,10 @@ static void tls_defaults(struct mesh__lb_settings *s)
 {
 	s->tls_mode = 0;
 	s->sni = NULL;
+	s->ca_certificates = s->client_certificate = s->private_key = NULL;
+	s->credential_name = s->ca_crl = NULL;
+	s->subject_alt_names = NULL;
+	s->insecure_skip_verify = false;
 }
 
 void mesh__lb_settings_default(struct mesh__lb_settings *s)
@@ -251,12 +255,24 @@ static void apply_tls(struct mesh__lb_settings *s, const struct mesh__node *tls)
 {
 	static const char *const modes[] = { "DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL" };
 	const char *mode = get_str(tls, "mode");
+	const struct mesh__node *sans = mesh__node_get(tls, "subjectAltNames");
 
 	tls_defaults(s);
+	/* a tls block without a mode is DISABLE, protobuf's zero value: it
+	 * turns automatic mTLS off as in Istio */
+	s->tls_mode = 1;
 	for (size_t i = 0; mode && i < MESH_ARRAY_LEN(modes); i++)
 		if (!strcmp(mode, modes[i]))
 			s->tls_mode = (int)i + 1;
 	s->sni = get_str(tls, "sni");
+	s->ca_certificates = get_str(tls, "caCertificates");
+	s->client_certificate = get_str(tls, "clientCertificate");
+	s->private_key = get_str(tls, "privateKey");
+	s->credential_name = get_str(tls, "credentialName");
+	s->ca_crl = get_str(tls, "caCrl");
+	if (sans && sans->type == MESH_NODE_SEQ && sans->count)
+		s->subject_alt_names = sans;
+	get_bool(tls, "insecureSkipVerify", &s->insecure_skip_verify);
 }
 
 /* The sections of one TrafficPolicy or PortTrafficPolicy. */

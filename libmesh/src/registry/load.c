@@ -229,8 +229,9 @@ static bool labels_match(const struct mesh__node *sel, const struct mesh__node *
  * has the same fields) for the service port @p. Returns 0, MESH_ENOMEM, or
  * MESH_ENOTFOUND when it has no address (Istio then reaches it through
  * its network's gateway, which libmesh does not have). */
-static int make_endpoint(struct ld *ld, const struct mesh__node *spec, const struct sport *p,
-                         const struct mesh__node *ports, bool *used, struct mesh__reg_endpoint *out)
+static int make_endpoint(struct ld *ld, const char *ns, const struct mesh__node *spec,
+                         const struct sport *p, const struct mesh__node *ports, bool *used,
+                         struct mesh__reg_endpoint *out)
 {
 	const char *address = mesh__node_str(mesh__node_get(spec, "address"));
 	if (!address || !*address)
@@ -284,17 +285,17 @@ static int make_endpoint(struct ld *ld, const struct mesh__node *spec, const str
 	                               get_u32(spec, "weight", 0, UINT32_MAX, 1), ld->kv, nlabels,
 	                               locality && *locality ? locality : NULL,
 	                               mesh__node_str(mesh__node_get(spec, "serviceAccount")),
-	                               mesh__node_str(mesh__node_get(spec, "network")));
+	                               mesh__node_str(mesh__node_get(spec, "network")), ns);
 }
 
 /* Put the endpoints of @spec, one per service port, into @set. */
 static int add_endpoints(struct ld *ld, struct mesh__reg_epset *set, const struct sport *ports,
-                         size_t nports, const struct mesh__node *spec,
+                         size_t nports, const char *ns, const struct mesh__node *spec,
                          const struct mesh__node *ep_ports, bool *used)
 {
 	for (size_t i = 0; i < nports; i++) {
 		struct mesh__reg_endpoint e;
-		int rc = make_endpoint(ld, spec, &ports[i], ep_ports, used, &e);
+		int rc = make_endpoint(ld, ns, spec, &ports[i], ep_ports, used, &e);
 		if (rc == MESH_ENOTFOUND)
 			return 0;
 		if (rc)
@@ -334,7 +335,8 @@ static int add_selected(struct ld *ld, struct mesh__reg_epset *set, const struct
 		if (by_label && !labels_match(sel, w->labels))
 			continue;
 		w->selected = true;
-		int rc = add_endpoints(ld, set, ports, nports, w->r->spec, w->ports, w->used);
+		int rc = add_endpoints(ld, set, ports, nports, w->r->ns, w->r->spec, w->ports,
+		                       w->used);
 		if (rc)
 			return rc;
 	}
@@ -377,7 +379,7 @@ static int dns_endpoints(const char *host, const struct sport *ports, size_t npo
 		struct mesh__reg_endpoint e;
 		uint32_t port = ports[i].target ? ports[i].target : ports[i].number;
 		if (mesh__reg_endpoint_make(&e, host, port, ports[i].number, 1, NULL, 0, NULL, NULL,
-		                            NULL))
+		                            NULL, NULL))
 			goto fail;
 		if (mesh__epset_put(set, &e)) {
 			mesh__reg_endpoint_fini(&e);
@@ -505,8 +507,8 @@ static int load_entry(struct ld *ld, const struct mesh_resource *r)
 	if (res != MESH_RESOLUTION_NONE) {
 		for (size_t i = 0; i < list_len(eps); i++) {
 			const struct mesh__node *ep = eps->u.items[i];
-			rc = add_endpoints(ld, set, ports, nports, ep, mesh__node_get(ep, "ports"),
-			                   NULL);
+			rc = add_endpoints(ld, set, ports, nports, r->ns, ep,
+			                   mesh__node_get(ep, "ports"), NULL);
 			if (rc)
 				goto out;
 		}

@@ -172,9 +172,11 @@ MESH_API int mesh_registry_add_endpoint(mesh_registry *reg, const char *host,
 	struct mesh_service *s = mesh__registry_exact(reg, host, host_len(host));
 	if (!s)
 		return MESH_ENOTFOUND;
+	const char *ns = EP_HAS(ep, namespace_name) ? ep->namespace_name : NULL;
 	struct mesh__reg_endpoint e;
 	if (mesh__reg_endpoint_make(&e, ep->address, ep->port, service_port, ep->weight, ep->labels,
-	                            nlabels, ep->locality, ep->service_account, ep->network))
+	                            nlabels, ep->locality, ep->service_account, ep->network,
+	                            ns && *ns ? ns : NULL))
 		return MESH_ENOMEM;
 	if (mesh__service_own_endpoints(s) || mesh__epset_put(s->eps, &e)) {
 		mesh__reg_endpoint_fini(&e);
@@ -302,5 +304,7 @@ MESH_API int mesh_service_endpoint(const mesh_service *s, size_t i, struct mesh_
 	out->network = e->network;
 	if (EP_HAS(out, service_port))
 		out->service_port = e->service_port;
+	if (EP_HAS(out, namespace_name))
+		out->namespace_name = e->ns;
 	return 0;
 }

@@ -31,6 +31,7 @@ struct mesh__reg_endpoint {
 	const char *const *labels; /* "k", "v", ..., NULL; NULL when none */
 	size_t nlabels;            /* pairs */
 	const char *locality, *service_account, *network; /* or NULL */
+	const char *ns; /* the workload's namespace, or NULL: the service's */
 	void *mem;
 };
 
@@ -130,7 +131,7 @@ int mesh__service_own_endpoints(struct mesh_service *s);
 int mesh__reg_endpoint_make(struct mesh__reg_endpoint *ep, const char *address, uint32_t port,
                             uint32_t service_port, uint32_t weight, const char *const *labels,
                             size_t nlabels, const char *locality, const char *service_account,
-                            const char *network);
+                            const char *network, const char *ns);
 /* A copy of @src with other ports. Returns 0 or MESH_ENOMEM. */
 int mesh__reg_endpoint_copy(struct mesh__reg_endpoint *dst, const struct mesh__reg_endpoint *src,
                             uint32_t port, uint32_t service_port);

@@ -294,11 +294,11 @@ static const char *put_str(char **at, const char *s)
 int mesh__reg_endpoint_make(struct mesh__reg_endpoint *ep, const char *address, uint32_t port,
                             uint32_t service_port, uint32_t weight, const char *const *labels,
                             size_t nlabels, const char *locality, const char *service_account,
-                            const char *network)
+                            const char *network, const char *ns)
 {
 	size_t ptrs = nlabels ? (2 * nlabels + 1) * sizeof(char *) : 0;
 	size_t size = ptrs + str_size(address) + str_size(locality) + str_size(service_account) +
-	              str_size(network);
+	              str_size(network) + str_size(ns);
 	for (size_t i = 0; i < 2 * nlabels; i++)
 		size += str_size(labels[i]);
 	char *mem = mesh__malloc(size);
@@ -320,6 +320,7 @@ int mesh__reg_endpoint_make(struct mesh__reg_endpoint *ep, const char *address, 
 		.locality = put_str(&at, locality),
 		.service_account = put_str(&at, service_account),
 		.network = put_str(&at, network),
+		.ns = put_str(&at, ns),
 		.mem = mem,
 	};
 	return 0;
@@ -330,7 +331,7 @@ int mesh__reg_endpoint_copy(struct mesh__reg_endpoint *dst, const struct mesh__r
 {
 	return mesh__reg_endpoint_make(dst, src->address, port, service_port, src->weight,
 	                               src->labels, src->nlabels, src->locality,
-	                               src->service_account, src->network);
+	                               src->service_account, src->network, src->ns);
 }
 
 void mesh__reg_endpoint_fini(struct mesh__reg_endpoint *ep)

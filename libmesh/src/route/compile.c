@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <mesh/registry.h>
+#include <mesh/security.h>
 
 #include "route_int.h"
 
@@ -418,7 +422,7 @@ static const struct hostref *first_for(const struct hostref *v, size_t n, const 
 static int dr_rank(struct build *b, const struct mesh_resource *res, bool exact)
 {
 	const struct mesh__node *sel = mesh__node_path(res->spec, "workloadSelector.matchLabels");
-	if (sel && !labels_subset(labels_of(b, sel), b->r->labels))
+	if (sel && !mesh__labels_match(sel, b->r->labels))
 		return 0;
 	return (exact ? 10 : 0) + (!strcmp(res->ns, b->r->ns) ? 2 : 1);
 }
@@ -480,6 +484,50 @@ static const struct mesh_resource *find_policy(struct build *b, const char *host
 	return NULL;
 }
 
+/* The value of label @key in @kv ("k", "v", ..., NULL), or NULL. */
+static const char *label_value(const char *const *kv, const char *key)
+{
+	for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+		if (!strcmp(kv[i], key))
+			return kv[i + 1];
+	return NULL;
+}
+
+/*
+ * Whether a sidecar that auto-detects mTLS would use it toward @ep, as
+ * Istio decides: only for a mesh-internal service; the endpoint's
+ * security.istio.io/tlsMode label when it has one ("istio": a sidecar takes
+ * Istio mTLS), else whether it has a service account (how Istio reads a
+ * WorkloadEntry without that label).
+ */
+static bool is_mesh_workload(const mesh_service *svc, const struct mesh_endpoint_info *ep)
+{
+	if (mesh_service_location(svc) != MESH_LOCATION_INTERNAL)
+		return false;
+	const char *mode = label_value(ep->labels, "security.istio.io/tlsMode");
+	if (mode)
+		return !strcmp(mode, "istio");
+	return ep->service_account && *ep->service_account;
+}
+
+/* "/ns/NS/sa/SA", the path of the endpoint's SPIFFE ID, or NULL when it
+ * has no service account (*oom set when the copy fails). */
+static char *identity_of(const mesh_service *svc, const struct mesh_endpoint_info *ep, bool *oom)
+{
+	if (!ep->service_account || !*ep->service_account)
+		return NULL;
+	const char *ns = ep->namespace_name ? ep->namespace_name : mesh_service_namespace(svc);
+	if (!ns)
+		ns = "default";
+	size_t len = strlen(ns) + strlen(ep->service_account) + sizeof("/ns//sa/");
+	char *id = mesh__malloc(len);
+	if (!id)
+		*oom = true;
+	else
+		snprintf(id, len, "/ns/%s/sa/%s", ns, ep->service_account);
+	return id;
+}
+
 static void add_endpoints(struct build *b, struct mesh_cluster *c, const char *const *sel)
 {
 	const mesh_service *svc = b->reg ? mesh_registry_find(b->reg, c->host) : NULL;
@@ -517,12 +565,42 @@ static void add_endpoints(struct build *b, struct mesh_cluster *c, const char *c
 		           (ep.network && !e->network);
 		for (size_t j = 0; e->labels && j < nl; j++)
 			oom |= !(e->labels[j] = mesh__strdup(ep.labels[j]));
+		e->mesh_workload = is_mesh_workload(svc, &ep);
+		e->identity = identity_of(svc, &ep, &oom);
 		c->neps++; /* counted even when partial, so that fini frees it */
 		if (oom) {
 			b->err = MESH_ENOMEM;
 			return;
 		}
 	}
+}
+
+/*
+ * Why automatic mTLS is off toward @host, or NULL when it is on: MeshConfig
+ * enableAutoMtls false, or mTLS mode DISABLE for the service's namespace as
+ * a whole (its or the mesh-wide PeerAuthentication, or the MeshConfig),
+ * which is what Istio infers for a service (BestEffortInferServiceMTLSMode).
+ */
+static const char *auto_mtls_off(struct build *b, const char *host)
+{
+	const mesh_config *cfg = b->r->cfg;
+	const struct mesh_resource *mc = mesh__config_mesh(cfg);
+	const char *on = mc ? mesh__node_str(mesh__node_field(mc->spec, "enableAutoMtls")) : NULL;
+	if (on && !strcasecmp(on, "false"))
+		return fmt(b, "MeshConfig %s/%s sets enableAutoMtls false", mc->ns, mc->name);
+	const mesh_service *svc = b->reg ? mesh_registry_find(b->reg, host) : NULL;
+	const char *ns = svc ? mesh_service_namespace(svc) : NULL;
+	if (!ns)
+		return NULL;
+	const char *src;
+	int mode = mesh_mtls_mode(cfg, ns, NULL, 0, &src);
+	if (mode < 0) {
+		b->err = mode;
+		return NULL;
+	}
+	if (mode != MESH_MTLS_DISABLE)
+		return NULL;
+	return fmt(b, "%s sets mTLS mode DISABLE for namespace %s", src, ns);
 }
 
 /* Service port when the route names none: the only port, or the first;
@@ -584,6 +662,8 @@ static const struct mesh_cluster *cluster_for(struct build *b, const char *host,
 	mesh__lb_settings_default(&c->lb);
 	const char *const *sel = labels;
 	const struct mesh_resource *dr = find_dr(b, host);
+	c->dr = dr;
+	c->no_auto_mtls = auto_mtls_off(b, host);
 	if (dr) {
 		mesh__lb_settings_apply(&c->lb, mesh__node_get(dr->spec, "trafficPolicy"), port);
 		const struct mesh__node *ss = (subset && !labels) ? find_subset(dr, subset) : NULL;

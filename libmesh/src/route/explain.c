@@ -92,6 +92,56 @@ static void text_cluster(struct mesh__sb *sb, const struct mesh_cluster *c)
 	                c->neps == 1 ? "" : "s");
 }
 
+/* How the sidecar secures connections to @c: a DestinationRule's tls mode,
+ * else automatic mTLS endpoint by endpoint (mesh__cluster_up_tls). */
+struct tls_view {
+	const char *mode;  /* DISABLE, SIMPLE, MUTUAL or ISTIO_MUTUAL */
+	const char *src;   /* "DestinationRule NS/NAME" or "auto" */
+	const char *off;   /* auto: why it is off, or NULL */
+	size_t mtls, neps; /* auto: endpoints reached with ISTIO_MUTUAL, of neps */
+	char buf[512];
+};
+
+static void tls_view(const struct mesh_cluster *c, struct tls_view *v)
+{
+	static const char *const modes[] = { "DISABLE", "DISABLE", "SIMPLE", "MUTUAL",
+		                             "ISTIO_MUTUAL" };
+	*v = (struct tls_view){ .mode = "DISABLE", .src = "auto", .neps = c->neps };
+	if (c->lb.tls_mode > 0 && c->lb.tls_mode < (int)MESH_ARRAY_LEN(modes)) {
+		v->mode = modes[c->lb.tls_mode];
+		snprintf(v->buf, sizeof(v->buf), "DestinationRule %s/%s", c->dr ? c->dr->ns : "?",
+		         c->dr ? c->dr->name : "?");
+		v->src = v->buf;
+		return;
+	}
+	v->off = c->no_auto_mtls;
+	for (size_t i = 0; i < c->neps; i++)
+		v->mtls += mesh__cluster_up_tls(c, (int)i) == MESH__UP_ISTIO_MUTUAL;
+	if (v->mtls)
+		v->mode = "ISTIO_MUTUAL";
+}
+
+static void text_tls(struct mesh__sb *sb, const struct mesh_cluster *c)
+{
+	struct tls_view v;
+	tls_view(c, &v);
+	if (v.src == v.buf)
+		mesh__sb_printf(sb, "    tls: %s (%s)\n", v.mode, v.src);
+	else if (v.off)
+		mesh__sb_printf(sb, "    tls: DISABLE (auto-mTLS off: %s)\n", v.off);
+	else if (!v.neps)
+		mesh__sb_puts(sb, "    tls: auto (no endpoints)\n");
+	else if (v.mtls == v.neps)
+		mesh__sb_puts(sb, "    tls: ISTIO_MUTUAL (auto)\n");
+	else if (!v.mtls)
+		mesh__sb_puts(sb, "    tls: DISABLE (auto: no endpoint is a mesh workload)\n");
+	else
+		mesh__sb_printf(sb,
+		                "    tls: ISTIO_MUTUAL to %zu of %zu endpoints, DISABLE to the "
+		                "others (auto)\n",
+		                v.mtls, v.neps);
+}
+
 static void text_action(struct mesh__sb *sb, const struct mesh_route *rt)
 {
 	switch (rt->action) {
@@ -117,6 +167,7 @@ static void text_action(struct mesh__sb *sb, const struct mesh_route *rt)
 			mesh__sb_printf(sb, "  destination: ");
 			text_cluster(sb, rt->dests[i].cluster);
 			mesh__sb_printf(sb, " weight %u\n", rt->dests[i].weight);
+			text_tls(sb, rt->dests[i].cluster);
 		}
 		break;
 	}
@@ -176,8 +227,17 @@ static void json_cluster(struct mesh__sb *sb, const struct mesh_cluster *c, unsi
 		mesh__sb_json_str(sb, c->subset);
 	else
 		mesh__sb_puts(sb, "null");
-	mesh__sb_printf(sb, ",\"port\":%u,\"endpoints\":%zu,\"weight\":%u}", c->port, c->neps,
+	mesh__sb_printf(sb, ",\"port\":%u,\"endpoints\":%zu,\"weight\":%u", c->port, c->neps,
 	                weight);
+	struct tls_view v;
+	tls_view(c, &v);
+	mesh__sb_printf(sb, ",\"tls\":{\"mode\":\"%s\",\"source\":", v.mode);
+	mesh__sb_json_str(sb, v.src);
+	if (v.off) {
+		mesh__sb_puts(sb, ",\"autoOff\":");
+		mesh__sb_json_str(sb, v.off);
+	}
+	mesh__sb_printf(sb, ",\"mtlsEndpoints\":%zu}}", v.mtls);
 }
 
 static void json_route(struct mesh__sb *sb, const struct mesh_route *rt, const char *why)

@@ -1,0 +1,91 @@
+/*
+ * tls.h - TLS for the data plane: the proxy's identity (its SVID and trust
+ * bundle as two OpenSSL contexts, swapped whole on rotation), handshakes
+ * driven by the event loop, reads and writes that go through OpenSSL when a
+ * connection has an SSL object, peer SPIFFE IDs and the
+ * x-forwarded-client-cert value, and the per-worker client session cache
+ * that makes reconnects between sidecars resume.
+ */
+#ifndef MESH_SRC_ENGINE_TLS_H
+#define MESH_SRC_ENGINE_TLS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <openssl/ssl.h>
+
+#include <mesh/diag.h>
+
+struct mesh__worker;
+
+/* One identity: the SVID and key in both contexts, the trust bundle in
+ * their verify callbacks. Each SSL_CTX owns its own copy of the bundle (ex
+ * data freed with the context), so a connection keeps what it handshakes
+ * with alive by the SSL_CTX reference OpenSSL takes, and nothing else
+ * needs counting. */
+struct mesh__tls_ident {
+	atomic_int refs;
+	SSL_CTX *server; /* inbound mutual TLS: a client SVID is required */
+	SSL_CTX *client; /* outbound ISTIO_MUTUAL */
+	char *id;        /* our SPIFFE ID */
+	char *td;        /* the bundle's trust domain */
+	int64_t not_after;
+	uint64_t gen;
+};
+
+/* Build an identity from PEM text (cert chain, key, bundle); checks that
+ * the SVID is valid under the bundle and that the key matches. */
+int mesh__tls_ident_new(const char *cert, const char *key, const char *bundle, uint64_t gen,
+                        struct mesh__tls_ident **out, mesh_diag *diag);
+/* (mesh__tls_ident_unref, in engine_int.h, drops a reference.) */
+/* Whether the handshake failed because the peer's certificate was refused. */
+bool mesh__tls_peer_refused(SSL *ssl);
+
+/* Handshake steps. */
+enum { MESH__HS_FAIL = -1, MESH__HS_WANT_READ = 0, MESH__HS_DONE = 1, MESH__HS_WANT_WRITE = 2 };
+/* One step of SSL_do_handshake. On MESH__HS_FAIL, @why (optional)
+ * receives a static description for the log. */
+int mesh__tls_handshake(SSL *ssl, const char **why);
+
+/* Read up to @len bytes: > 0, 0 at the end of the stream, -1 with errno
+ * (EAGAIN when TLS needs more bytes). @ssl NULL: plain read(). */
+ssize_t mesh__sock_read(int fd, SSL *ssl, void *buf, size_t len);
+/* Write from @iov: bytes written, -1 with errno (EAGAIN: would block).
+ * With @ssl, up to 16 KiB per call as one record (partial writes on). */
+ssize_t mesh__sock_writev(int fd, SSL *ssl, const struct iovec *iov, int n);
+/* TLS holds bytes already read from the socket: a level-triggered watcher
+ * will not fire for them. */
+static inline bool mesh__tls_has_pending(SSL *ssl)
+{
+	return ssl && SSL_has_pending(ssl);
+}
+/* Best-effort close_notify, then free. NULL is a no-op. */
+void mesh__tls_close(SSL *ssl);
+
+/* A new server-side SSL on @fd (mutual TLS, ALPN h2 / http/1.1). */
+SSL *mesh__tls_accept_new(const struct mesh__tls_ident *t, int fd);
+/* A new client-side SSL on @fd toward @key (the pool key, for session
+ * resumption), offering @alpn ("h2" or "http/1.1"; NULL: none). */
+SSL *mesh__tls_connect_new(struct mesh__worker *w, SSL_CTX *ctx, int fd, const char *key,
+                           const char *alpn);
+/* The connection's pool key is going away (the socket moves to a tunnel):
+ * a late session ticket is not cached then. */
+void mesh__tls_unbind(SSL *ssl);
+/* After a failed client handshake: forget the session kept for @key. */
+void mesh__tls_session_forget(struct mesh__worker *w, const char *key);
+void mesh__tls_sessions_free(struct mesh__worker *w);
+
+/* The peer's SPIFFE ID (its certificate's one URI SAN), NULL if none;
+ * free with mesh__free(). */
+char *mesh__tls_peer_id(SSL *ssl);
+/* Whether ALPN chose h2. */
+bool mesh__tls_alpn_h2(SSL *ssl);
+/* The x-forwarded-client-cert value Istio's inbound sidecar sets:
+ * By=<our ID>;Hash=<SHA-256 of the peer certificate>;Subject="";URI=<peer ID>.
+ * NULL when the peer presented no certificate; mesh__free() it. */
+char *mesh__tls_xfcc(SSL *ssl, const char *our_id, const char *peer_id);
+
+#endif
