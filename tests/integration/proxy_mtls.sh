@@ -51,6 +51,10 @@ sleep 1.2 # the 1 s SVID is expired by now
 # ---- the app and the two sidecars ----
 start_echo app
 app=$port
+"$E" --tcp-echo --listen 127.0.0.1:0 --port-file "$tmp/tcpapp.port" >"$tmp/tcpapp.log" 2>&1 &
+pids="$pids $!"
+wait_file "$tmp/tcpapp.port"
+tcpapp=$(cat "$tmp/tcpapp.port")
 mkdir -p "$tmp/scfg" "$tmp/ccfg"
 peer_auth() { # MODE -> mesh-wide PeerAuthentication on S
 	printf 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec:\n  mtls: {mode: %s}\n' "$1" \
@@ -58,7 +62,7 @@ peer_auth() { # MODE -> mesh-wide PeerAuthentication on S
 	mv "$tmp/scfg/pa.yaml.new" "$tmp/scfg/pa.yaml"
 }
 peer_auth STRICT
-"$P" --config "$tmp/scfg" --cert-dir "$tmp/s" --inbound 0:"$app" --admin 0 \
+"$P" --config "$tmp/scfg" --cert-dir "$tmp/s" --inbound 0:"$app" --inbound-tcp 0:"$tcpapp" --admin 0 \
 	--reload-poll 100ms --concurrency 2 --log-level debug >"$tmp/s.log" 2>&1 &
 spid=$!
 pids="$pids $spid"
@@ -66,7 +70,20 @@ i=0
 while ! grep -qs "admin listener" "$tmp/s.log" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 sin=$(sed -n 's/.*inbound listener on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/s.log")
 sadm=$(sed -n 's/.*admin listener on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/s.log")
-[ -n "$sin" ] && [ -n "$sadm" ] || { echo "server sidecar did not start"; cat "$tmp/s.log"; exit 1; }
+stcp=$(sed -n 's/.*inbound-tcp listener on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/s.log")
+[ -n "$sin" ] && [ -n "$sadm" ] && [ -n "$stcp" ] || { echo "server sidecar did not start"; cat "$tmp/s.log"; exit 1; }
+cat >"$tmp/ccfg/tcp.yaml" <<EOF
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: tcp-echo}
+spec:
+  hosts: [tcp-echo.default.svc.cluster.local]
+  ports: [{number: 9000, name: tcp, protocol: TCP}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints:
+  - {address: 127.0.0.1, ports: {tcp: $stcp}, serviceAccount: reviews}
+EOF
 
 client_cfg() { # SERVICE-ACCOUNT-OF-ENDPOINT [EXTRA-YAML-FILE]
 	{
@@ -80,6 +97,7 @@ client_cfg() { # SERVICE-ACCOUNT-OF-ENDPOINT [EXTRA-YAML-FILE]
 }
 client_cfg reviews
 start_proxy "$tmp/c.log" --config "$tmp/ccfg" --cert-dir "$tmp/c" --reload-poll 100ms \
+	--upstream tcp-echo:9000=0 \
 	--concurrency 2 --log-level debug
 cadm=$adm
 cout=$out
@@ -144,6 +162,34 @@ grep -q "inbound TLS handshake failed: expired" "$tmp/s.log" &&
 	ok "the log says why (expired)" || not_ok "handshake failure reason in the log"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$sadm/ready")" = 200 ] &&
 	kill -0 $spid && ok "the server sidecar is still up after the refusals" || not_ok "server sidecar alive"
+
+# ---- TCP over mTLS: C's upstream port -> S's inbound TCP port -> a TCP echo ----
+ctcp=$(sed -n 's/.*upstream listener on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/c.log")
+cat >"$tmp/halfclose.py" <<'PY'
+import socket, sys
+port, size = int(sys.argv[1]), int(sys.argv[2])
+data = bytes((i * 7 + 3) % 251 for i in range(size))
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)   # half-close: the echo must still answer
+got = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+print("intact" if got == data else "MISMATCH %d of %d bytes" % (len(got), len(data)))
+PY
+h0=$(scounter ssl_handshake)
+expect_status "TCP through both sidecars over mTLS (1 MB, half-close)" 0 python3 "$tmp/halfclose.py" "$ctcp" 1048576
+expect_output "... arrives intact" "intact"
+[ "$(scounter ssl_handshake)" -gt "$h0" ] && ok "... and the inbound TCP port did a TLS handshake" ||
+	not_ok "TCP inbound handshake counter"
+r0=$(scounter ssl_plaintext_refused)
+python3 "$tmp/halfclose.py" "$stcp" 10 >"$tmp/out" 2>&1 || true
+grep -q intact "$tmp/out" && not_ok "plain TCP to the STRICT inbound TCP port is refused" ||
+	{ [ "$(scounter ssl_plaintext_refused)" -gt "$r0" ] && ok "plain TCP to the STRICT inbound TCP port is refused" ||
+		not_ok "plain TCP refused counter"; }
 
 # ---- HTTP/2 over TLS with ALPN, straight to the inbound port ----
 if curl -V | grep -q HTTP2; then

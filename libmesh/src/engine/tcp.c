@@ -2,6 +2,14 @@
  * tcp.c - TCP listeners: each accepted connection is routed (an UPSTREAM
  * listener asks the router for the service's tcp route; an inbound one
  * goes to the app), connected to an endpoint, and relayed.
+ *
+ * Mutual TLS is set up before the relay starts: an inbound port under
+ * PeerAuthentication STRICT or PERMISSIVE takes a TLS handshake from the
+ * client (PERMISSIVE tells TLS from plain text by the first byte), and a
+ * connection to a mesh workload (auto-mTLS, or DestinationRule
+ * ISTIO_MUTUAL) makes one toward it and checks the server's identity. Then
+ * the tunnel relays the decrypted bytes, half-closes included (close_notify
+ * is TLS's half-close).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,6 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mesh/security.h>
+
+#include "../lb/cluster.h"
+#include "tls.h"
 #include "tunnel.h"
 
 struct tcp_conn {
@@ -17,7 +29,18 @@ struct tcp_conn {
 	struct mesh__wsnap *ws;
 	const mesh_cluster *cluster;
 	int ep;
+	/* setup, before the relay: TLS on either side (tls.c) */
+	int fd, up;
+	SSL *dssl, *ussl;
+	uint8_t dstate, ustate; /* enum below */
+	bool strict;
+	char key[80]; /* the endpoint, for TLS session resumption */
+	ev_io drio, dwio, urio, uwio;
+	ev_timer timer;
 };
+
+/* where each side is in its setup */
+enum { S_READY = 0, S_SNIFF, S_HANDSHAKE, S_CONNECTING };
 
 static void on_close(void *ud)
 {
@@ -57,6 +80,225 @@ static int endpoint_sa(const mesh_cluster *cl, int ep, struct sockaddr_storage *
 	return -1;
 }
 
+static void setup_free(struct tcp_conn *c, unsigned flag)
+{
+	struct mesh__worker *w = c->w;
+	ev_io_stop(w->loop, &c->drio);
+	ev_io_stop(w->loop, &c->dwio);
+	ev_io_stop(w->loop, &c->urio);
+	ev_io_stop(w->loop, &c->uwio);
+	ev_timer_stop(w->loop, &c->timer);
+	if (flag)
+		mesh__ctr_add(&w->flag_ctr[__builtin_ctz(flag)], 1);
+	mesh__tls_close(c->dssl);
+	mesh__tls_close(c->ussl);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->up >= 0)
+		close(c->up);
+	if (c->cluster && c->ep >= 0)
+		mesh_balancer_end(c->ws->lb, c->cluster, c->ep,
+		                  flag == F_UF ? MESH_OUTCOME_LOCAL_FAILURE : MESH_OUTCOME_SUCCESS,
+		                  (uint64_t)mesh__now_ms());
+	if (c->ws)
+		mesh__wsnap_release(w, c->ws);
+	mesh__free(c);
+}
+
+/* Both sides are ready: relay. */
+static void relay(struct tcp_conn *c)
+{
+	struct mesh__worker *w = c->w;
+	ev_io_stop(w->loop, &c->drio);
+	ev_io_stop(w->loop, &c->dwio);
+	ev_io_stop(w->loop, &c->urio);
+	ev_io_stop(w->loop, &c->uwio);
+	ev_timer_stop(w->loop, &c->timer);
+	int one = 1;
+	setsockopt(c->up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	w->nconns++;
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_TOTAL], 1);
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], 1);
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_TOTAL], 1);
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], 1);
+	int fd = c->fd, up = c->up;
+	SSL *dssl = c->dssl, *ussl = c->ussl;
+	c->fd = c->up = -1;
+	c->dssl = c->ussl = NULL;
+	mesh__tls_unbind(ussl);
+	/* the tunnel reports a refused or reset connect by closing the client */
+	mesh__tunnel_start(w, fd, dssl, up, ussl, NULL, 0, NULL, 0,
+	                   w->proxy->opts.idle_timeout_ms * 60, on_close, c);
+}
+
+static void step(struct tcp_conn *c, bool up_event);
+
+static void on_setup_io(struct ev_loop *loop, ev_io *io, int revents)
+{
+	(void)loop, (void)revents;
+	struct tcp_conn *c = io->data;
+	step(c, io == &c->urio || io == &c->uwio);
+}
+
+static void on_setup_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop, (void)revents;
+	struct tcp_conn *c = t->data;
+	mesh__log(MESH_LOG_DEBUG, "TCP connection setup timed out");
+	if (c->ustate == S_CONNECTING)
+		mesh__ctr_add(&c->w->ctr[C_UPSTREAM_CX_CONNECT_TIMEOUT], 1);
+	setup_free(c, c->ustate != S_READY ? F_UF : 0);
+}
+
+/* Wait for @want (EV_READ / EV_WRITE) on one side's watchers. */
+static void wait_on(struct tcp_conn *c, ev_io *r, ev_io *wr, int want)
+{
+	struct ev_loop *loop = c->w->loop;
+	if (want == EV_READ) {
+		ev_io_stop(loop, wr);
+		ev_io_start(loop, r);
+	} else {
+		ev_io_stop(loop, r);
+		ev_io_start(loop, wr);
+	}
+}
+
+/* Advance the client side: sniff, then handshake. Returns -1 when the
+ * connection was given up (freed), 0 when waiting, 1 when ready. */
+static int step_down(struct tcp_conn *c)
+{
+	struct mesh__worker *w = c->w;
+	if (c->dstate == S_SNIFF) {
+		unsigned char b;
+		ssize_t r = recv(c->fd, &b, 1, MSG_PEEK);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+			wait_on(c, &c->drio, &c->dwio, EV_READ);
+			return 0;
+		}
+		if (r <= 0) {
+			setup_free(c, 0);
+			return -1;
+		}
+		if (b != 0x16) {
+			if (c->strict) {
+				mesh__ctr_add(&w->ctr[C_SSL_PLAINTEXT_REFUSED], 1);
+				mesh__log(
+					MESH_LOG_DEBUG,
+					"plain text on a STRICT mTLS TCP port: connection refused");
+				setup_free(c, 0);
+				return -1;
+			}
+			c->dstate = S_READY;
+			return 1;
+		}
+		struct mesh__tls_ident *t = mesh__worker_ident(w);
+		if (!t || !(c->dssl = mesh__tls_accept_new(t, c->fd))) {
+			setup_free(c, 0);
+			return -1;
+		}
+		c->dstate = S_HANDSHAKE;
+	}
+	if (c->dstate == S_HANDSHAKE) {
+		const char *why = NULL;
+		switch (mesh__tls_handshake(c->dssl, &why)) {
+		case MESH__HS_WANT_READ: wait_on(c, &c->drio, &c->dwio, EV_READ); return 0;
+		case MESH__HS_WANT_WRITE: wait_on(c, &c->drio, &c->dwio, EV_WRITE); return 0;
+		case MESH__HS_FAIL:
+			mesh__ctr_add(
+				&w->ctr[mesh__tls_peer_refused(c->dssl) ? C_SSL_FAIL_VERIFY
+			                                                : C_SSL_CONNECTION_ERROR],
+				1);
+			mesh__log(MESH_LOG_DEBUG, "inbound TLS handshake failed: %s", why);
+			setup_free(c, 0);
+			return -1;
+		default: break;
+		}
+		mesh__ctr_add(&w->ctr[C_SSL_HANDSHAKE], 1);
+		if (SSL_session_reused(c->dssl))
+			mesh__ctr_add(&w->ctr[C_SSL_SESSION_REUSED], 1);
+		c->dstate = S_READY;
+	}
+	ev_io_stop(w->loop, &c->drio);
+	ev_io_stop(w->loop, &c->dwio);
+	return 1;
+}
+
+/* Advance the endpoint side: connect, then (mTLS) handshake and identity. */
+static int step_up(struct tcp_conn *c)
+{
+	struct mesh__worker *w = c->w;
+	if (c->ustate == S_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(c->up, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err) {
+			mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_CONNECT_FAIL], 1);
+			setup_free(c, F_UF);
+			return -1;
+		}
+		struct mesh__tls_ident *t = mesh__worker_ident(w);
+		if (!t || !(c->ussl = mesh__tls_connect_new(w, t->client, c->up, c->key, NULL))) {
+			mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+			setup_free(c, F_UF);
+			return -1;
+		}
+		c->ustate = S_HANDSHAKE;
+	}
+	if (c->ustate == S_HANDSHAKE) {
+		const char *why = NULL;
+		switch (mesh__tls_handshake(c->ussl, &why)) {
+		case MESH__HS_WANT_READ: wait_on(c, &c->urio, &c->uwio, EV_READ); return 0;
+		case MESH__HS_WANT_WRITE: wait_on(c, &c->urio, &c->uwio, EV_WRITE); return 0;
+		case MESH__HS_FAIL:
+			mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+			mesh__log(MESH_LOG_WARNING, "TCP upstream: TLS handshake failed: %s", why);
+			setup_free(c, F_UF);
+			return -1;
+		default: break;
+		}
+		char *peer = mesh__tls_peer_id(c->ussl);
+		bool ok = mesh__cluster_peer_ok(c->cluster, peer);
+		if (!ok)
+			mesh__log(MESH_LOG_WARNING,
+			          "TCP upstream: server identity %s is not one the destination may "
+			          "have",
+			          peer ? peer : "(none)");
+		mesh__free(peer);
+		if (!ok) {
+			mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+			setup_free(c, F_UF);
+			return -1;
+		}
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_HANDSHAKE], 1);
+		if (SSL_session_reused(c->ussl))
+			mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_REUSED], 1);
+		c->ustate = S_READY;
+	}
+	ev_io_stop(w->loop, &c->urio);
+	ev_io_stop(w->loop, &c->uwio);
+	return 1;
+}
+
+static void step(struct tcp_conn *c, bool up_event)
+{
+	int d = c->dstate == S_READY ? 1 : step_down(c);
+	if (d < 0)
+		return;
+	int u = 1;
+	if (c->ustate == S_CONNECTING && !up_event) {
+		/* the connect completes when the socket turns writable */
+		if (!ev_is_active(&c->uwio))
+			wait_on(c, &c->urio, &c->uwio, EV_WRITE);
+		u = 0;
+	} else if (c->ustate != S_READY) {
+		u = step_up(c);
+	}
+	if (u < 0)
+		return;
+	if (d && u)
+		relay(c);
+}
+
 void mesh__tcp_accept(struct mesh__listener *l, int fd)
 {
 	struct mesh__worker *w = l->w;
@@ -68,13 +310,27 @@ void mesh__tcp_accept(struct mesh__listener *l, int fd)
 	}
 	c->w = w;
 	c->ep = -1;
+	c->fd = fd;
+	c->up = -1;
 	c->ws = mesh__wsnap_acquire(w);
 	struct sockaddr_storage sa;
 	socklen_t len = 0;
 	unsigned flag = 0;
+	uint8_t up_tls = MESH__UP_PLAIN;
 	if (lc->kind == MESH_LISTENER_INBOUND) {
 		memcpy(&sa, &lc->target_sa, lc->target_len);
 		len = lc->target_len;
+		int mode = c->ws ? c->ws->snap->mtls[lc - w->proxy->lcfg] : MESH_MTLS_PERMISSIVE;
+		bool have = mesh__worker_ident(w) != NULL;
+		if (mode == MESH_MTLS_STRICT && !have) {
+			mesh__ctr_add(&w->ctr[C_SSL_PLAINTEXT_REFUSED], 1);
+			setup_free(c, 0);
+			return;
+		}
+		if (mode != MESH_MTLS_DISABLE && have) {
+			c->dstate = S_SNIFF;
+			c->strict = mode == MESH_MTLS_STRICT;
+		}
 	} else if (c->ws) {
 		struct mesh_connection conn = { .struct_size = sizeof(conn), .host = lc->target };
 		const mesh_route *rt;
@@ -87,42 +343,67 @@ void mesh__tcp_accept(struct mesh__listener *l, int fd)
 			c->ep = c->cluster ? mesh_balancer_pick(c->ws->lb, c->cluster, 0,
 			                                        (uint64_t)mesh__now_ms())
 			                   : -1;
-			if (c->ep < 0 || endpoint_sa(c->cluster, c->ep, &sa, &len))
+			if (c->ep < 0 || endpoint_sa(c->cluster, c->ep, &sa, &len)) {
 				flag = F_UH;
-			else
+			} else {
 				mesh_balancer_begin(c->ws->lb, c->cluster, c->ep);
+				up_tls = (uint8_t)mesh__cluster_up_tls(c->cluster, c->ep);
+				if (up_tls == MESH__UP_ISTIO_MUTUAL && !c->cluster->lb.tls_mode &&
+				    !mesh__worker_ident(w))
+					up_tls = MESH__UP_PLAIN; /* auto-mTLS needs an identity */
+				if (up_tls != MESH__UP_PLAIN && up_tls != MESH__UP_ISTIO_MUTUAL) {
+					mesh__log(
+						MESH_LOG_WARNING,
+						"TCP upstream: this TLS mode is not supported yet");
+					flag = F_UF;
+				}
+			}
 		}
 	} else {
 		flag = F_NR;
 	}
-	int up = -1;
 	if (!flag) {
-		up = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (up < 0 ||
-		    (connect(up, (struct sockaddr *)&sa, len) < 0 && errno != EINPROGRESS))
+		c->up = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (c->up < 0 ||
+		    (connect(c->up, (struct sockaddr *)&sa, len) < 0 && errno != EINPROGRESS))
 			flag = F_UF;
 	}
 	if (flag) {
 		/* no route, no endpoint or no connection: close the client at once */
-		mesh__ctr_add(&w->flag_ctr[__builtin_ctz(flag)], 1);
-		if (up >= 0)
-			close(up);
-		close(fd);
-		if (c->cluster && c->ep >= 0)
-			mesh_balancer_end(c->ws->lb, c->cluster, c->ep, MESH_OUTCOME_LOCAL_FAILURE,
-			                  (uint64_t)mesh__now_ms());
-		mesh__wsnap_release(w, c->ws);
-		mesh__free(c);
+		setup_free(c, flag);
 		return;
 	}
-	int one = 1;
-	setsockopt(up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	w->nconns++;
-	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_TOTAL], 1);
-	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], 1);
-	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_TOTAL], 1);
-	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], 1);
-	/* the tunnel reports a refused or reset connect by closing the client */
-	mesh__tunnel_start(w, fd, NULL, up, NULL, NULL, 0, NULL, 0,
-	                   w->proxy->opts.idle_timeout_ms * 60, on_close, c);
+	if (c->dstate == S_READY && up_tls == MESH__UP_PLAIN) {
+		relay(c); /* plain both ways: the tunnel at once */
+		return;
+	}
+	if (up_tls != MESH__UP_PLAIN) {
+		c->ustate = S_CONNECTING;
+		char host[64] = "?";
+		unsigned port = 0;
+		if (sa.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host,
+			          sizeof(host));
+			port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+		} else {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host,
+			          sizeof(host));
+			port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+		}
+		snprintf(c->key, sizeof(c->key), "tcp|%s:%u", host, port);
+	}
+	ev_io_init(&c->drio, on_setup_io, c->fd, EV_READ);
+	ev_io_init(&c->dwio, on_setup_io, c->fd, EV_WRITE);
+	ev_io_init(&c->urio, on_setup_io, c->up, EV_READ);
+	ev_io_init(&c->uwio, on_setup_io, c->up, EV_WRITE);
+	c->drio.data = c->dwio.data = c->urio.data = c->uwio.data = c;
+	ev_timer_init(&c->timer, on_setup_timer,
+	              (c->cluster && c->cluster->lb.connect_timeout_ms > 0
+	                       ? c->cluster->lb.connect_timeout_ms
+	                       : w->proxy->opts.header_timeout_ms) /
+	                      1000.0,
+	              0);
+	c->timer.data = c;
+	ev_timer_start(w->loop, &c->timer);
+	step(c, false);
 }
