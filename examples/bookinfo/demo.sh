@@ -445,15 +445,13 @@ tally() {
 	shift 3
 	COUNT=([v1]=0 [v2]=0 [v3]=0 [error]=0)
 	for _ in $(seq "$n"); do
+		v=error color=''
 		if [ "$(request "$dir/run/answer" "$@")" = 200 ]; then
-			v=$(jq -r '.reviews.body.version // "error"' "$dir/run/answer" 2>/dev/null ||
-				echo error)
-			color=$(jq -r '.reviews.body.reviews[0].rating.color // "none"' \
-				"$dir/run/answer" 2>/dev/null || echo none)
-		else
-			v=error color=
+			read -r v color < <(jq -r '[.reviews.body.version // "error",
+				.reviews.body.reviews[0].rating.color // "none"] | @tsv' \
+				"$dir/run/answer" 2>/dev/null || echo error)
 		fi
-		case $v in v1 | v2 | v3) ;; *) v=error ;; esac
+		case $v in v1 | v2 | v3) ;; *) v=error color='' ;; esac
 		COUNT[$v]=$((COUNT[$v] + 1))
 		[ -n "$color" ] && [[ " $colors " != *" $v:$color "* ]] && colors+=" $v:$color"
 	done
@@ -707,7 +705,9 @@ if [ "$code" = 200 ]; then
 	echo "  answered 200: the sidecar accepted plain text"
 	plain=accepted
 else
-	echo "  refused: $(head -n 1 "$dir/run/plain.err")${code:+ (HTTP status $code)}"
+	what=$(head -n 1 "$dir/run/plain.err")
+	[ "$code" != 000 ] && what+=" (HTTP status $code)"
+	echo "  refused: $what"
 	plain=refused
 fi
 if [ "$mtls" = on ]; then
@@ -748,21 +748,18 @@ fi
 if $keep; then
 	finished=true
 	say "The mesh keeps running (its state: $dir)"
-	echo "  productpage      http://127.0.0.1:$ING_PORT/productpage   (JSON; HTML in a browser)"
-	echo "                   curl -H 'cookie: user=jason' http://127.0.0.1:$ING_PORT/productpage"
-	echo "  admin (ingress)  http://127.0.0.1:$ING_ADMIN/config_dump"
+	echo "  productpage  http://127.0.0.1:$ING_PORT/productpage (the ingress sidecar; JSON, HTML to a browser)"
+	echo "               curl -H 'cookie: user=jason' http://127.0.0.1:$ING_PORT/productpage"
+	echo "  admin ports  (/ready /config_dump /clusters /listeners /stats/prometheus)"
+	printf '    %-16s http://127.0.0.1:%s/\n' ingress "$ING_ADMIN"
 	for w in "${WORKLOADS[@]}"; do
-		printf '  admin %-10s http://127.0.0.1:%s/   (/ready /config_dump /clusters /stats/prometheus)\n' \
-			"$w" "${ADMIN[$w]}"
+		printf '    %-16s http://127.0.0.1:%s/\n' "$w" "${ADMIN[$w]}"
 	done
-	echo "  config dir       $dir/config   (edit: the sidecars reload it)"
-	echo "  logs             $dir/logs/"
-	echo "Stop it with:"
+	echo "  config dir   $dir/config (edit it: the sidecars reload it)"
+	echo "  logs         $dir/logs/"
+	echo "Stop it with"
 	echo "  ./dev demo --stop $dir"
-	echo "or examples/bookinfo/demo.sh --stop $dir (it stops pids $(
-		IFS=' '
-		echo "${PIDS[*]}"
-	))"
+	echo "(or examples/bookinfo/demo.sh --stop DIR; it stops pids ${PIDS[*]})"
 	summary "kept dir=$dir"
 	[ $problems -eq 0 ] || exit 1
 	exit 0

@@ -15,6 +15,9 @@ int main(void)
 		return 1;
 	if (mesh_config_resource_count(cfg) != 1)
 		return 1;
+	if (mesh_mtls_mode(cfg, "default", NULL, 0, NULL) != MESH_MTLS_PERMISSIVE ||
+	    strcmp(mesh_config_trust_domain(cfg), "cluster.local"))
+		return 1;
 	printf("libmesh %s: %s\n", mesh_version(), mesh_strerror(MESH_OK));
 	mesh_diag_free(d);
 	mesh_config_unref(cfg);

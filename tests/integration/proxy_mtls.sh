@@ -257,6 +257,65 @@ rm -f "$tmp/ccfg/dr.yaml"
 client_cfg reviews
 sleep 0.5
 
+# ---- DestinationRule SIMPLE and MUTUAL toward a server outside the mesh ----
+o() { openssl "$@" >/dev/null 2>&1; }
+o req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/extca.key" \
+	-out "$tmp/extca.pem" -subj /CN=ext-ca -days 1
+for n in srv cli; do
+	o req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/ext$n.key" \
+		-out "$tmp/ext$n.csr" -subj "/CN=ext-$n"
+	echo "subjectAltName=DNS:ext.example.com" >"$tmp/ext$n.ext"
+	o x509 -req -in "$tmp/ext$n.csr" -CA "$tmp/extca.pem" -CAkey "$tmp/extca.key" -CAcreateserial \
+		-days 1 -extfile "$tmp/ext$n.ext" -out "$tmp/ext$n.pem"
+done
+extport=$(free_port)
+openssl s_server -quiet -www -accept "127.0.0.1:$extport" -cert "$tmp/extsrv.pem" -key "$tmp/extsrv.key" \
+	-CAfile "$tmp/extca.pem" -Verify 1 -verify_return_error >"$tmp/s_server.log" 2>&1 &
+pids="$pids $!"
+ext_cfg() { # MODE EXTRA-TLS-YAML
+	cat >"$tmp/ccfg/ext.yaml" <<EOF
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext}
+spec:
+  hosts: [ext.example.com]
+  ports: [{number: 443, name: http, protocol: HTTP}]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1, ports: {http: $extport}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ext}
+spec:
+  host: ext.example.com
+  trafficPolicy:
+    tls: {mode: $1, sni: ext.example.com, caCertificates: $tmp/extca.pem$2}
+EOF
+	sleep 0.5
+}
+ext_get() { curl -s -o "$tmp/ext.out" -w '%{http_code}' --max-time 5 -H 'Host: ext.example.com:443' \
+	"http://127.0.0.1:$cout/" || true; }
+i=0
+until (echo >/dev/tcp/127.0.0.1/$extport) 2>/dev/null || [ $i -gt 50 ]; do sleep 0.1; i=$((i + 1)); done
+ext_cfg MUTUAL ", clientCertificate: $tmp/extcli.pem, privateKey: $tmp/extcli.key"
+code=$(ext_get)
+[ "$code" = 200 ] && grep -q "Ciphers" "$tmp/ext.out" &&
+	ok "DestinationRule MUTUAL: TLS origination with the rule's client certificate (openssl s_server -Verify)" ||
+	{ not_ok "DR MUTUAL (got $code)"; tail -3 "$tmp/s_server.log" "$tmp/c.log"; }
+ext_cfg SIMPLE ""
+code=$(ext_get)
+[ "$code" = 503 ] && ok "DestinationRule SIMPLE: a server that requires a client certificate refuses us (503)" ||
+	not_ok "DR SIMPLE against a client-auth server (got $code)"
+ext_cfg MUTUAL ", clientCertificate: $tmp/extcli.pem, privateKey: $tmp/extcli.key, subjectAltNames: [other.example.com]"
+code=$(ext_get)
+[ "$code" = 503 ] && ok "DestinationRule subjectAltNames: a server certificate without that name is refused" ||
+	not_ok "DR SANs for SIMPLE/MUTUAL (got $code)"
+ext_cfg MUTUAL ", clientCertificate: $tmp/missing.pem, privateKey: $tmp/extcli.key"
+grep -q "DestinationRule tls MUTUAL: .*missing.pem" "$tmp/c.log" &&
+	ok "an unreadable clientCertificate is reported at reload" || not_ok "bad clientCertificate warning"
+rm -f "$tmp/ccfg/ext.yaml"
+
 # ---- PERMISSIVE and DISABLE (hot reloaded) ----
 peer_auth PERMISSIVE
 i=0

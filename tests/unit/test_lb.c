@@ -1562,9 +1562,8 @@ static void tls_setup(struct tls_fixture *f, const char *yaml, const char *more)
 {
 	ck_assert_int_eq(tu_load(yaml, 0, &f->cfg, &f->d), 0);
 	if (more)
-		ck_assert_int_eq(mesh_config_load_buffer(f->cfg, "more.yaml", more, strlen(more),
-		                                         f->d),
-		                 0);
+		ck_assert_int_eq(
+			mesh_config_load_buffer(f->cfg, "more.yaml", more, strlen(more), f->d), 0);
 	ck_assert_int_eq(mesh_registry_new(&f->reg), 0);
 	ck_assert_int_eq(mesh_registry_load_config(f->reg, f->cfg, f->d), 0);
 	ck_assert_int_eq(mesh_router_new(f->cfg, f->reg, NULL, &f->r, f->d), 0);
@@ -1697,9 +1696,10 @@ START_TEST(tls_modes_from_destination_rule)
 		         "metadata: {name: httpbin}\n"
 		         "spec: {host: httpbin.org, trafficPolicy: {tls: {mode: %s%s}}}\n",
 		         modes[i],
-		         i == 2 ? ", clientCertificate: /c.pem, privateKey: /k.pem, "
-		                  "caCertificates: /ca.pem"
-		                : i == 1 ? ", caCertificates: /ca.pem" : "");
+		         i == 2   ? ", clientCertificate: /c.pem, privateKey: /k.pem, "
+		                    "caCertificates: /ca.pem"
+		         : i == 1 ? ", caCertificates: /ca.pem"
+		                  : "");
 		struct tls_fixture f;
 		tls_setup(&f, tls_yaml, dr);
 		const struct mesh_cluster *c = cluster_named(f.r, "outbound|80||httpbin.org");
@@ -1768,7 +1768,8 @@ START_TEST(peer_identity_checks)
 	 * compared (the bundle already vouched for it) */
 	const struct mesh_cluster *c =
 		cluster_named(f.r, "outbound|9080||reviews.default.svc.cluster.local");
-	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"));
+	ck_assert(
+		mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"));
 	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/legacy"));
 	ck_assert(mesh__cluster_peer_ok(c, "spiffe://other.td/ns/default/sa/legacy"));
 	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/ratings"));
@@ -1787,7 +1788,8 @@ START_TEST(peer_identity_checks)
 
 	/* no identity known and no names given: nothing to hold it against */
 	c = cluster_named(f.r, "outbound|9080|v1|reviews.default.svc.cluster.local");
-	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"));
+	ck_assert(
+		mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"));
 	struct mesh_cluster bare = { .name = "bare" };
 	mesh__lb_settings_default(&bare.lb);
 	ck_assert(mesh__cluster_peer_ok(&bare, "spiffe://cluster.local/ns/x/sa/y"));

@@ -49,9 +49,8 @@ static void assert_mode(const mesh_config *cfg, const char *ns, const char *cons
 	const char *src;
 	int m = mode(cfg, ns, labels, port, &src);
 	ck_assert_msg(m == want && !strcmp(src, want_src),
-	              "%s %s port %u: got %s (%s), wanted %s (%s)", ns,
-	              labels ? labels[1] : "-", port, mesh_mtls_mode_name(m), src,
-	              mesh_mtls_mode_name(want), want_src);
+	              "%s %s port %u: got %s (%s), wanted %s (%s)", ns, labels ? labels[1] : "-",
+	              port, mesh_mtls_mode_name(m), src, mesh_mtls_mode_name(want), want_src);
 }
 
 START_TEST(no_policy_is_permissive)
@@ -94,12 +93,12 @@ END_TEST
 
 START_TEST(namespace_overrides_mesh)
 {
-	mesh_config *cfg = load(PA_HEAD "metadata: {name: default, namespace: istio-system}\n"
-	                                "spec: {mtls: {mode: STRICT}}\n"
-	                                "---\n" PA_HEAD "metadata: {name: ns-wide, namespace: foo}\n"
-	                                "spec: {mtls: {mode: PERMISSIVE}}\n");
-	assert_mode(cfg, "foo", finance, 0, MESH_MTLS_PERMISSIVE,
-	            "PeerAuthentication foo/ns-wide");
+	mesh_config *cfg =
+		load(PA_HEAD "metadata: {name: default, namespace: istio-system}\n"
+	                     "spec: {mtls: {mode: STRICT}}\n"
+	                     "---\n" PA_HEAD "metadata: {name: ns-wide, namespace: foo}\n"
+	                     "spec: {mtls: {mode: PERMISSIVE}}\n");
+	assert_mode(cfg, "foo", finance, 0, MESH_MTLS_PERMISSIVE, "PeerAuthentication foo/ns-wide");
 	assert_mode(cfg, "bar", finance, 0, MESH_MTLS_STRICT,
 	            "PeerAuthentication istio-system/default");
 	mesh_config_unref(cfg);
@@ -108,12 +107,13 @@ END_TEST
 
 START_TEST(workload_overrides_namespace)
 {
-	mesh_config *cfg = load(PA_HEAD "metadata: {name: default, namespace: foo}\n"
-	                                "spec: {mtls: {mode: STRICT}}\n"
-	                                "---\n" PA_HEAD "metadata: {name: finance, namespace: foo}\n"
-	                                "spec:\n"
-	                                "  selector: {matchLabels: {app: finance}}\n"
-	                                "  mtls: {mode: DISABLE}\n");
+	mesh_config *cfg =
+		load(PA_HEAD "metadata: {name: default, namespace: foo}\n"
+	                     "spec: {mtls: {mode: STRICT}}\n"
+	                     "---\n" PA_HEAD "metadata: {name: finance, namespace: foo}\n"
+	                     "spec:\n"
+	                     "  selector: {matchLabels: {app: finance}}\n"
+	                     "  mtls: {mode: DISABLE}\n");
 	assert_mode(cfg, "foo", finance, 0, MESH_MTLS_DISABLE, "PeerAuthentication foo/finance");
 	assert_mode(cfg, "foo", other, 0, MESH_MTLS_STRICT, "PeerAuthentication foo/default");
 	assert_mode(cfg, "foo", NULL, 0, MESH_MTLS_STRICT, "PeerAuthentication foo/default");
@@ -171,7 +171,8 @@ START_TEST(port_level_on_wide_policy_ignored)
 	                   "  selector: {matchLabels: {app: finance}}\n"
 	                   "  mtls: {mode: STRICT}\n"
 	                   "  portLevelMtls: {8080: {mode: DISABLE}}\n");
-	const mesh_resource *r = mesh_config_find(cfg, MESH_KIND_PEER_AUTHENTICATION, "foo", "ports");
+	const mesh_resource *r =
+		mesh_config_find(cfg, MESH_KIND_PEER_AUTHENTICATION, "foo", "ports");
 	ck_assert_ptr_nonnull(r);
 	struct mesh__node *sel =
 		(struct mesh__node *)mesh__node_path(r->spec, "selector.matchLabels");
@@ -185,20 +186,21 @@ END_TEST
 
 START_TEST(unset_inherits)
 {
-	mesh_config *cfg = load(PA_HEAD "metadata: {name: default, namespace: istio-system}\n"
-	                                "spec: {mtls: {mode: STRICT}}\n"
-	                                "---\n" PA_HEAD "metadata: {name: default, namespace: foo}\n"
-	                                "spec: {mtls: {}}\n"
-	                                "---\n" PA_HEAD "metadata: {name: finance, namespace: foo}\n"
-	                                "spec:\n"
-	                                "  selector: {matchLabels: {app: finance}}\n"
-	                                "  mtls: {mode: UNSET}\n"
-	                                "  portLevelMtls: {8080: {mode: DISABLE}}\n"
-	                                "---\n" PA_HEAD "metadata: {name: default, namespace: bar}\n"
-	                                "spec: {mtls: {mode: DISABLE}}\n"
-	                                "---\n" PA_HEAD "metadata: {name: finance, namespace: bar}\n"
-	                                "spec:\n"
-	                                "  selector: {matchLabels: {app: finance}}\n");
+	mesh_config *cfg =
+		load(PA_HEAD "metadata: {name: default, namespace: istio-system}\n"
+	                     "spec: {mtls: {mode: STRICT}}\n"
+	                     "---\n" PA_HEAD "metadata: {name: default, namespace: foo}\n"
+	                     "spec: {mtls: {}}\n"
+	                     "---\n" PA_HEAD "metadata: {name: finance, namespace: foo}\n"
+	                     "spec:\n"
+	                     "  selector: {matchLabels: {app: finance}}\n"
+	                     "  mtls: {mode: UNSET}\n"
+	                     "  portLevelMtls: {8080: {mode: DISABLE}}\n"
+	                     "---\n" PA_HEAD "metadata: {name: default, namespace: bar}\n"
+	                     "spec: {mtls: {mode: DISABLE}}\n"
+	                     "---\n" PA_HEAD "metadata: {name: finance, namespace: bar}\n"
+	                     "spec:\n"
+	                     "  selector: {matchLabels: {app: finance}}\n");
 	/* workload UNSET -> namespace `mtls: {}` (UNSET too) -> mesh */
 	assert_mode(cfg, "foo", finance, 0, MESH_MTLS_STRICT,
 	            "PeerAuthentication istio-system/default");
@@ -216,28 +218,28 @@ START_TEST(oldest_policy_of_a_level_wins)
 {
 	mesh_config *cfg = load(
 		PA_HEAD "metadata: {name: aaa, namespace: foo, "
-		        "creationTimestamp: \"2024-03-01T00:00:00Z\"}\n"
-		        "spec: {selector: {matchLabels: {app: finance}}, mtls: {mode: DISABLE}}\n"
-		        "---\n" PA_HEAD "metadata: {name: zzz, namespace: foo, "
-		        "creationTimestamp: \"2024-01-01T00:00:00Z\"}\n"
-		        "spec: {selector: {matchLabels: {version: v1}}, mtls: {mode: STRICT}}\n"
-		        /* same instant as zzz: then by name */
-		        "---\n" PA_HEAD "metadata: {name: zz, namespace: foo, "
-		        "creationTimestamp: \"2024-01-01T01:00:00+01:00\"}\n"
-		        "spec: {selector: {matchLabels: {version: v1}}, mtls: {mode: PERMISSIVE}}\n"
-		        /* namespace level: the oldest is UNSET and still chosen */
-		        "---\n" PA_HEAD "metadata: {name: b, namespace: bar, "
-		        "creationTimestamp: 2023-06-01T00:00:00.5Z}\n"
-		        "spec: {mtls: {mode: STRICT}}\n"
-		        "---\n" PA_HEAD "metadata: {name: c, namespace: bar, "
-		        "creationTimestamp: 2023-06-01T00:00:00.25Z}\n"
-		        "spec: {mtls: {mode: UNSET}}\n"
-		        /* without a timestamp a policy counts as the oldest */
-		        "---\n" PA_HEAD "metadata: {name: z, namespace: baz}\n"
-		        "spec: {mtls: {mode: DISABLE}}\n"
-		        "---\n" PA_HEAD "metadata: {name: a, namespace: baz, "
-		        "creationTimestamp: 2020-01-01T00:00:00Z}\n"
-		        "spec: {mtls: {mode: STRICT}}\n");
+			"creationTimestamp: \"2024-03-01T00:00:00Z\"}\n"
+			"spec: {selector: {matchLabels: {app: finance}}, mtls: {mode: DISABLE}}\n"
+			"---\n" PA_HEAD "metadata: {name: zzz, namespace: foo, "
+			"creationTimestamp: \"2024-01-01T00:00:00Z\"}\n"
+			"spec: {selector: {matchLabels: {version: v1}}, mtls: {mode: STRICT}}\n"
+			/* same instant as zzz: then by name */
+			"---\n" PA_HEAD "metadata: {name: zz, namespace: foo, "
+			"creationTimestamp: \"2024-01-01T01:00:00+01:00\"}\n"
+			"spec: {selector: {matchLabels: {version: v1}}, mtls: {mode: PERMISSIVE}}\n"
+			/* namespace level: the oldest is UNSET and still chosen */
+			"---\n" PA_HEAD "metadata: {name: b, namespace: bar, "
+			"creationTimestamp: 2023-06-01T00:00:00.5Z}\n"
+			"spec: {mtls: {mode: STRICT}}\n"
+			"---\n" PA_HEAD "metadata: {name: c, namespace: bar, "
+			"creationTimestamp: 2023-06-01T00:00:00.25Z}\n"
+			"spec: {mtls: {mode: UNSET}}\n"
+			/* without a timestamp a policy counts as the oldest */
+			"---\n" PA_HEAD "metadata: {name: z, namespace: baz}\n"
+			"spec: {mtls: {mode: DISABLE}}\n"
+			"---\n" PA_HEAD "metadata: {name: a, namespace: baz, "
+			"creationTimestamp: 2020-01-01T00:00:00Z}\n"
+			"spec: {mtls: {mode: STRICT}}\n");
 	assert_mode(cfg, "foo", finance, 0, MESH_MTLS_PERMISSIVE, "PeerAuthentication foo/zz");
 	static const char *const v2[] = { "app", "finance", "version", "v2", NULL };
 	assert_mode(cfg, "foo", v2, 0, MESH_MTLS_DISABLE, "PeerAuthentication foo/aaa");
@@ -249,19 +251,20 @@ END_TEST
 
 START_TEST(root_namespace_from_meshconfig)
 {
-	mesh_config *cfg = load("apiVersion: mesh.libmesh.io/v1alpha1\n"
-	                        "kind: MeshConfig\n"
-	                        "metadata: {name: mesh, namespace: mesh-root}\n"
-	                        "spec: {rootNamespace: mesh-root, trustDomain: example.org}\n"
-	                        "---\n" PA_HEAD "metadata: {name: default, namespace: mesh-root}\n"
-	                        "spec: {mtls: {mode: STRICT}}\n"
-	                        /* a selector policy in the root namespace is ignored */
-	                        "---\n" PA_HEAD "metadata: {name: sel, namespace: mesh-root}\n"
-	                        "spec: {selector: {matchLabels: {app: finance}}, "
-	                        "mtls: {mode: DISABLE}}\n"
-	                        /* istio-system is an ordinary namespace now */
-	                        "---\n" PA_HEAD "metadata: {name: default, namespace: istio-system}\n"
-	                        "spec: {mtls: {mode: DISABLE}}\n");
+	mesh_config *cfg =
+		load("apiVersion: mesh.libmesh.io/v1alpha1\n"
+	             "kind: MeshConfig\n"
+	             "metadata: {name: mesh, namespace: mesh-root}\n"
+	             "spec: {rootNamespace: mesh-root, trustDomain: example.org}\n"
+	             "---\n" PA_HEAD "metadata: {name: default, namespace: mesh-root}\n"
+	             "spec: {mtls: {mode: STRICT}}\n"
+	             /* a selector policy in the root namespace is ignored */
+	             "---\n" PA_HEAD "metadata: {name: sel, namespace: mesh-root}\n"
+	             "spec: {selector: {matchLabels: {app: finance}}, "
+	             "mtls: {mode: DISABLE}}\n"
+	             /* istio-system is an ordinary namespace now */
+	             "---\n" PA_HEAD "metadata: {name: default, namespace: istio-system}\n"
+	             "spec: {mtls: {mode: DISABLE}}\n");
 	assert_mode(cfg, "foo", finance, 0, MESH_MTLS_STRICT,
 	            "PeerAuthentication mesh-root/default");
 	assert_mode(cfg, "mesh-root", finance, 0, MESH_MTLS_STRICT,
@@ -308,8 +311,8 @@ START_TEST(loading_more_refreshes_the_index)
 	const char *first;
 	ck_assert_int_eq(mode(cfg, "foo", finance, 0, &first), MESH_MTLS_STRICT);
 	const char *y = PA_HEAD "metadata: {name: finance, namespace: foo}\n"
-	                        "spec: {selector: {matchLabels: {app: finance}}, "
-	                        "mtls: {mode: DISABLE}}\n";
+				"spec: {selector: {matchLabels: {app: finance}}, "
+				"mtls: {mode: DISABLE}}\n";
 	ck_assert_int_eq(mesh_config_load_buffer(cfg, "more.yaml", y, strlen(y), NULL), 0);
 	assert_mode(cfg, "foo", finance, 0, MESH_MTLS_DISABLE, "PeerAuthentication foo/finance");
 	/* what the first index handed out lives as long as the config */

@@ -22,6 +22,8 @@ MESH_API int mesh_config_new(mesh_config **out)
 	if (!cfg)
 		return MESH_ENOMEM;
 	atomic_init(&cfg->refs, 1);
+	for (size_t i = 0; i < MESH__CFG_CACHE_COUNT_; i++)
+		atomic_init(&cfg->cache[i], NULL);
 	cfg->default_ns = mesh__strdup("default");
 	if (!cfg->default_ns) {
 		mesh__free(cfg);

@@ -146,6 +146,9 @@ struct mesh__snapshot {
 	mesh_router *router;
 	/* inbound listeners: enum mesh_mtls_mode, from PeerAuthentication */
 	uint8_t mtls[MESH_MAX_LISTENERS];
+	/* DestinationRule SIMPLE / MUTUAL contexts by cluster index, or NULL */
+	SSL_CTX **tls_ctx;
+	size_t ntls_ctx;
 };
 void mesh__snapshot_unref(struct mesh__snapshot *s);
 

@@ -502,7 +502,7 @@ static void tls_step(struct mesh__h2up *u)
 	default: break;
 	}
 	char *peer = mesh__tls_peer_id(u->ssl);
-	if (!mesh__cluster_peer_ok(u->cluster, peer)) {
+	if (u->tls == MESH__UP_ISTIO_MUTUAL && !mesh__cluster_peer_ok(u->cluster, peer)) {
 		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
 		mesh__log(MESH_LOG_WARNING,
 		          "upstream %s: server identity %s is not one the destination may have",
@@ -575,13 +575,11 @@ static void on_write(struct ev_loop *loop, ev_io *io, int revents)
 			return;
 		}
 		if (u->tls != MESH__UP_PLAIN) {
-			struct mesh__tls_ident *t = mesh__worker_ident(w);
-			if (u->tls != MESH__UP_ISTIO_MUTUAL || !t ||
-			    !(u->ssl = mesh__tls_connect_new(w, t->client, u->fd, u->key, "h2"))) {
+			const char *why = NULL;
+			if (!(u->ssl = mesh__tls_originate(w, u->ws->snap, u->cluster, u->tls,
+			                                   u->fd, u->key, "h2", &why))) {
 				mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
-				mesh__log(MESH_LOG_WARNING, "upstream %s: %s", u->key,
-				          !t ? "mTLS required but the proxy has no identity"
-				             : "this TLS mode is not supported yet");
+				mesh__log(MESH_LOG_WARNING, "upstream %s: %s", u->key, why);
 				close_all(u, F_UF);
 				return;
 			}
@@ -697,7 +695,8 @@ int mesh__h2up_attach(struct mesh__stream *st)
 	if (u && u->gen != st->ws->snap->generation && u->connected) {
 		/* new configuration: is the server still one the destination may
 		 * have? If not, no new streams on it */
-		if (u->ssl && !mesh__cluster_peer_ok(st->cluster, u->peer_id)) {
+		if (u->ssl && (u->tls != MESH__UP_ISTIO_MUTUAL ||
+		               !mesh__cluster_peer_ok(st->cluster, u->peer_id))) {
 			u->goaway = true;
 			u = NULL;
 		} else {

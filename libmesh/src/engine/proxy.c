@@ -15,6 +15,7 @@
 
 #include <mesh/security.h>
 
+#include "../lb/cluster.h"
 #include "engine_int.h"
 #include "tls.h"
 
@@ -60,6 +61,9 @@ void mesh__snapshot_unref(struct mesh__snapshot *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	for (size_t i = 0; i < s->ntls_ctx; i++)
+		SSL_CTX_free(s->tls_ctx[i]);
+	mesh__free(s->tls_ctx);
 	mesh_router_unref(s->router);
 	mesh_registry_free(s->reg);
 	mesh_config_unref(s->cfg);
@@ -99,8 +103,30 @@ static void snapshot_mtls(struct mesh_proxy *p, struct mesh__snapshot *s)
 			continue;
 		const char *colon = strrchr(lc->target, ':');
 		unsigned port = colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
-		s->mtls[i] = (uint8_t)mesh_mtls_mode(s->cfg, p->ns, (const char *const *)p->labels,
-		                                     port, NULL);
+		int mode =
+			mesh_mtls_mode(s->cfg, p->ns, (const char *const *)p->labels, port, NULL);
+		s->mtls[i] = (uint8_t)(mode > 0 ? mode : MESH_MTLS_STRICT); /* fail closed */
+	}
+}
+
+/* DestinationRule SIMPLE / MUTUAL: a client context per cluster, files
+ * read now. A file that cannot be used is a warning (the cluster's
+ * connections then fail with UF), not a refused configuration. */
+static void snapshot_tls_origination(struct mesh__snapshot *s, mesh_diag *diag)
+{
+	size_t n = mesh_router_cluster_count(s->router);
+	for (size_t i = 0; i < n; i++) {
+		const struct mesh_cluster *c = mesh_router_cluster_at(s->router, i);
+		if (c->lb.tls_mode != 2 && c->lb.tls_mode != 3)
+			continue;
+		if (!s->tls_ctx && !(s->tls_ctx = mesh__calloc(n, sizeof(SSL_CTX *))))
+			return;
+		s->ntls_ctx = n;
+		char err[512];
+		if (!(s->tls_ctx[c->index] = mesh__tls_origination_ctx(c, err, sizeof(err))))
+			mesh__diag_add(diag, MESH_SEV_WARNING, NULL, NULL, 0, 0, NULL,
+			               "cluster %s: DestinationRule tls %s: %s", c->name,
+			               c->lb.tls_mode == 2 ? "SIMPLE" : "MUTUAL", err);
 	}
 }
 
@@ -136,6 +162,7 @@ static int build_snapshot(struct mesh_proxy *p, struct mesh__snapshot **out, mes
 		return rc;
 	}
 	snapshot_mtls(p, s);
+	snapshot_tls_origination(s, diag);
 	s->generation = ++p->generation;
 	*out = s;
 	return 0;

@@ -137,8 +137,9 @@ struct mesh__stream {
 struct mesh__upstream {
 	struct mesh__worker *w;
 	int fd;
-	SSL *ssl;       /* NULL: plain text */
-	bool handshake; /* TLS handshake in progress (connected is false) */
+	SSL *ssl;         /* NULL: plain text */
+	bool handshake;   /* TLS handshake in progress (connected is false) */
+	uint8_t tls_mode; /* enum mesh__up_tls */
 	ev_io rio, wio;
 	ev_timer timer; /* connect timeout, per-try timeout, or idle timeout */
 	struct mesh__upstream *next_idle;

@@ -34,7 +34,8 @@ struct tcp_conn {
 	SSL *dssl, *ussl;
 	uint8_t dstate, ustate; /* enum below */
 	bool strict;
-	char key[80]; /* the endpoint, for TLS session resumption */
+	uint8_t tls_mode; /* enum mesh__up_tls toward the endpoint */
+	char key[80];     /* the endpoint, for TLS session resumption */
 	ev_io drio, dwio, urio, uwio;
 	ev_timer timer;
 };
@@ -236,9 +237,11 @@ static int step_up(struct tcp_conn *c)
 			setup_free(c, F_UF);
 			return -1;
 		}
-		struct mesh__tls_ident *t = mesh__worker_ident(w);
-		if (!t || !(c->ussl = mesh__tls_connect_new(w, t->client, c->up, c->key, NULL))) {
+		const char *why = NULL;
+		if (!(c->ussl = mesh__tls_originate(w, c->ws->snap, c->cluster, c->tls_mode, c->up,
+		                                    c->key, NULL, &why))) {
 			mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+			mesh__log(MESH_LOG_WARNING, "TCP upstream: %s", why);
 			setup_free(c, F_UF);
 			return -1;
 		}
@@ -257,7 +260,8 @@ static int step_up(struct tcp_conn *c)
 		default: break;
 		}
 		char *peer = mesh__tls_peer_id(c->ussl);
-		bool ok = mesh__cluster_peer_ok(c->cluster, peer);
+		bool ok = c->tls_mode != MESH__UP_ISTIO_MUTUAL ||
+		          mesh__cluster_peer_ok(c->cluster, peer);
 		if (!ok)
 			mesh__log(MESH_LOG_WARNING,
 			          "TCP upstream: server identity %s is not one the destination may "
@@ -351,12 +355,6 @@ void mesh__tcp_accept(struct mesh__listener *l, int fd)
 				if (up_tls == MESH__UP_ISTIO_MUTUAL && !c->cluster->lb.tls_mode &&
 				    !mesh__worker_ident(w))
 					up_tls = MESH__UP_PLAIN; /* auto-mTLS needs an identity */
-				if (up_tls != MESH__UP_PLAIN && up_tls != MESH__UP_ISTIO_MUTUAL) {
-					mesh__log(
-						MESH_LOG_WARNING,
-						"TCP upstream: this TLS mode is not supported yet");
-					flag = F_UF;
-				}
 			}
 		}
 	} else {
@@ -379,6 +377,7 @@ void mesh__tcp_accept(struct mesh__listener *l, int fd)
 	}
 	if (up_tls != MESH__UP_PLAIN) {
 		c->ustate = S_CONNECTING;
+		c->tls_mode = up_tls;
 		char host[64] = "?";
 		unsigned port = 0;
 		if (sa.ss_family == AF_INET) {

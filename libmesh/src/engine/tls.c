@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "../lb/cluster.h"
 #include "engine_int.h"
 #include "tls.h"
 
@@ -460,4 +461,94 @@ char *mesh__tls_xfcc(SSL *ssl, const char *our_id, const char *peer_id)
 	mesh__sb_printf(&sb, "By=%s;Hash=%s;Subject=\"\";URI=%s", our_id ? our_id : "", hex,
 	                peer_id ? peer_id : "");
 	return mesh__sb_steal(&sb); /* NULL when out of memory */
+}
+
+SSL_CTX *mesh__tls_origination_ctx(const struct mesh_cluster *c, char *err, size_t errlen)
+{
+	pthread_once(&ex_once, ex_init);
+	const struct mesh__lb_settings *lb = &c->lb;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	const char *what = "TLS context";
+	if (!ctx)
+		goto fail;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	                              SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_session_cache_mode(ctx,
+	                               SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, new_session);
+	if (!lb->insecure_skip_verify) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		what = lb->ca_certificates ? lb->ca_certificates : "the system's CA certificates";
+		if (lb->ca_certificates
+		            ? SSL_CTX_load_verify_locations(ctx, lb->ca_certificates, NULL) != 1
+		            : SSL_CTX_set_default_verify_paths(ctx) != 1)
+			goto fail;
+	}
+	if (lb->tls_mode == 3) { /* MUTUAL: our certificate from files */
+		what = lb->client_certificate ? lb->client_certificate
+		                              : "clientCertificate (unset)";
+		if (!lb->client_certificate ||
+		    SSL_CTX_use_certificate_chain_file(ctx, lb->client_certificate) != 1)
+			goto fail;
+		what = lb->private_key ? lb->private_key : "privateKey (unset)";
+		if (!lb->private_key ||
+		    SSL_CTX_use_PrivateKey_file(ctx, lb->private_key, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1)
+			goto fail;
+	}
+	return ctx;
+fail : {
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	snprintf(err, errlen, "%s: %s", what, r ? r : "cannot be used");
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+}
+
+SSL *mesh__tls_originate(struct mesh__worker *w, const struct mesh__snapshot *s,
+                         const struct mesh_cluster *c, int mode, int fd, const char *key,
+                         const char *alpn, const char **why)
+{
+	if (mode == MESH__UP_ISTIO_MUTUAL) {
+		struct mesh__tls_ident *t = mesh__worker_ident(w);
+		if (!t) {
+			*why = "mTLS required but the proxy has no identity";
+			return NULL;
+		}
+		SSL *ssl = mesh__tls_connect_new(w, t->client, fd, key, alpn);
+		if (!ssl)
+			*why = "out of memory";
+		return ssl;
+	}
+	SSL_CTX *ctx = s && c && s->tls_ctx ? s->tls_ctx[c->index] : NULL;
+	if (!ctx) {
+		*why = "the DestinationRule's TLS settings could not be loaded (see the reload log)";
+		return NULL;
+	}
+	SSL *ssl = mesh__tls_connect_new(w, ctx, fd, key, alpn);
+	if (!ssl) {
+		*why = "out of memory";
+		return NULL;
+	}
+	/* SNI: the DestinationRule's, else the service host; the server
+	 * certificate must name subjectAltNames when given, else that host */
+	const char *sni = c->lb.sni ? c->lb.sni : c->host;
+	SSL_set_tlsext_host_name(ssl, sni);
+	if (!c->lb.insecure_skip_verify) {
+		const struct mesh__node *sans = c->lb.subject_alt_names;
+		bool any = false;
+		for (size_t i = 0; sans && i < sans->count; i++) {
+			const char *n = mesh__node_str(sans->u.items[i]);
+			if (n && (any ? SSL_add1_host(ssl, n) : SSL_set1_host(ssl, n)))
+				any = true;
+		}
+		if (!any)
+			SSL_set1_host(ssl, sni);
+	}
+	ERR_clear_error();
+	return ssl;
 }

@@ -74,6 +74,18 @@ SSL *mesh__tls_connect_new(struct mesh__worker *w, SSL_CTX *ctx, int fd, const c
 /* The connection's pool key is going away (the socket moves to a tunnel):
  * a late session ticket is not cached then. */
 void mesh__tls_unbind(SSL *ssl);
+struct mesh__snapshot;
+struct mesh_cluster;
+/* A client SSL toward endpoint @fd of cluster @c for enum mesh__up_tls
+ * @mode: ISTIO_MUTUAL with the proxy's identity, SIMPLE / MUTUAL with the
+ * DestinationRule's context of snapshot @s (SNI and host name check set).
+ * NULL with *@why set when it cannot be made. */
+SSL *mesh__tls_originate(struct mesh__worker *w, const struct mesh__snapshot *s,
+                         const struct mesh_cluster *c, int mode, int fd, const char *key,
+                         const char *alpn, const char **why);
+/* The DestinationRule SIMPLE / MUTUAL context of a cluster (files read
+ * now); NULL with a message in @err when a file is unusable. */
+SSL_CTX *mesh__tls_origination_ctx(const struct mesh_cluster *c, char *err, size_t errlen);
 /* After a failed client handshake: forget the session kept for @key. */
 void mesh__tls_session_forget(struct mesh__worker *w, const char *key);
 void mesh__tls_sessions_free(struct mesh__worker *w);

@@ -156,7 +156,10 @@ int mesh__upstream_get(struct mesh__stream *st)
 		 * the server must still be one the destination may have, and the
 		 * pool settings are the cluster's new ones (as Envoy, whose
 		 * changed clusters get new pools) */
-		if (u->ssl && !mesh__cluster_peer_ok(st->cluster, u->peer_id)) {
+		if (u->ssl && (u->tls_mode != MESH__UP_ISTIO_MUTUAL ||
+		               !mesh__cluster_peer_ok(st->cluster, u->peer_id))) {
+			/* (SIMPLE / MUTUAL: the host check was the handshake's, under
+			 * settings that may have changed: connect again) */
 			destroy(u);
 			u = NULL;
 		} else {
@@ -434,7 +437,8 @@ static void tls_step(struct mesh__upstream *u)
 	default: break;
 	}
 	char *peer = mesh__tls_peer_id(u->ssl);
-	if (!u->st || !mesh__cluster_peer_ok(u->st->cluster, peer)) {
+	if (!u->st || (u->tls_mode == MESH__UP_ISTIO_MUTUAL &&
+	               !mesh__cluster_peer_ok(u->st->cluster, peer))) {
 		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
 		mesh__log(MESH_LOG_WARNING,
 		          "upstream %s: server identity %s is not one the destination may have",
@@ -533,17 +537,16 @@ static void on_write(struct ev_loop *loop, ev_io *io, int revents)
 			return;
 		}
 		if (u->st && u->st->up_tls != MESH__UP_PLAIN) {
-			struct mesh__tls_ident *t = mesh__worker_ident(w);
-			if (u->st->up_tls != MESH__UP_ISTIO_MUTUAL || !t ||
-			    !(u->ssl = mesh__tls_connect_new(w, t->client, u->fd, u->key,
-			                                     "http/1.1"))) {
+			const char *why = NULL;
+			struct mesh__stream *st = u->st;
+			if (!(u->ssl = mesh__tls_originate(w, st->ws->snap, st->cluster, st->up_tls,
+			                                   u->fd, u->key, "http/1.1", &why))) {
 				mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
-				mesh__log(MESH_LOG_WARNING, "upstream %s: %s", u->key,
-				          !t ? "mTLS required but the proxy has no identity"
-				             : "this TLS mode is not supported yet");
+				mesh__log(MESH_LOG_WARNING, "upstream %s: %s", u->key, why);
 				failed(u, F_UF);
 				return;
 			}
+			u->tls_mode = st->up_tls;
 			u->handshake = true;
 			tls_step(u);
 			return;

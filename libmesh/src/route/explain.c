@@ -97,6 +97,7 @@ static void text_cluster(struct mesh__sb *sb, const struct mesh_cluster *c)
 struct tls_view {
 	const char *mode;  /* DISABLE, SIMPLE, MUTUAL or ISTIO_MUTUAL */
 	const char *src;   /* "DestinationRule NS/NAME" or "auto" */
+	bool from_dr;      /* a DestinationRule sets the mode */
 	const char *off;   /* auto: why it is off, or NULL */
 	size_t mtls, neps; /* auto: endpoints reached with ISTIO_MUTUAL, of neps */
 	char buf[512];
@@ -112,6 +113,7 @@ static void tls_view(const struct mesh_cluster *c, struct tls_view *v)
 		snprintf(v->buf, sizeof(v->buf), "DestinationRule %s/%s", c->dr ? c->dr->ns : "?",
 		         c->dr ? c->dr->name : "?");
 		v->src = v->buf;
+		v->from_dr = true;
 		return;
 	}
 	v->off = c->no_auto_mtls;
@@ -125,7 +127,7 @@ static void text_tls(struct mesh__sb *sb, const struct mesh_cluster *c)
 {
 	struct tls_view v;
 	tls_view(c, &v);
-	if (v.src == v.buf)
+	if (v.from_dr)
 		mesh__sb_printf(sb, "    tls: %s (%s)\n", v.mode, v.src);
 	else if (v.off)
 		mesh__sb_printf(sb, "    tls: DISABLE (auto-mTLS off: %s)\n", v.off);

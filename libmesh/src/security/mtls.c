@@ -86,8 +86,8 @@ static bool parse_time(const char *s, int64_t *sec, int32_t *nsec)
 		return false;
 	int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
 	int h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
-	    mi > 59 || se < 0 || se > 60)
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+	    se < 0 || se > 60)
 		return false;
 	const char *p = s + 19;
 	int32_t ns = 0;
