@@ -35,10 +35,22 @@ int mesh__listen_socket(const char *addr, unsigned port, bool reuseport, mesh_di
 		               "listen address \"%s\" is not an IP address", addr);
 		return MESH_EINVAL;
 	}
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	int fd = -1;
+	if (reuseport && bound_port && port) {
+		/* SO_REUSEPORT would let us share a port another process of this
+		 * user listens on: a first bind without it fails then, clearly */
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			goto fail;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+			goto fail;
+		close(fd);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
-	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		goto fail;
