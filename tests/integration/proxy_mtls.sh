@@ -101,6 +101,15 @@ start_proxy "$tmp/c.log" --config "$tmp/ccfg" --cert-dir "$tmp/c" --reload-poll 
 	--concurrency 2 --log-level debug
 cadm=$adm
 cout=$out
+# c_reloaded: wait (5 s at most) until C has loaded a configuration newer
+# than the one seen last
+cgen() { curl -s --max-time 3 "http://127.0.0.1:$cadm/stats/prometheus" | sed -n 's/^meshproxy_config_generation //p'; }
+cg=$(cgen)
+c_reloaded() {
+	i=0
+	while [ "$(cgen)" -le "$cg" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	cg=$(cgen)
+}
 
 scounter() { curl -s --max-time 3 "http://127.0.0.1:$sadm/stats/prometheus" | sed -n "s/^meshproxy_$1 //p"; }
 ccounter() { curl -s --max-time 3 "http://127.0.0.1:$cadm/stats/prometheus" | sed -n "s/^meshproxy_$1 //p"; }
@@ -213,7 +222,7 @@ grep -q '^Reused, TLSv1.3' "$tmp/res.out" && [ "$(scounter ssl_session_reused)" 
 	ok "a TLS 1.3 session is resumed (server side)" || not_ok "server-side resumption"
 # client side: one request per upstream connection, so each request reconnects
 printf 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews.default.svc.cluster.local\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 1}}\n' >"$tmp/ccfg/dr.yaml"
-sleep 0.5
+c_reloaded
 for k in 1 2 3 4 5 6; do via_c -o /dev/null; done
 [ "$(ccounter upstream_ssl_session_reused)" -ge 2 ] &&
 	ok "sidecar to sidecar reconnects resume their sessions ($(ccounter upstream_ssl_session_reused) resumed)" ||
@@ -222,7 +231,7 @@ rm -f "$tmp/ccfg/dr.yaml"
 
 # ---- the server identity check on the client side ----
 client_cfg ratings # the endpoint should be ratings, but S is reviews
-sleep 0.5
+c_reloaded
 f0=$(ccounter upstream_ssl_fail)
 code=$(via_c -o /dev/null -w '%{http_code}' -H 'connection: close' || true)
 [ "$code" = 503 ] && [ "$(ccounter upstream_ssl_fail)" -gt "$f0" ] &&
@@ -238,7 +247,7 @@ spec:
   trafficPolicy:
     tls: {mode: ISTIO_MUTUAL, subjectAltNames: [spiffe://cluster.local/ns/default/sa/reviews]}
 EOF
-sleep 0.5
+c_reloaded
 code=$(via_c -o /dev/null -w '%{http_code}' || true)
 [ "$code" = 200 ] && ok "DestinationRule subjectAltNames overrides the endpoints' accounts" || not_ok "DR subjectAltNames (got $code)"
 cat >"$tmp/ccfg/dr.yaml" <<EOF
@@ -250,12 +259,12 @@ spec:
   trafficPolicy:
     tls: {mode: DISABLE}
 EOF
-sleep 0.5
+c_reloaded
 code=$(via_c -o /dev/null -w '%{http_code}' || true)
 [ "$code" = 503 ] && ok "DestinationRule tls DISABLE sends plain text, which STRICT refuses" || not_ok "DR DISABLE (got $code)"
 rm -f "$tmp/ccfg/dr.yaml"
 client_cfg reviews
-sleep 0.5
+c_reloaded
 
 # ---- DestinationRule SIMPLE and MUTUAL toward a server outside the mesh ----
 o() { openssl "$@" >/dev/null 2>&1; }
@@ -292,7 +301,7 @@ spec:
   trafficPolicy:
     tls: {mode: $1, sni: ext.example.com, caCertificates: $tmp/extca.pem$2}
 EOF
-	sleep 0.5
+	c_reloaded
 }
 ext_get() { curl -s -o "$tmp/ext.out" -w '%{http_code}' --max-time 5 -H 'Host: ext.example.com:443' \
 	"http://127.0.0.1:$cout/" || true; }
@@ -335,7 +344,7 @@ until curl -s "http://127.0.0.1:$sadm/listeners" | grep -q '"mtls":"STRICT"' || 
 # from here on, C reconnects every 2 requests: the capture sees handshakes,
 # and during rotation new handshakes meet the new certificates
 printf 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews.default.svc.cluster.local\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 2}}\n' >"$tmp/ccfg/dr.yaml"
-sleep 0.5
+c_reloaded
 
 # ---- no plain text on the wire ----
 if command -v tshark >/dev/null && [ "$(id -u)" = 0 ]; then

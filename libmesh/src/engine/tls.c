@@ -28,12 +28,19 @@
 struct session_slot {
 	char key[80];
 	SSL_SESSION *s;
+	/* the serial of the context it was made with: a session is resumed
+	 * only under the same context, so one from before a reload (other
+	 * subjectAltNames, other files) or a rotation is not taken as verified
+	 * under the new settings */
+	uintptr_t serial;
 };
 
 static int ex_bundle = -1; /* SSL_CTX -> mesh_bundle (owned) */
 static int ex_worker = -1; /* SSL -> struct mesh__worker */
 static int ex_key = -1;    /* SSL -> pool key (borrowed from the connection) */
 static int ex_status = -1; /* SSL -> enum mesh_svid_status + 1 of a refused peer */
+static int ex_serial = -1; /* SSL_CTX -> a number no other context of ours has */
+static atomic_uintptr_t next_serial = 1;
 static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
 
 static void free_bundle(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
@@ -48,6 +55,17 @@ static void ex_init(void)
 	ex_worker = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	ex_key = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	ex_status = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	ex_serial = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static void ctx_set_serial(SSL_CTX *ctx)
+{
+	SSL_CTX_set_ex_data(ctx, ex_serial, (void *)atomic_fetch_add(&next_serial, 1));
+}
+
+static uintptr_t ctx_serial(const SSL_CTX *ctx)
+{
+	return (uintptr_t)SSL_CTX_get_ex_data(ctx, ex_serial);
 }
 
 /* OpenSSL's verify step replaced by the SPIFFE rules. */
@@ -113,6 +131,7 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
 		SSL_SESSION_free(slot->s);
 	snprintf(slot->key, sizeof(slot->key), "%s", key);
 	slot->s = sess;
+	slot->serial = ctx_serial(SSL_get_SSL_CTX(ssl));
 	return 1; /* ours now */
 }
 
@@ -123,6 +142,7 @@ static SSL_CTX *ctx_new(bool server, X509 *leaf, STACK_OF(X509) * chain, EVP_PKE
 	mesh_bundle *b = NULL;
 	if (!ctx)
 		goto fail;
+	ctx_set_serial(ctx);
 	if (mesh_bundle_new(&b, NULL) ||
 	    mesh_bundle_add(b, bundle_pem, strlen(bundle_pem), "trust bundle", diag))
 		goto fail;
@@ -377,7 +397,8 @@ SSL *mesh__tls_connect_new(struct mesh__worker *w, SSL_CTX *ctx, int fd, const c
 		struct session_slot *slot =
 			(struct session_slot *)w->tls_sessions + key_hash(key) % SESSION_SLOTS;
 		if (slot->s && !strcmp(slot->key, key)) {
-			SSL_set_session(ssl, slot->s);
+			if (slot->serial == ctx_serial(ctx))
+				SSL_set_session(ssl, slot->s);
 			/* a TLS 1.3 ticket is for one use */
 			SSL_SESSION_free(slot->s);
 			slot->s = NULL;
@@ -471,6 +492,7 @@ SSL_CTX *mesh__tls_origination_ctx(const struct mesh_cluster *c, char *err, size
 	const char *what = "TLS context";
 	if (!ctx)
 		goto fail;
+	ctx_set_serial(ctx);
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                              SSL_MODE_RELEASE_BUFFERS);
