@@ -16,6 +16,7 @@
 
 #include <mesh/security.h>
 
+#include "../lb/cluster.h"
 #include "engine_int.h"
 #include "tls.h"
 
@@ -154,6 +155,36 @@ static void clusters(struct mesh_proxy *p, struct mesh__sb *sb)
 				continue;
 			mesh__sb_printf(sb, "%s::%s:%u::weight::%u\n", name, ep.address, ep.port,
 			                ep.weight);
+			const struct mesh__ep_counters *st = c->stats ? &c->stats[e] : NULL;
+			if (st) {
+				/* Envoy's /clusters names: rq_*, health_flags */
+				uint32_t out =
+					atomic_load_explicit(&st->ejected_by, memory_order_relaxed);
+				mesh__sb_printf(
+					sb,
+					"%s::%s:%u::rq_active::%u\n%s::%s:%u::rq_total::%llu\n"
+					"%s::%s:%u::rq_error::%llu\n"
+					"%s::%s:%u::outlier_ejections::%llu\n"
+					"%s::%s:%u::health_flags::%s\n",
+					name, ep.address, ep.port,
+					(unsigned)atomic_load_explicit(&st->rq_active,
+				                                       memory_order_relaxed),
+					name, ep.address, ep.port,
+					(unsigned long long)atomic_load_explicit(
+						&st->rq_total, memory_order_relaxed),
+					name, ep.address, ep.port,
+					(unsigned long long)atomic_load_explicit(
+						&st->rq_error, memory_order_relaxed),
+					name, ep.address, ep.port,
+					(unsigned long long)atomic_load_explicit(
+						&st->ejections, memory_order_relaxed),
+					name, ep.address, ep.port,
+					out ? "/failed_outlier_check" : "healthy");
+				if (out)
+					mesh__sb_printf(
+						sb, "%s::%s:%u::ejected_by_workers::%u/%u\n", name,
+						ep.address, ep.port, out, p->nworkers);
+			}
 			if (ep.locality)
 				mesh__sb_printf(sb, "%s::%s:%u::locality::%s\n", name, ep.address,
 				                ep.port, ep.locality);

@@ -309,6 +309,9 @@ static void maintain(struct cstate *cs, uint64_t now)
 				continue;
 			if (e->eject_until <= now) {
 				e->ejected = 0;
+				if (cs->c->stats)
+					atomic_fetch_sub_explicit(&cs->c->stats[i].ejected_by, 1,
+					                          memory_order_relaxed);
 				e->returned = 1;
 				e->uneject_at = e->eject_until;
 				reset_counters(e);
@@ -361,6 +364,10 @@ static void eject(struct cstate *cs, uint32_t ep, uint64_t now)
 		e->backoff++;
 	e->ejected = 1;
 	e->ejections++;
+	if (cs->c->stats) {
+		atomic_fetch_add_explicit(&cs->c->stats[ep].ejected_by, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&cs->c->stats[ep].ejections, 1, memory_order_relaxed);
+	}
 	e->eject_until = now + min_u64(base * e->backoff, max);
 	cs->nejected++;
 	cs->next_expiry = min_u64(cs->next_expiry, e->eject_until);
@@ -584,8 +591,11 @@ int mesh__bal_pick(mesh_balancer *b, const struct mesh_cluster *c, uint64_t hash
 void mesh__bal_begin(mesh_balancer *b, const struct mesh_cluster *c, int ep)
 {
 	struct cstate *cs = state_of(b, c);
-	if (cs && ep >= 0 && (uint32_t)ep < cs->n)
+	if (cs && ep >= 0 && (uint32_t)ep < cs->n) {
 		cs->eps[ep].active++;
+		if (c->stats)
+			atomic_fetch_add_explicit(&c->stats[ep].rq_active, 1, memory_order_relaxed);
+	}
 }
 
 void mesh__bal_end(mesh_balancer *b, const struct mesh_cluster *c, int ep, int outcome,
@@ -594,8 +604,16 @@ void mesh__bal_end(mesh_balancer *b, const struct mesh_cluster *c, int ep, int o
 	struct cstate *cs = state_of(b, c);
 	if (!cs || ep < 0 || (uint32_t)ep >= cs->n)
 		return;
-	if (cs->eps[ep].active)
+	if (cs->eps[ep].active) {
 		cs->eps[ep].active--;
+		if (c->stats)
+			atomic_fetch_sub_explicit(&c->stats[ep].rq_active, 1, memory_order_relaxed);
+	}
+	if (c->stats) {
+		atomic_fetch_add_explicit(&c->stats[ep].rq_total, 1, memory_order_relaxed);
+		if (outcome != MESH_OUTCOME_SUCCESS)
+			atomic_fetch_add_explicit(&c->stats[ep].rq_error, 1, memory_order_relaxed);
+	}
 	if (!cs->outlier)
 		return;
 	if (now_ms >= cs->next_event)

@@ -78,6 +78,15 @@ struct mesh__endpoint {
 	char *identity; /* "/ns/NS/sa/SA" (SPIFFE ID path) with a service account, else NULL */
 };
 
+/* Per-endpoint numbers every worker adds to (relaxed atomics), for the
+ * admin page: requests, failures, and the outlier detection of each
+ * worker's balancer (ejection is decided per worker, as in Envoy). */
+struct mesh__ep_counters {
+	_Atomic uint64_t rq_total, rq_error, ejections;
+	_Atomic uint32_t rq_active;
+	_Atomic uint32_t ejected_by; /* workers whose balancer has it out now */
+};
+
 /* Immutable lookup tables a policy precomputes (ring, Maglev). */
 struct mesh__lb_table;
 
@@ -102,6 +111,7 @@ struct mesh_cluster {
 	 * limits hold per cluster, not per thread); the one mutable part of a
 	 * cluster, hence atomic */
 	_Atomic uint32_t cb_used[4];
+	struct mesh__ep_counters *stats; /* neps of them (mesh__cluster_prepare) */
 };
 
 /* Defaults of every setting (Envoy's where Istio leaves them). */

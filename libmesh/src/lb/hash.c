@@ -398,6 +398,9 @@ int mesh__cluster_prepare(struct mesh_cluster *c)
 	c->table = NULL;
 	if (c->neps > UINT32_MAX - 1)
 		return MESH_ELIMIT;
+	mesh__free(c->stats);
+	if (!(c->stats = mesh__calloc(c->neps ? c->neps : 1, sizeof(*c->stats))))
+		return MESH_ENOMEM;
 	if (!(t = mesh__calloc(1, sizeof(*t))))
 		return MESH_ENOMEM;
 	t->n = (uint32_t)c->neps;
@@ -449,4 +452,6 @@ void mesh__cluster_fini(struct mesh_cluster *c)
 	mesh__free(c->eps);
 	c->eps = NULL;
 	c->neps = 0;
+	mesh__free(c->stats);
+	c->stats = NULL;
 }
