@@ -183,6 +183,7 @@ static struct {
 	int threads;
 	bool verbose;
 	const char *port_file;
+	uint32_t max_streams; /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; 0: 1024 */
 	struct lspec ls[MAX_LISTEN];
 	int nls, default_mode;
 	struct buf name_json, name_hdr;
@@ -1644,7 +1645,8 @@ static void h2_start(struct conn *c)
 {
 	if (nghttp2_session_server_new2(&c->h2, g_cbs, c, g_opt))
 		die_oom();
-	nghttp2_settings_entry iv[] = { { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1024 } };
+	nghttp2_settings_entry iv[] = { { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+		                          g.max_streams ? g.max_streams : 1024 } };
 	nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 1);
 }
 
@@ -1920,6 +1922,7 @@ static void usage(FILE *f)
 	      "                      or to all ports when given before any --listen;\n"
 	      "                      by default a port takes HTTP/1.1 and h2c)\n"
 	      "  --port-file FILE    write the bound ports there, one line per --listen\n"
+	      "  --max-streams N     HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (1024)\n"
 	      "  --verbose           one line per request on stderr\n"
 	      "\n"
 	      "Query parameters or x-echo-<name> request headers: status=N delay=MS size=N\n"
@@ -2075,7 +2078,8 @@ int main(int argc, char **argv)
 		} else
 			snprintf(opt, sizeof opt, "%s", a);
 		bool takes = !strcmp(opt, "--listen") || !strcmp(opt, "--name") ||
-		             !strcmp(opt, "--threads") || !strcmp(opt, "--port-file");
+		             !strcmp(opt, "--threads") || !strcmp(opt, "--port-file") ||
+		             !strcmp(opt, "--max-streams");
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "meshecho: %s needs a value\n", opt);
@@ -2098,6 +2102,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			g.threads = (int)n;
+		} else if (!strcmp(opt, "--max-streams")) {
+			uint64_t n;
+			if (!parse_u64(val, strlen(val), 1u << 30, &n) || n == 0) {
+				fprintf(stderr, "meshecho: --max-streams wants 1..2^30\n");
+				return 2;
+			}
+			g.max_streams = (uint32_t)n;
 		} else if (!strcmp(opt, "--port-file"))
 			g.port_file = val;
 		else if (!strcmp(opt, "--h2c"))

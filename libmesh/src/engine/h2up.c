@@ -686,11 +686,21 @@ fail:
 	return NULL;
 }
 
+/* As Envoy: a connection with as many streams as the server allows takes
+ * no more; the next stream opens another connection to the endpoint (the
+ * cluster's maxConnections circuit breaker is what bounds them). */
+static bool full(const struct mesh__h2up *u)
+{
+	return u->connected &&
+	       u->nstreams >= nghttp2_session_get_remote_settings(
+				      u->s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+}
+
 int mesh__h2up_attach(struct mesh__stream *st)
 {
 	struct mesh__worker *w = st->d->w;
 	struct mesh__h2up *u = w->h2ups[bucket(st->dst_key)];
-	while (u && (u->goaway || strcmp(u->key, st->dst_key)))
+	while (u && (u->goaway || strcmp(u->key, st->dst_key) || full(u)))
 		u = u->next;
 	if (u && u->gen != st->ws->snap->generation && u->connected) {
 		/* new configuration: is the server still one the destination may
