@@ -1,8 +1,9 @@
 #!/bin/bash
-# proxy_outlier.sh - outlier detection applied for real: an endpoint that
-# answers 503 is ejected after DestinationRule consecutive5xxErrors, gets no
-# more requests while ejected, and /clusters shows it
-# (health_flags::/failed_outlier_check, outlier_ejections, rq_error).
+# proxy_outlier.sh - outlier detection and the retry circuit breaker applied
+# for real: an endpoint that answers 503 is ejected after DestinationRule
+# consecutive5xxErrors, gets no more requests while ejected, and /clusters
+# shows it (health_flags::/failed_outlier_check, outlier_ejections,
+# rq_error); connectionPool.http.maxRetries caps retries in flight.
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proxy_lib.sh"
@@ -54,4 +55,41 @@ expect_output "/clusters: its failed requests are counted" "127.0.0.1:$bad::rq_e
 expect_output "/clusters: the good endpoint is healthy" "127.0.0.1:$good::health_flags::healthy"
 expect_output "/clusters: the good endpoint's requests" "127.0.0.1:$good::rq_total::28"
 sanitizer_check "$tmp/p.log"
+
+# --- maxRetries: 1 retry in flight at a time for the cluster
+mkdir -p "$tmp/cfg2"
+cat >"$tmp/cfg2/svc.yaml" <<EOF
+$(service_entry flaky "$bad")
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: flaky}
+spec:
+  host: flaky.default.svc.cluster.local
+  trafficPolicy: {connectionPool: {http: {maxRetries: 1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: flaky}
+spec:
+  hosts: [flaky.default.svc.cluster.local]
+  http:
+  - route: [{destination: {host: flaky.default.svc.cluster.local}}]
+    retries: {attempts: 3, retryOn: 5xx}
+EOF
+kill "$proxy"
+start_proxy "$tmp/p2.log" --config "$tmp/cfg2" --concurrency 1
+for i in $(seq 1 12); do
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 -H 'Host: flaky' "http://127.0.0.1:$out/r$i" >>"$tmp/codes" &
+done
+wait_codes=0
+while [ "$(wc -l <"$tmp/codes")" -lt 12 ] && [ $wait_codes -lt 100 ]; do sleep 0.1; wait_codes=$((wait_codes + 1)); done
+[ "$(grep -c 503 "$tmp/codes")" = 12 ] && ok "12 concurrent requests to an endpoint that always fails: all 503" ||
+	not_ok "concurrent failing requests ($(sort "$tmp/codes" | uniq -c | tr '\n' ' '))"
+ov=$(counter upstream_rq_retry_overflow)
+rt=$(counter upstream_rq_retry)
+[ "${ov:-0}" -gt 0 ] && [ "${rt:-0}" -lt 36 ] &&
+	ok "maxRetries 1: $ov retries refused by the circuit breaker, $rt made (36 without it)" ||
+	not_ok "maxRetries circuit breaker (overflow $ov, retries $rt)"
+sanitizer_check "$tmp/p2.log"
 finish

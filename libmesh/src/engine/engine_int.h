@@ -87,6 +87,7 @@ enum mesh__counter {
 	C_UPSTREAM_CX_CONNECT_FAIL,
 	C_UPSTREAM_CX_CONNECT_TIMEOUT,
 	C_UPSTREAM_RQ_RETRY,
+	C_UPSTREAM_RQ_RETRY_OVERFLOW,
 	C_UPSTREAM_RQ_TIMEOUT,
 	C_UPSTREAM_RQ_PENDING_OVERFLOW,
 	C_DOWNSTREAM_RQ_BAD,
@@ -108,6 +109,7 @@ enum mesh__counter {
 	C_UPSTREAM_SSL_HANDSHAKE, /* upstream TLS handshakes completed */
 	C_UPSTREAM_SSL_REUSED,    /* ... of which resumed */
 	C_UPSTREAM_SSL_FAIL,      /* upstream handshake or identity check failed */
+	C_NO_FILTER_CHAIN,        /* gateway: no server takes the connection (SNI) */
 	C_COUNT_
 };
 extern const char *const mesh__counter_names[C_COUNT_];
@@ -149,6 +151,9 @@ struct mesh__snapshot {
 	/* DestinationRule SIMPLE / MUTUAL contexts by cluster index, or NULL */
 	SSL_CTX **tls_ctx;
 	size_t ntls_ctx;
+	/* gateway mode: the servers of the Gateways that select the proxy
+	 * (gateway.h); NULL without gateway listeners */
+	struct mesh__gateway *gw;
 };
 void mesh__snapshot_unref(struct mesh__snapshot *s);
 
@@ -167,6 +172,7 @@ struct mesh__listener_cfg {
 	unsigned port;
 	char target[256];                  /* inbound: app "host:port"; upstream: service host */
 	bool tcp;                          /* relay bytes (no HTTP) */
+	unsigned gw_port;                  /* gateway: the Gateway port number it serves */
 	struct sockaddr_storage target_sa; /* inbound: resolved app address */
 	socklen_t target_len;
 };
@@ -223,7 +229,7 @@ struct mesh__worker {
 
 struct mesh_proxy {
 	struct mesh_proxy_options opts;
-	char *config_dir, *ns, *workload;
+	char *config_dir, *ns, *workload, *credential_dir;
 	char **labels;
 	struct ev_loop *loop; /* main */
 	ev_async wake;
@@ -236,7 +242,8 @@ struct mesh_proxy {
 	_Atomic uint64_t reloads_ok, reloads_failed;
 	struct mesh__listener_cfg lcfg[MESH_MAX_LISTENERS];
 	size_t nlcfg;
-	int admin_index;                   /* -1: none */
+	unsigned ngateway; /* gateway listeners */
+	int admin_index;   /* -1: none */
 	int bound_fds[MESH_MAX_LISTENERS]; /* first worker's sockets, for ports */
 	unsigned bound_ports[MESH_MAX_LISTENERS];
 	struct mesh__worker *workers;
@@ -275,6 +282,10 @@ int mesh__listen_socket(const char *addr, unsigned port, bool reuseport, mesh_di
 
 /* conn.c (downstream HTTP/1, HTTP/2 detection, TCP) */
 void mesh__accept(struct mesh__listener *l);
+/* Serve HTTP on @fd of gateway listener @l after a TLS handshake on @ssl
+ * (server side, not started yet), for a ClientHello that named @sni. The
+ * connection owns @ssl now; NULL @ssl: the socket is closed. */
+void mesh__dconn_start_tls(struct mesh__listener *l, int fd, SSL *ssl, const char *sni);
 /* Take every connection waiting in the listen backlog, draining or not. */
 void mesh__accept_all(struct mesh__listener *l);
 void mesh__dconns_drain(struct mesh__worker *w);
@@ -282,6 +293,10 @@ void mesh__dconns_close_all(struct mesh__worker *w);
 
 /* tcp.c */
 void mesh__tcp_accept(struct mesh__listener *l, int fd);
+/* A connection to a gateway port that carries TCP or TLS: a TLS one's
+ * ClientHello picks the server (SNI), which passes it through, terminates
+ * it and relays bytes, or hands it to HTTP (mesh__dconn_start_tls). */
+void mesh__tcp_gateway(struct mesh__listener *l, int fd, bool tls);
 
 /* upstream.c */
 void mesh__upstreams_close_idle(struct mesh__worker *w);

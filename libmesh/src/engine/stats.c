@@ -19,6 +19,7 @@ const char *const mesh__counter_names[C_COUNT_] = {
 	[C_UPSTREAM_CX_CONNECT_FAIL] = "upstream_cx_connect_fail",
 	[C_UPSTREAM_CX_CONNECT_TIMEOUT] = "upstream_cx_connect_timeout",
 	[C_UPSTREAM_RQ_RETRY] = "upstream_rq_retry",
+	[C_UPSTREAM_RQ_RETRY_OVERFLOW] = "upstream_rq_retry_overflow",
 	[C_UPSTREAM_RQ_TIMEOUT] = "upstream_rq_timeout",
 	[C_UPSTREAM_RQ_PENDING_OVERFLOW] = "upstream_rq_pending_overflow",
 	[C_DOWNSTREAM_RQ_BAD] = "downstream_rq_bad",
@@ -40,6 +41,7 @@ const char *const mesh__counter_names[C_COUNT_] = {
 	[C_UPSTREAM_SSL_HANDSHAKE] = "upstream_ssl_handshake",
 	[C_UPSTREAM_SSL_REUSED] = "upstream_ssl_session_reused",
 	[C_UPSTREAM_SSL_FAIL] = "upstream_ssl_fail",
+	[C_NO_FILTER_CHAIN] = "no_filter_chain_match",
 };
 
 const char *const mesh__flag_names[MESH_FLAG_COUNT] = {

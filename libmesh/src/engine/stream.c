@@ -113,6 +113,8 @@ static void stream_done(struct mesh__stream *st, int outcome)
 			                  (uint64_t)mesh__now_ms());
 		if (st->cb_request)
 			mesh_balancer_release(st->ws->lb, st->cluster, MESH_CB_REQUESTS);
+		if (st->cb_retry)
+			mesh_balancer_release(st->ws->lb, st->cluster, MESH_CB_RETRIES);
 	}
 	int cls = st->status / 100;
 	if (cls >= 1 && cls <= 5)
@@ -996,9 +998,25 @@ static bool retry_allowed(struct mesh__stream *st, int status, unsigned flag)
 /* Try again after a back-off (Envoy's: 25 ms base, doubling, at most
  * 250 ms, full jitter) on another pick of the balancer. Returns true: the
  * stream is taken care of. */
+/* The cluster's maxRetries: retries outstanding at once (Envoy's retry
+ * circuit breaker). False past it: the failure is answered as it is. */
+static bool retry_budget(struct mesh__stream *st)
+{
+	if (st->cb_retry)
+		return true;
+	if (mesh_balancer_acquire(st->ws->lb, st->cluster, MESH_CB_RETRIES)) {
+		mesh__ctr_add(&st->d->w->ctr[C_UPSTREAM_RQ_RETRY_OVERFLOW], 1);
+		return false;
+	}
+	st->cb_retry = true;
+	return true;
+}
+
 static bool retry(struct mesh__stream *st, int outcome)
 {
 	struct mesh__worker *w = st->d->w;
+	if (!retry_budget(st))
+		return false;
 	if (st->ep >= 0)
 		mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome,
 		                  (uint64_t)mesh__now_ms());
@@ -1039,7 +1057,7 @@ void mesh__stream_upstream_failed(struct mesh__stream *st, unsigned flag)
  * true when the stream retried instead of passing it on. */
 bool mesh__stream_retry_status(struct mesh__stream *st, int status)
 {
-	if (!retry_allowed(st, status, 0))
+	if (!retry_allowed(st, status, 0) || !retry_budget(st))
 		return false;
 	drop_upstream(st);
 	return retry(st, outcome_of(status));

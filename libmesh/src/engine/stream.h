@@ -77,7 +77,7 @@ struct mesh__stream {
 	const mesh_route *route;
 	const mesh_cluster *cluster;
 	int ep;
-	bool cb_pending, cb_request; /* circuit-breaker units held */
+	bool cb_pending, cb_request, cb_retry; /* circuit-breaker units held */
 	struct sockaddr_storage dst;
 	socklen_t dst_len;
 	char dst_key[80];
