@@ -2,6 +2,7 @@
  * meshproxy - the sidecar: flags and signals around libmesh's proxy.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,16 @@ static void usage(FILE *out)
 	        "  --upstream HOST:PORT=LOCAL_PORT\n"
 	        "                            a local port for one upstream service\n"
 	        "  --admin PORT              admin endpoints on 127.0.0.1:PORT\n"
-	        "  --bind ADDR               address of the inbound listeners (127.0.0.1)\n"
+	        "  --gateway                 gateway mode: serve the servers of the Gateways whose\n"
+	        "                            selector matches --labels, one listener per port\n"
+	        "  --gateway-port NUMBER=LOCAL_PORT\n"
+	        "                            serve Gateway port NUMBER on LOCAL_PORT (0: any free\n"
+	        "                            port), as a Service's targetPort; also opens a port no\n"
+	        "                            Gateway uses yet, for a later reload\n"
+	        "  --credential-dir DIR      tls.credentialName NAME is read from DIR/NAME/\n"
+	        "                            (tls.crt, tls.key, ca.crt)\n"
+	        "  --bind ADDR               address of the inbound and gateway listeners\n"
+	        "                            (127.0.0.1)\n"
 	        "  --concurrency N           worker threads (CPU count)\n"
 	        "  --drain-time DURATION     SIGTERM drains for at most this long (5s)\n"
 	        "  --reload-poll DURATION    how often the config dir is checked (1s)\n"
@@ -100,12 +110,57 @@ static int parse_duration_ms(const char *s, int64_t *out)
 
 #define MAX_LABELS 32
 #define MAX_LISTEN 16
+#define MAX_GATEWAY_PORTS 16
 
 struct listen_arg {
 	int kind;
 	unsigned port;
 	char target[300];
 };
+
+/* Gateway mode: a listener for each port of the Gateways that select us,
+ * and for each --gateway-port. */
+static int add_gateway_listeners(mesh_proxy *p, const char *bind, unsigned (*map)[2], size_t nmap,
+                                 mesh_diag *diag)
+{
+	unsigned ports[MAX_GATEWAY_PORTS * 2];
+	size_t n = mesh_proxy_gateway_ports(p, ports, MAX_GATEWAY_PORTS);
+	if (n > MAX_GATEWAY_PORTS) {
+		fprintf(stderr, "meshproxy: the Gateways use %zu ports; serving the first %d\n", n,
+		        MAX_GATEWAY_PORTS);
+		n = MAX_GATEWAY_PORTS;
+	}
+	if (!n && !nmap)
+		fprintf(stderr, "meshproxy: no Gateway selects this proxy (--labels): no gateway "
+		                "listener\n");
+	for (size_t i = 0; i < nmap; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = ports[k] == map[i][0];
+		if (!seen)
+			ports[n++] = map[i][0];
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned local = ports[i];
+		for (size_t k = 0; k < nmap; k++)
+			if (map[k][0] == ports[i])
+				local = map[k][1];
+		char number[16];
+		snprintf(number, sizeof(number), "%u", ports[i]);
+		mesh_diag_clear(diag);
+		int idx = mesh_proxy_add_listener(p, MESH_LISTENER_GATEWAY, bind, local, number,
+		                                  diag);
+		if (idx < 0) {
+			fprintf(stderr, "meshproxy: gateway port %u: %s\n", ports[i],
+			        mesh_diag_count(diag) ? mesh_diag_message(diag, 0)
+			                              : mesh_strerror(idx));
+			return -1;
+		}
+		fprintf(stderr, "meshproxy: gateway listener on %s:%u (Gateway port %u)\n", bind,
+		        mesh_proxy_listener_port(p, idx), ports[i]);
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -118,11 +173,18 @@ int main(int argc, char **argv)
 	int log_level = MESH_LOG_INFO;
 	const char *cert_dir = NULL, *ca_url = NULL, *ca_bundle = NULL, *token = NULL;
 	const char *sa_name = "default", *td = "cluster.local", *ca_name = NULL;
+	bool gateway = false;
+	unsigned gw_map[MAX_GATEWAY_PORTS][2]; /* Gateway port number, local port */
+	size_t ngw_map = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
+		}
+		if (!strcmp(a, "--gateway")) {
+			gateway = true;
+			continue;
 		}
 		if (!strcmp(a, "--version")) {
 			printf("meshproxy (libmesh) %s\n", mesh_version());
@@ -195,6 +257,19 @@ int main(int argc, char **argv)
 				                                : MESH_LISTENER_OUTBOUND;
 				l->port = (unsigned)port;
 			}
+		} else if (!strcmp(a, "--gateway-port")) {
+			unsigned num, local;
+			char extra;
+			if (sscanf(v, "%u=%u%c", &num, &local, &extra) != 2 || !num ||
+			    num > 65535 || local > 65535 || ngw_map == MAX_GATEWAY_PORTS) {
+				fprintf(stderr,
+				        "meshproxy: --gateway-port wants NUMBER=LOCAL_PORT\n");
+				return 2;
+			}
+			gw_map[ngw_map][0] = num;
+			gw_map[ngw_map++][1] = local;
+		} else if (!strcmp(a, "--credential-dir")) {
+			o.credential_dir = v;
 		} else if (!strcmp(a, "--cert-dir")) {
 			cert_dir = v;
 		} else if (!strcmp(a, "--ca-url")) {
@@ -265,8 +340,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!o.config_dir || !nls) {
+	if (!o.config_dir || (!nls && !gateway)) {
 		usage(stderr);
+		return 2;
+	}
+	if (ngw_map && !gateway) {
+		fprintf(stderr, "meshproxy: --gateway-port needs --gateway\n");
 		return 2;
 	}
 	if (cert_dir && ca_url) {
@@ -295,6 +374,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mesh_proxy_set_log_level(p, log_level);
+	/* before the others: "admin listener" is the last line at start */
+	if (gateway && add_gateway_listeners(p, bind, gw_map, ngw_map, diag)) {
+		mesh_proxy_free(p);
+		mesh_diag_free(diag);
+		return 1;
+	}
 	for (size_t i = 0; i < nls; i++) {
 		mesh_diag_clear(diag);
 		const char *addr = (ls[i].kind == MESH_LISTENER_INBOUND ||

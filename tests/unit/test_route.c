@@ -440,6 +440,136 @@ START_TEST(tcp_tls_and_cors)
 }
 END_TEST
 
+/* Gateway names resolve as Istio's ResolveGatewayName does; gateway-only
+ * VirtualServices neither shadow a service for the sidecars nor conflict
+ * with a sidecar one, and merge per host; a gateway's TCP server is routed
+ * without a host. */
+START_TEST(gateway_binding)
+{
+	static const char *yaml =
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: reviews}\n"
+		"spec:\n"
+		"  hosts: [reviews.default.svc.cluster.local]\n"
+		"  ports: [{number: 9080, name: http, protocol: HTTP}]\n"
+		"  resolution: STATIC\n"
+		"  endpoints: [{address: 10.0.0.1}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: gw-reviews}\n"
+		"spec:\n"
+		"  hosts: [reviews]\n"
+		"  gateways: [ingress]\n"
+		"  http: [{route: [{destination: {host: reviews}}]}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: legacy}\n"
+		"spec:\n"
+		"  hosts: [\"*.example.com\"]\n"
+		"  gateways: [ingress.istio-system.svc.cluster.local]\n"
+		"  http: [{route: [{destination: {host: reviews}}]}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: shop-a}\n"
+		"spec:\n"
+		"  hosts: [shop.example.com]\n"
+		"  gateways: [istio-system/public]\n"
+		"  http: [{match: [{uri: {prefix: /a}}], route: [{destination: {host: a.internal}}]}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: shop-b, namespace: shop}\n"
+		"spec:\n"
+		"  hosts: [shop.example.com]\n"
+		"  gateways: [public, istio-system/public]\n"
+		"  http: [{match: [{uri: {prefix: /b}}], route: [{destination: {host: b.internal}}]}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: shop-mesh}\n"
+		"spec:\n"
+		"  hosts: [shop.example.com]\n"
+		"  http: [{route: [{destination: {host: mesh.internal}}]}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: tcp-gw, namespace: istio-system}\n"
+		"spec:\n"
+		"  hosts: [\"*\"]\n"
+		"  gateways: [tcpgw]\n"
+		"  tcp: [{match: [{port: 31400}], route: [{destination: {host: tcp.internal}}]}]\n";
+	struct fixture f;
+	ck_assert_int_eq(tu_load(yaml, 0, &f.cfg, &f.d), 0);
+	mesh_registry *reg;
+	ck_assert_int_eq(mesh_registry_new(&reg), 0);
+	ck_assert_int_eq(mesh_registry_load_config(reg, f.cfg, f.d), 0);
+	struct mesh_workload wl = { .struct_size = sizeof(wl), .namespace_name = "default" };
+	ck_assert_int_eq(mesh_router_new(f.cfg, reg, &wl, &f.router, f.d), 0);
+	ck_assert_int_eq(mesh_route_scratch_new(&f.s), 0);
+	for (size_t i = 0; i < mesh_diag_count(f.d); i++)
+		ck_assert_ptr_null(mesh_diag_code(f.d, i)); /* no MESH0008: nothing conflicts */
+
+	const mesh_route *rt;
+	struct mesh_request req = { .struct_size = sizeof(req), .authority = "reviews" };
+	/* the sidecars still reach the service itself */
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), 0);
+	ck_assert_str_eq(mesh_route_rule_kind(rt), "default");
+	req.gateway = "default/ingress";
+	req.authority = "reviews.default.svc.cluster.local";
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), 0);
+	ck_assert_str_eq(mesh_route_rule_name(rt), "gw-reviews");
+	req.gateway = "ingress"; /* a bare name: any namespace */
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), 0);
+	req.gateway = "other/ingress";
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), MESH_ENOTFOUND);
+
+	req.authority = "www.example.com";
+	req.gateway = "istio-system/ingress"; /* the legacy name.namespace form */
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), 0);
+	ck_assert_str_eq(mesh_route_rule_name(rt), "legacy");
+	req.gateway = "default/ingress";
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), MESH_ENOTFOUND);
+
+	/* two gateway VirtualServices for one host merge; the sidecar one is apart */
+	req.authority = "shop.example.com";
+	req.gateway = "istio-system/public";
+	req.path = "/a";
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), 0);
+	ck_assert_str_eq(mesh_route_rule_name(rt), "shop-a");
+	req.path = "/b";
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), 0);
+	ck_assert_str_eq(mesh_route_rule_name(rt), "shop-b");
+	req.gateway = "shop/public"; /* "public" of namespace shop */
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), 0);
+	ck_assert_str_eq(mesh_route_rule_name(rt), "shop-b");
+	req.gateway = NULL;
+	ck_assert_int_eq(mesh_router_route(f.router, &req, f.s, &rt), 0);
+	ck_assert_str_eq(mesh_route_rule_name(rt), "shop-mesh");
+
+	struct mesh_connection c = { .struct_size = sizeof(c),
+		                     .port = 31400,
+		                     .gateway = "istio-system/tcpgw" };
+	ck_assert_int_eq(mesh_router_route_connection(f.router, &c, &rt), 0);
+	ck_assert_str_eq(mesh_cluster_host(mesh_route_destination(rt, 0, NULL)), "tcp.internal");
+	c.port = 31401;
+	ck_assert_int_eq(mesh_router_route_connection(f.router, &c, &rt), MESH_ENOTFOUND);
+	c.port = 31400;
+	c.gateway = NULL; /* the sidecars do not get the gateway's tcp route */
+	ck_assert_int_eq(mesh_router_route_connection(f.router, &c, &rt), MESH_ENOTFOUND);
+	/* and a service's default route is not the gateway's */
+	c.host = "reviews";
+	ck_assert_int_eq(mesh_router_route_connection(f.router, &c, &rt), 0);
+	c.gateway = "default/ingress";
+	ck_assert_int_eq(mesh_router_route_connection(f.router, &c, &rt), MESH_ENOTFOUND);
+	teardown(&f);
+	mesh_registry_free(reg);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("route");
@@ -451,6 +581,7 @@ int main(void)
 	tcase_add_test(tc, gateways_and_sources);
 	tcase_add_test(tc, regex_match_limit);
 	tcase_add_test(tc, tcp_tls_and_cors);
+	tcase_add_test(tc, gateway_binding);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

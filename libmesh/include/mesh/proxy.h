@@ -39,6 +39,12 @@ enum mesh_listener_kind {
 	MESH_LISTENER_ADMIN = 3,
 	/** As INBOUND, for a TCP app port: bytes are relayed, half-closes kept. */
 	MESH_LISTENER_INBOUND_TCP = 4,
+	/** Gateway mode (Istio's ingress gateway): serves the servers of one
+	 * port number of the Gateways whose selector matches the proxy's
+	 * labels (HTTP, HTTPS with certificates from files, TLS passthrough,
+	 * TCP), and routes with the VirtualServices bound to those Gateways.
+	 * See mesh_proxy_gateway_ports(). @since 0.1 */
+	MESH_LISTENER_GATEWAY = 5,
 };
 
 /** Proxy options. Strings are copied. @since 0.1 */
@@ -60,6 +66,11 @@ struct mesh_proxy_options {
 	 * 100. A client opening more gets RST_STREAM(REFUSED_STREAM) (or, once
 	 * it acknowledged the setting, GOAWAY). @since 0.1 */
 	unsigned max_concurrent_streams;
+	/** Gateway mode: where a Gateway server's tls.credentialName is found,
+	 * as DIR/NAME/tls.crt, tls.key and ca.crt (a Kubernetes TLS secret's
+	 * keys; cert, key and cacert are read too, and a CA from DIR/NAME-cacert/).
+	 * NULL: credentialName cannot be used. @since 0.1 */
+	const char *credential_dir;
 };
 
 /** Log levels for mesh_proxy_set_log_level() and the admin /logging page. */
@@ -84,10 +95,12 @@ MESH_API int mesh_proxy_new(const struct mesh_proxy_options *opts, mesh_proxy **
  * mesh_proxy_add_listener - listen on @addr:@port (IPv4 or IPv6 literal;
  * port 0 picks a free one, see mesh_proxy_listener_port()).
  * @target: INBOUND, INBOUND_TCP: the app's "host:port"; UPSTREAM: the
- *          service host ("reviews" or "reviews:9080"); otherwise NULL. An
- *          UPSTREAM listener for a service port whose protocol is TCP (as
- *          the registry says, from the port's protocol or name) relays
- *          bytes instead of parsing HTTP.
+ *          service host ("reviews" or "reviews:9080"); GATEWAY: the
+ *          Gateway server port number it serves ("443"; NULL: @port, which
+ *          must then not be 0); otherwise NULL. An UPSTREAM listener for a
+ *          service port whose protocol is TCP (as the registry says, from
+ *          the port's protocol or name) relays bytes instead of parsing
+ *          HTTP.
  * Returns the listener's index (>= 0), or MESH_EINVAL, MESH_EIO (cannot
  * bind: the message is in @diag), MESH_ENOMEM. Call before mesh_proxy_run().
  * @since 0.1
@@ -97,6 +110,19 @@ MESH_API int mesh_proxy_add_listener(mesh_proxy *p, int kind, const char *addr, 
 
 /** mesh_proxy_listener_port - the bound port of listener @index. @since 0.1 */
 MESH_API unsigned mesh_proxy_listener_port(const mesh_proxy *p, int index);
+
+/**
+ * mesh_proxy_gateway_ports - the port numbers of the servers of the
+ * Gateways (in any namespace) whose selector matches the proxy's labels,
+ * in the configuration loaded now: the MESH_LISTENER_GATEWAY listeners a
+ * gateway proxy opens. A Gateway without selector selects every gateway.
+ * @ports: receives up to @max numbers, ascending, without duplicates.
+ * Returns how many there are (more than @max: the rest were left out).
+ * Call it from the thread that configures the proxy, before
+ * mesh_proxy_run(), to open the listeners.
+ * @since 0.1
+ */
+MESH_API size_t mesh_proxy_gateway_ports(const mesh_proxy *p, unsigned *ports, size_t max);
 
 /**
  * mesh_proxy_run - start the workers and run until stopped or drained.

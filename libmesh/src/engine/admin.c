@@ -18,6 +18,7 @@
 
 #include "../lb/cluster.h"
 #include "engine_int.h"
+#include "gateway.h"
 #include "tls.h"
 
 #define ADMIN_MAX_REQUEST 8192
@@ -193,10 +194,44 @@ static void clusters(struct mesh_proxy *p, struct mesh__sb *sb)
 	mesh__snapshot_unref(s);
 }
 
+/* A gateway listener's servers, as the snapshot in use has them. */
+static void gateway_servers(struct mesh__sb *sb, const struct mesh__gateway *g, unsigned port)
+{
+	static const char *const protos[] = { "HTTP", "HTTPS", "TLS", "TCP" };
+	static const char *const modes[] = {
+		"", "SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "ISTIO_MUTUAL", "PASSTHROUGH"
+	};
+	mesh__sb_puts(sb, ",\"servers\":[");
+	bool first = true;
+	for (size_t k = 0; g && k < g->nservers; k++) {
+		const struct mesh__gw_server *srv = &g->servers[k];
+		if (srv->port != port)
+			continue;
+		mesh__sb_puts(sb, first ? "{\"gateway\":" : ",{\"gateway\":");
+		first = false;
+		mesh__sb_json_str(sb, srv->gateway);
+		mesh__sb_printf(
+			sb, ",\"protocol\":\"%s\",\"tls\":\"%s\",\"httpsRedirect\":%s,\"hosts\":[",
+			protos[srv->proto], modes[srv->mode],
+			srv->https_redirect ? "true" : "false");
+		for (size_t h = 0; h < srv->nhosts; h++) {
+			char host[600];
+			const struct mesh__gw_host *e = &srv->hosts[h];
+			snprintf(host, sizeof(host), "%s%s%s", e->ns ? e->ns : "", e->ns ? "/" : "",
+			         e->host);
+			if (h)
+				mesh__sb_putc(sb, ',');
+			mesh__sb_json_str(sb, host);
+		}
+		mesh__sb_puts(sb, "]}");
+	}
+	mesh__sb_putc(sb, ']');
+}
+
 static void listeners(struct mesh_proxy *p, struct mesh__sb *sb)
 {
-	static const char *const kinds[] = { "inbound", "outbound", "upstream", "admin",
-		                             "inbound-tcp" };
+	static const char *const kinds[] = { "inbound", "outbound",    "upstream",
+		                             "admin",   "inbound-tcp", "gateway" };
 	struct mesh__snapshot *s = mesh__proxy_snapshot_ref(p);
 	mesh__sb_putc(sb, '[');
 	for (size_t i = 0; i < p->nlcfg; i++) {
@@ -208,6 +243,8 @@ static void listeners(struct mesh_proxy *p, struct mesh__sb *sb)
 		mesh__sb_json_str(sb, l->target);
 		if (s && (l->kind == MESH_LISTENER_INBOUND || l->kind == MESH_LISTENER_INBOUND_TCP))
 			mesh__sb_printf(sb, ",\"mtls\":\"%s\"", mesh_mtls_mode_name(s->mtls[i]));
+		if (s && l->kind == MESH_LISTENER_GATEWAY)
+			gateway_servers(sb, s->gw, l->gw_port);
 		mesh__sb_putc(sb, '}');
 	}
 	mesh__sb_puts(sb, "]\n");

@@ -13,6 +13,7 @@
 #include <mesh/security.h>
 
 #include "../http/h2.h"
+#include "gateway.h"
 #include "stream.h"
 
 static int cb_head(void *ud, const struct mesh__h1_head *h)
@@ -60,6 +61,53 @@ static void arm_timer(struct mesh__dconn *d, int64_t ms)
 	ev_timer_start(d->w->loop, &d->timer);
 }
 
+/* What a gateway listener's port carries now (enum mesh__gw_class). */
+static int listener_gateway(struct mesh__worker *w, const struct mesh__listener *l)
+{
+	struct mesh__wsnap *ws = mesh__wsnap_acquire(w);
+	int cls = ws ? mesh__gateway_port_class(ws->snap->gw, l->cfg->gw_port) : MESH__GW_PORT_NONE;
+	if (ws)
+		mesh__wsnap_release(w, ws);
+	return cls;
+}
+
+/* A new downstream connection on @fd, reading (its first request head
+ * within the header timeout). */
+static struct mesh__dconn *dconn_new(struct mesh__listener *l, int fd)
+{
+	struct mesh__worker *w = l->w;
+	struct mesh_proxy *p = w->proxy;
+	struct mesh__dconn *d = mesh__calloc(1, sizeof(*d));
+	if (!d) {
+		close(fd);
+		return NULL;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	d->w = w;
+	d->l = l;
+	d->fd = fd;
+	struct mesh__h1_limits lim = { .max_head_bytes = p->opts.max_header_bytes,
+		                       .max_headers = p->opts.max_headers };
+	mesh__h1_parser_init(&d->parser, MESH_H1_REQUEST, &lim);
+	ev_io_init(&d->rio, on_read, fd, EV_READ);
+	ev_io_init(&d->wio, on_write, fd, EV_WRITE);
+	ev_init(&d->timer, on_timer);
+	d->rio.data = d->wio.data = d->timer.data = d;
+	ev_io_start(w->loop, &d->rio);
+	/* the first request head must arrive within the header timeout */
+	d->head_started_ms = mesh__now_ms();
+	arm_timer(d, p->opts.header_timeout_ms);
+	d->next = w->dconns;
+	if (w->dconns)
+		w->dconns->prev = d;
+	w->dconns = d;
+	w->nconns++;
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_TOTAL], 1);
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], 1);
+	return d;
+}
+
 static void accept_some(struct mesh__listener *l, int max, bool refuse_when_draining)
 {
 	struct mesh__worker *w = l->w;
@@ -77,6 +125,19 @@ static void accept_some(struct mesh__listener *l, int max, bool refuse_when_drai
 			mesh__tcp_accept(l, fd);
 			continue;
 		}
+		if (l->cfg->kind == MESH_LISTENER_GATEWAY) {
+			int cls = listener_gateway(w, l);
+			if (cls == MESH__GW_PORT_TLS || cls == MESH__GW_PORT_TCP) {
+				mesh__tcp_gateway(l, fd, cls == MESH__GW_PORT_TLS);
+			} else if (cls == MESH__GW_PORT_HTTP) {
+				dconn_new(l, fd);
+			} else {
+				/* no server on this port now: as a port Envoy does not listen on */
+				mesh__ctr_add(&w->ctr[C_NO_FILTER_CHAIN], 1);
+				close(fd);
+			}
+			continue;
+		}
 		int mtls = listener_mtls(w, l);
 		bool tls = mtls != MESH_MTLS_DISABLE && mesh__worker_ident(w);
 		if (mtls == MESH_MTLS_STRICT && !tls) {
@@ -86,40 +147,38 @@ static void accept_some(struct mesh__listener *l, int max, bool refuse_when_drai
 			close(fd);
 			continue;
 		}
-		struct mesh__dconn *d = mesh__calloc(1, sizeof(*d));
-		if (!d) {
-			close(fd);
-			continue;
-		}
-		if (tls) {
+		struct mesh__dconn *d = dconn_new(l, fd);
+		if (d && tls) {
 			/* first bytes decide: a TLS record, or (PERMISSIVE) plain text */
 			d->tls = DTLS_SNIFF;
 			d->tls_strict = mtls == MESH_MTLS_STRICT;
 		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		d->w = w;
-		d->l = l;
-		d->fd = fd;
-		struct mesh__h1_limits lim = { .max_head_bytes = p->opts.max_header_bytes,
-			                       .max_headers = p->opts.max_headers };
-		mesh__h1_parser_init(&d->parser, MESH_H1_REQUEST, &lim);
-		ev_io_init(&d->rio, on_read, fd, EV_READ);
-		ev_io_init(&d->wio, on_write, fd, EV_WRITE);
-		ev_init(&d->timer, on_timer);
-		d->rio.data = d->wio.data = d->timer.data = d;
-		ev_io_start(w->loop, &d->rio);
-		/* the first request head must arrive within the header timeout */
-		d->head_started_ms = mesh__now_ms();
-		arm_timer(d, p->opts.header_timeout_ms);
-		d->next = w->dconns;
-		if (w->dconns)
-			w->dconns->prev = d;
-		w->dconns = d;
-		w->nconns++;
-		mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_TOTAL], 1);
-		mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], 1);
 	}
+}
+
+void mesh__dconn_start_tls(struct mesh__listener *l, int fd, SSL *ssl, const char *sni)
+{
+	struct mesh__worker *w = l->w;
+	char *name = sni ? mesh__strdup(sni) : NULL;
+	bool full = w->nconns >= w->proxy->opts.max_connections;
+	if (!ssl || (sni && !name) || full) {
+		if (full)
+			mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_OVERFLOW], 1);
+		mesh__free(name);
+		mesh__tls_close(ssl);
+		close(fd);
+		return;
+	}
+	struct mesh__dconn *d = dconn_new(l, fd); /* closes @fd when it fails */
+	if (!d) {
+		mesh__free(name);
+		mesh__tls_close(ssl);
+		return;
+	}
+	d->ssl = ssl;
+	d->sni = name;
+	d->tls = DTLS_HANDSHAKE;
+	/* the ClientHello waits in the socket: the read watcher fires for it */
 }
 
 void mesh__accept(struct mesh__listener *l)
@@ -153,7 +212,8 @@ void mesh__dconn_close(struct mesh__dconn *d)
 	d->ssl = NULL;
 	mesh__free(d->peer_id);
 	mesh__free(d->xfcc);
-	d->peer_id = d->xfcc = NULL;
+	mesh__free(d->sni);
+	d->peer_id = d->xfcc = d->sni = NULL;
 	close(d->fd);
 	mesh__chain_clear(&d->out, &w->pool);
 	if (d->in)
@@ -201,6 +261,7 @@ void mesh__dconn_free_detached(struct mesh__dconn *d)
 {
 	mesh__free(d->peer_id);
 	mesh__free(d->xfcc);
+	mesh__free(d->sni);
 	mesh__free(d);
 }
 
@@ -385,9 +446,14 @@ static void tls_progress(struct mesh__dconn *d)
 	mesh__ctr_add(&w->ctr[C_SSL_HANDSHAKE], 1);
 	if (SSL_session_reused(d->ssl))
 		mesh__ctr_add(&w->ctr[C_SSL_SESSION_REUSED], 1);
-	struct mesh__tls_ident *t = mesh__worker_ident(w);
-	d->peer_id = mesh__tls_peer_id(d->ssl);
-	d->xfcc = mesh__tls_xfcc(d->ssl, t ? t->id : NULL, d->peer_id);
+	if (d->l->cfg->kind != MESH_LISTENER_GATEWAY) {
+		/* between sidecars: the client's SPIFFE ID, for the app */
+		struct mesh__tls_ident *t = mesh__worker_ident(w);
+		d->peer_id = mesh__tls_peer_id(d->ssl);
+		d->xfcc = mesh__tls_xfcc(d->ssl, t ? t->id : NULL, d->peer_id);
+	} else {
+		d->xfcc = mesh__tls_xfcc_gateway(d->ssl); /* a client certificate's details */
+	}
 	if (mesh__tls_alpn_h2(d->ssl)) {
 		if (!d->in && !(d->in = mesh__block_get(&w->pool))) {
 			mesh__dconn_close(d);

@@ -239,11 +239,12 @@ struct mesh_proxy {
 	_Atomic(struct mesh__snapshot *) snap;
 	uint64_t generation;
 	uint64_t fingerprint;
+	uint64_t files_seen; /* gateway certificate files: the last change reloaded for */
 	_Atomic uint64_t reloads_ok, reloads_failed;
 	struct mesh__listener_cfg lcfg[MESH_MAX_LISTENERS];
 	size_t nlcfg;
-	unsigned ngateway; /* gateway listeners */
-	int admin_index;   /* -1: none */
+	unsigned ngateway;                 /* gateway listeners */
+	int admin_index;                   /* -1: none */
 	int bound_fds[MESH_MAX_LISTENERS]; /* first worker's sockets, for ports */
 	unsigned bound_ports[MESH_MAX_LISTENERS];
 	struct mesh__worker *workers;

@@ -17,6 +17,7 @@
 
 #include "../lb/cluster.h"
 #include "engine_int.h"
+#include "gateway.h"
 #include "tls.h"
 
 _Atomic int mesh__log_level = MESH_LOG_INFO;
@@ -64,6 +65,7 @@ void mesh__snapshot_unref(struct mesh__snapshot *s)
 	for (size_t i = 0; i < s->ntls_ctx; i++)
 		SSL_CTX_free(s->tls_ctx[i]);
 	mesh__free(s->tls_ctx);
+	mesh__gateway_free(s->gw);
 	mesh_router_unref(s->router);
 	mesh_registry_free(s->reg);
 	mesh_config_unref(s->cfg);
@@ -130,6 +132,24 @@ static void snapshot_tls_origination(struct mesh__snapshot *s, mesh_diag *diag)
 	}
 }
 
+/* Gateway mode: the servers of the Gateways that select the proxy, with
+ * their certificates read now (@prev: the snapshot in use, whose
+ * certificates are kept for a server whose files do not load). */
+static int snapshot_gateway(struct mesh_proxy *p, struct mesh__snapshot *s,
+                            const struct mesh__snapshot *prev, mesh_diag *diag)
+{
+	unsigned listen[MESH_MAX_LISTENERS];
+	size_t n = 0;
+	for (size_t i = 0; i < p->nlcfg; i++)
+		if (p->lcfg[i].kind == MESH_LISTENER_GATEWAY)
+			listen[n++] = p->lcfg[i].gw_port;
+	struct mesh__gw_params prm = { .labels = (const char *const *)p->labels,
+		                       .credential_dir = p->credential_dir,
+		                       .listen = listen,
+		                       .nlisten = n };
+	return mesh__gateway_build(s->cfg, &prm, prev ? prev->gw : NULL, &s->gw, diag);
+}
+
 /* Load the config dir into a new snapshot. Errors keep it from being
  * built; they are in @diag. */
 static int build_snapshot(struct mesh_proxy *p, struct mesh__snapshot **out, mesh_diag *diag)
@@ -163,6 +183,10 @@ static int build_snapshot(struct mesh_proxy *p, struct mesh__snapshot **out, mes
 	}
 	snapshot_mtls(p, s);
 	snapshot_tls_origination(s, diag);
+	if (p->ngateway && (rc = snapshot_gateway(p, s, atomic_load(&p->snap), diag))) {
+		mesh__snapshot_unref(s);
+		return rc;
+	}
 	s->generation = ++p->generation;
 	*out = s;
 	return 0;
@@ -200,6 +224,16 @@ static uint64_t fingerprint_dir(const char *path, uint64_t h, int depth)
 	}
 	if (n >= 0)
 		free(names);
+	return h;
+}
+
+/* The config dir, and in gateway mode the credential directory. Taken
+ * before a load, so that a change while loading is seen by the next poll. */
+static uint64_t fingerprint(struct mesh_proxy *p)
+{
+	uint64_t h = fingerprint_dir(p->config_dir, 1469598103934665603ULL, 0);
+	if (p->ngateway && p->credential_dir)
+		h = fingerprint_dir(p->credential_dir, h, 0);
 	return h;
 }
 
@@ -295,10 +329,18 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 static void on_poll(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct mesh_proxy *p = t->data;
-	uint64_t fp = fingerprint_dir(p->config_dir, 1469598103934665603ULL, 0);
-	if (fp != p->fingerprint) {
+	uint64_t fp = fingerprint(p);
+	/* a gateway's certificate files, wherever they are (Envoy watches the
+	 * files of its certificates too): changed since the snapshot read
+	 * them, and not already reloaded for (a reload that failed) */
+	const struct mesh__snapshot *s = atomic_load(&p->snap);
+	uint64_t files = s && s->gw ? mesh__gateway_files_fp(s->gw) : 0;
+	bool files_changed = s && s->gw && files != s->gw->files_fp && files != p->files_seen;
+	if (fp != p->fingerprint || files_changed) {
+		bool dir = fp != p->fingerprint;
 		p->fingerprint = fp;
-		reload(p, "config dir changed");
+		p->files_seen = files;
+		reload(p, dir ? "config dir changed" : "certificate files changed");
 	}
 }
 
@@ -353,16 +395,20 @@ MESH_API int mesh_proxy_new(const struct mesh_proxy_options *opts, mesh_proxy **
 	p->config_dir = mesh__strdup(opts->config_dir);
 	p->ns = mesh__strdup(opts->namespace_name ? opts->namespace_name : "default");
 	p->workload = dup_or_null(opts->workload);
+	/* p->opts holds what the caller's struct has, zeros beyond */
+	p->credential_dir = dup_or_null(p->opts.credential_dir);
 	size_t nl = 0;
 	while (opts->labels && opts->labels[nl])
 		nl++;
 	p->labels = mesh__calloc(nl + 1, sizeof(char *));
-	bool oom = !p->config_dir || !p->ns || (opts->workload && !p->workload) || !p->labels;
+	bool oom = !p->config_dir || !p->ns || (opts->workload && !p->workload) || !p->labels ||
+	           (p->opts.credential_dir && !p->credential_dir);
 	for (size_t i = 0; !oom && i < nl; i++)
 		oom = !(p->labels[i] = mesh__strdup(opts->labels[i]));
 	p->opts.config_dir = p->config_dir;
 	p->opts.namespace_name = p->ns;
 	p->opts.workload = p->workload;
+	p->opts.credential_dir = p->credential_dir;
 	p->opts.labels = (const char *const *)p->labels;
 	if (oom) {
 		mesh_proxy_free(p);
@@ -375,7 +421,7 @@ MESH_API int mesh_proxy_new(const struct mesh_proxy_options *opts, mesh_proxy **
 		return rc;
 	}
 	atomic_init(&p->snap, s);
-	p->fingerprint = fingerprint_dir(p->config_dir, 1469598103934665603ULL, 0);
+	p->fingerprint = fingerprint(p);
 	*out = p;
 	return 0;
 }
@@ -459,7 +505,17 @@ MESH_API int mesh_proxy_add_listener(mesh_proxy *p, int kind, const char *addr, 
                                      const char *target, mesh_diag *diag)
 {
 	if (!p || !addr || port > 65535 || kind < MESH_LISTENER_INBOUND ||
-	    kind > MESH_LISTENER_INBOUND_TCP || p->running)
+	    kind > MESH_LISTENER_GATEWAY || p->running)
+		return MESH_EINVAL;
+	unsigned gw_port = port;
+	if (kind == MESH_LISTENER_GATEWAY && target && *target) {
+		char *end;
+		unsigned long n = strtoul(target, &end, 10);
+		if (*end || n < 1 || n > 65535)
+			return MESH_EINVAL;
+		gw_port = (unsigned)n;
+	}
+	if (kind == MESH_LISTENER_GATEWAY && !gw_port)
 		return MESH_EINVAL;
 	if (p->nlcfg == MESH_MAX_LISTENERS || (kind == MESH_LISTENER_ADMIN && p->admin_index >= 0))
 		return MESH_ELIMIT;
@@ -481,6 +537,10 @@ MESH_API int mesh_proxy_add_listener(mesh_proxy *p, int kind, const char *addr, 
 	}
 	if (kind == MESH_LISTENER_UPSTREAM)
 		l->tcp = upstream_is_tcp(p, l->target);
+	if (kind == MESH_LISTENER_GATEWAY) {
+		l->gw_port = gw_port;
+		snprintf(l->target, sizeof(l->target), "%u", gw_port);
+	}
 	/* bind once now, so that port 0 becomes a real port every worker then
 	 * shares through SO_REUSEPORT, and errors surface before running */
 	unsigned bound;
@@ -495,6 +555,7 @@ MESH_API int mesh_proxy_add_listener(mesh_proxy *p, int kind, const char *addr, 
 		p->admin_fd = fd;
 	}
 	p->nlcfg++;
+	p->ngateway += kind == MESH_LISTENER_GATEWAY;
 	/* not running yet: the first snapshot is still the proxy's alone */
 	snapshot_mtls(p, atomic_load(&p->snap));
 	return (int)p->nlcfg - 1;
@@ -505,10 +566,40 @@ MESH_API unsigned mesh_proxy_listener_port(const mesh_proxy *p, int index)
 	return (p && index >= 0 && (size_t)index < p->nlcfg) ? p->lcfg[index].port : 0;
 }
 
+MESH_API size_t mesh_proxy_gateway_ports(const mesh_proxy *p, unsigned *ports, size_t max)
+{
+	const struct mesh__snapshot *s = p ? atomic_load(&p->snap) : NULL;
+	if (!s || (!ports && max))
+		return 0;
+	return mesh__gateway_ports(s->cfg, (const char *const *)p->labels, ports, max);
+}
+
 MESH_API int mesh_proxy_run(mesh_proxy *p)
 {
 	if (!p || p->running)
 		return MESH_EINVAL;
+	struct mesh__snapshot *first = atomic_load(&p->snap);
+	if (p->ngateway && !first->gw) {
+		p->fingerprint = fingerprint(p); /* with the credential directory now */
+		/* the first snapshot came before the listeners: its gateway part
+		 * now (the snapshot is still the proxy's alone) */
+		mesh_diag *diag = NULL;
+		int rc = mesh_diag_new(&diag);
+		if (!rc)
+			rc = snapshot_gateway(p, first, NULL, diag);
+		log_diag(diag, MESH_SEV_WARNING);
+		mesh_diag_free(diag);
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < p->nlcfg; i++)
+			if (p->lcfg[i].kind == MESH_LISTENER_GATEWAY &&
+			    !mesh__gateway_port_class(first->gw, p->lcfg[i].gw_port))
+				mesh__log(
+					MESH_LOG_WARNING,
+					"gateway listener on port %u: no Gateway server uses port %u "
+					"now; its connections are closed",
+					p->lcfg[i].port, p->lcfg[i].gw_port);
+	}
 	p->running = true;
 	p->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!p->loop)
@@ -627,5 +718,6 @@ MESH_API void mesh_proxy_free(mesh_proxy *p)
 	mesh__free(p->config_dir);
 	mesh__free(p->ns);
 	mesh__free(p->workload);
+	mesh__free(p->credential_dir);
 	mesh__free(p);
 }

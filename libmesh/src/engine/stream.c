@@ -14,6 +14,7 @@
 #include "../http/h2.h"
 #include "../lb/cluster.h"
 #include "../route/route_int.h"
+#include "gateway.h"
 #include "stream.h"
 #include "tunnel.h"
 
@@ -362,6 +363,19 @@ static int endpoint_sockaddr(const mesh_cluster *c, int ep, struct sockaddr_stor
 	return 0;
 }
 
+/* The client's address, as text. */
+static bool peer_address(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	if (getpeername(fd, (struct sockaddr *)&sa, &len) < 0)
+		return false;
+	const void *a = sa.ss_family == AF_INET
+	                        ? (const void *)&((struct sockaddr_in *)&sa)->sin_addr
+	                        : (const void *)&((struct sockaddr_in6 *)&sa)->sin6_addr;
+	return inet_ntop(sa.ss_family, a, buf, (socklen_t)size) != NULL;
+}
+
 static int endpoint_addr(struct mesh__stream *st, const mesh_cluster *c, int ep)
 {
 	return endpoint_sockaddr(c, ep, &st->dst, &st->dst_len, st->dst_key, sizeof(st->dst_key));
@@ -616,6 +630,8 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 	const char *up_authority = authority;
 	char newpath[2048];
 	const char *up_path = path;
+	bool gateway = lc->kind == MESH_LISTENER_GATEWAY;
+	const char *scheme = gateway && d->ssl ? "https" : "http";
 	if (lc->kind == MESH_LISTENER_INBOUND) {
 		/* to the local app, as is */
 		memcpy(&st->dst, &lc->target_sa, lc->target_len);
@@ -633,7 +649,19 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 			.headers = hv,
 			.nheaders = nh,
 		};
-		if (mesh_router_route(st->ws->snap->router, &req, w->scratch, &rt)) {
+		int rc = gateway ? mesh__gateway_route(st->ws->snap->gw, st->ws->snap->router,
+		                                       lc->gw_port, d->ssl != NULL, d->sni, &req,
+		                                       w->scratch, &rt)
+		                 : mesh_router_route(st->ws->snap->router, &req, w->scratch, &rt);
+		if (rc == MESH__GW_REDIRECT) {
+			/* httpsRedirect: Envoy's require_tls answer, Host and path kept */
+			char loc[2048];
+			snprintf(loc, sizeof(loc), "https://%s%s", authority, path);
+			struct mesh__h1_header location = { "location", 8, loc, strlen(loc) };
+			reply(st, 301, &location, 1, "");
+			return;
+		}
+		if (rc) {
 			st->flags |= F_NR;
 			mesh__stream_local_reply(st, 404, "no route\n");
 			return;
@@ -665,7 +693,7 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 			char loc[2048];
 			const char *rq = strchr(path, '?');
 			snprintf(loc, sizeof(loc), "%s://%s%s%s",
-			         rt->redirect.scheme ? rt->redirect.scheme : "http",
+			         rt->redirect.scheme ? rt->redirect.scheme : scheme,
 			         rt->redirect.authority ? rt->redirect.authority : authority,
 			         rt->redirect.uri ? rt->redirect.uri : path,
 			         rt->redirect.uri && rq ? rq : "");
@@ -701,7 +729,9 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 	st->up_h2 = upstream_is_h2(st, lc);
 
 	/* the upstream request head */
-	struct mesh__h1_header out[MESH_H1_MAX_HEADERS_CAP + 9];
+	/* host, the copies, header ops (6 at most), then x-request-id,
+	 * x-forwarded-proto, x-forwarded-for and x-forwarded-client-cert */
+	struct mesh__h1_header out[MESH_H1_MAX_HEADERS_CAP + 10];
 	size_t no = 0;
 	bool has_request_id = false;
 	out[no++] = (struct mesh__h1_header){ "host", 4, up_authority, strlen(up_authority) };
@@ -715,11 +745,16 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 			continue;
 		if (mesh__h1_name_eq(x->name, x->name_len, "x-request-id"))
 			has_request_id = true;
-		/* as Envoy's APPEND_FORWARD on a sidecar's inbound side and
-		 * SANITIZE elsewhere: client certificate details pass only over
-		 * mutual TLS, so an app cannot claim another's identity */
+		/* as Envoy's APPEND_FORWARD on a sidecar's inbound side,
+		 * SANITIZE_SET on a gateway and SANITIZE elsewhere: client
+		 * certificate details pass only over mutual TLS, so an app
+		 * cannot claim another's identity */
 		if (mesh__h1_name_eq(x->name, x->name_len, "x-forwarded-client-cert") &&
 		    !(lc->kind == MESH_LISTENER_INBOUND && d->xfcc))
+			continue;
+		/* an edge proxy (Istio's gateways set use_remote_address) says
+		 * itself how the client came */
+		if (gateway && mesh__h1_name_eq(x->name, x->name_len, "x-forwarded-proto"))
 			continue;
 		out[no++] = *x;
 	}
@@ -734,8 +769,12 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 		request_id(w, rid);
 		out[no++] = (struct mesh__h1_header){ "x-request-id", 12, rid, 36 };
 	}
-	out[no++] = (struct mesh__h1_header){ "x-forwarded-proto", 17, "http", 4 };
-	if (lc->kind == MESH_LISTENER_INBOUND && d->xfcc)
+	out[no++] = (struct mesh__h1_header){ "x-forwarded-proto", 17, scheme, strlen(scheme) };
+	char xff[INET6_ADDRSTRLEN];
+	if (gateway && peer_address(d->fd, xff, sizeof(xff)))
+		/* a second field, which means the list with the client appended */
+		out[no++] = (struct mesh__h1_header){ "x-forwarded-for", 15, xff, strlen(xff) };
+	if ((lc->kind == MESH_LISTENER_INBOUND || gateway) && d->xfcc)
 		out[no++] = (struct mesh__h1_header){ "x-forwarded-client-cert", 23, d->xfcc,
 			                              strlen(d->xfcc) };
 	int64_t body = h->body == MESH_H1_BODY_CLOSE ? MESH_H1_BODY_NONE : h->body;

@@ -49,6 +49,7 @@ struct mesh__dconn {
 	bool tls_strict; /* plain text is refused (PeerAuthentication STRICT) */
 	char *peer_id;   /* the client's SPIFFE ID (mutual TLS), or NULL */
 	char *xfcc;      /* x-forwarded-client-cert for the app, or NULL */
+	char *sni;       /* gateway over TLS: the ClientHello's server name, or NULL */
 	ev_io rio, wio;
 	ev_timer timer;
 	struct mesh__dconn *prev, *next;

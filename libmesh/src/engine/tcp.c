@@ -10,6 +10,13 @@
  * ISTIO_MUTUAL) makes one toward it and checks the server's identity. Then
  * the tunnel relays the decrypted bytes, half-closes included (close_notify
  * is TLS's half-close).
+ *
+ * Gateway ports that carry TLS start here too: the ClientHello is peeked
+ * (not read) for its SNI, which picks the Gateway server as Envoy's TLS
+ * inspector and filter chains do; a PASSTHROUGH server's connection is
+ * relayed as it is to the destination of the VirtualService tls route for
+ * that SNI, a TLS server's is terminated and relayed by its tcp routes,
+ * and an HTTPS server's goes to conn.c for HTTP.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,11 +28,14 @@
 #include <mesh/security.h>
 
 #include "../lb/cluster.h"
+#include "gateway.h"
+#include "stream.h"
 #include "tls.h"
 #include "tunnel.h"
 
 struct tcp_conn {
 	struct mesh__worker *w;
+	struct mesh__listener *l;
 	struct mesh__wsnap *ws;
 	const mesh_cluster *cluster;
 	int ep;
@@ -36,12 +46,14 @@ struct tcp_conn {
 	bool strict;
 	uint8_t tls_mode; /* enum mesh__up_tls toward the endpoint */
 	char key[80];     /* the endpoint, for TLS session resumption */
+	unsigned gw_port; /* gateway: the Gateway port number */
+	bool lowat;       /* gateway: SO_RCVLOWAT raised while a ClientHello comes in */
 	ev_io drio, dwio, urio, uwio;
 	ev_timer timer;
 };
 
 /* where each side is in its setup */
-enum { S_READY = 0, S_SNIFF, S_HANDSHAKE, S_CONNECTING };
+enum { S_READY = 0, S_SNIFF, S_HANDSHAKE, S_CONNECTING, S_HELLO };
 
 static void on_close(void *ud)
 {
@@ -164,11 +176,19 @@ static void wait_on(struct tcp_conn *c, ev_io *r, ev_io *wr, int want)
 	}
 }
 
-/* Advance the client side: sniff, then handshake. Returns -1 when the
- * connection was given up (freed), 0 when waiting, 1 when ready. */
+static int step_hello(struct tcp_conn *c);
+
+/* Advance the client side: the ClientHello (gateway), sniff, then
+ * handshake. Returns -1 when the connection was given up (freed, or handed
+ * to HTTP), 0 when waiting, 1 when ready. */
 static int step_down(struct tcp_conn *c)
 {
 	struct mesh__worker *w = c->w;
+	if (c->dstate == S_HELLO) {
+		int r = step_hello(c);
+		if (r <= 0)
+			return r;
+	}
 	if (c->dstate == S_SNIFF) {
 		unsigned char b;
 		ssize_t r = recv(c->fd, &b, 1, MSG_PEEK);
@@ -303,27 +323,123 @@ static void step(struct tcp_conn *c, bool up_event)
 		relay(c);
 }
 
-void mesh__tcp_accept(struct mesh__listener *l, int fd)
+/* The setup's time limit: the cluster's connectTimeout while connecting,
+ * else the header timeout (a TLS handshake from the client). */
+static void arm_setup_timer(struct tcp_conn *c)
+{
+	struct mesh__worker *w = c->w;
+	int64_t ms = c->cluster && c->cluster->lb.connect_timeout_ms > 0
+	                     ? c->cluster->lb.connect_timeout_ms
+	                     : w->proxy->opts.header_timeout_ms;
+	ev_timer_stop(w->loop, &c->timer);
+	ev_timer_set(&c->timer, ms / 1000.0, 0);
+	ev_timer_start(w->loop, &c->timer);
+}
+
+/* Start connecting to @sa; with @up_tls (enum mesh__up_tls) other than
+ * plain, a TLS handshake follows once connected. Returns 0 or F_UF. */
+static unsigned connect_to(struct tcp_conn *c, const struct sockaddr_storage *sa, socklen_t len,
+                           uint8_t up_tls)
+{
+	c->up = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->up < 0 ||
+	    (connect(c->up, (const struct sockaddr *)sa, len) < 0 && errno != EINPROGRESS))
+		return F_UF;
+	ev_io_init(&c->urio, on_setup_io, c->up, EV_READ);
+	ev_io_init(&c->uwio, on_setup_io, c->up, EV_WRITE);
+	c->urio.data = c->uwio.data = c;
+	if (up_tls == MESH__UP_PLAIN)
+		return 0; /* the tunnel reports a refused connect by closing the client */
+	c->ustate = S_CONNECTING;
+	c->tls_mode = up_tls;
+	char host[64] = "?";
+	unsigned port = 0;
+	if (sa->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+		port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	} else {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
+		          sizeof(host));
+		port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	}
+	snprintf(c->key, sizeof(c->key), "tcp|%s:%u", host, port);
+	return 0;
+}
+
+/* Route @conn, pick an endpoint of its destination and start connecting.
+ * Returns 0, or the response flag that ends the connection: NR (no
+ * route), UH (no endpoint), UF (no connection). */
+static unsigned start_upstream(struct tcp_conn *c, const struct mesh_connection *conn)
+{
+	struct mesh__worker *w = c->w;
+	const mesh_route *rt;
+	if (!c->ws || mesh_router_route_connection(c->ws->snap->router, conn, &rt))
+		return F_NR;
+	size_t idx = mesh_route_pick(rt, (uint32_t)(w->rng >> 32));
+	w->rng = w->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	c->cluster = mesh_route_destination(rt, idx, NULL);
+	c->ep = c->cluster ? mesh_balancer_pick(c->ws->lb, c->cluster, 0, (uint64_t)mesh__now_ms())
+	                   : -1;
+	struct sockaddr_storage sa;
+	socklen_t len = 0;
+	if (c->ep < 0 || endpoint_sa(c->cluster, c->ep, &sa, &len)) {
+		c->ep = -1;
+		return F_UH;
+	}
+	mesh_balancer_begin(c->ws->lb, c->cluster, c->ep);
+	uint8_t up_tls = (uint8_t)mesh__cluster_up_tls(c->cluster, c->ep);
+	if (up_tls == MESH__UP_ISTIO_MUTUAL && !c->cluster->lb.tls_mode && !mesh__worker_ident(w))
+		up_tls = MESH__UP_PLAIN; /* auto-mTLS needs an identity */
+	return connect_to(c, &sa, len, up_tls);
+}
+
+static struct tcp_conn *conn_new(struct mesh__listener *l, int fd)
 {
 	struct mesh__worker *w = l->w;
-	const struct mesh__listener_cfg *lc = l->cfg;
 	struct tcp_conn *c = mesh__calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	c->w = w;
+	c->l = l;
 	c->ep = -1;
 	c->fd = fd;
 	c->up = -1;
 	c->ws = mesh__wsnap_acquire(w);
-	struct sockaddr_storage sa;
-	socklen_t len = 0;
+	ev_io_init(&c->drio, on_setup_io, c->fd, EV_READ);
+	ev_io_init(&c->dwio, on_setup_io, c->fd, EV_WRITE);
+	c->drio.data = c->dwio.data = c;
+	ev_init(&c->timer, on_setup_timer);
+	c->timer.data = c;
+	return c;
+}
+
+/* Go: give up with @flag, relay at once when neither side has anything to
+ * set up, else step through the setup. */
+static void start(struct tcp_conn *c, unsigned flag)
+{
+	if (flag) {
+		setup_free(c, flag); /* no route, no endpoint or no connection: close */
+		return;
+	}
+	if (c->dstate == S_READY && c->ustate == S_READY) {
+		relay(c); /* plain both ways: the tunnel at once */
+		return;
+	}
+	arm_setup_timer(c);
+	step(c, false);
+}
+
+void mesh__tcp_accept(struct mesh__listener *l, int fd)
+{
+	struct mesh__worker *w = l->w;
+	const struct mesh__listener_cfg *lc = l->cfg;
+	struct tcp_conn *c = conn_new(l, fd);
+	if (!c)
+		return;
 	unsigned flag = 0;
-	uint8_t up_tls = MESH__UP_PLAIN;
 	if (lc->kind == MESH_LISTENER_INBOUND) {
-		memcpy(&sa, &lc->target_sa, lc->target_len);
-		len = lc->target_len;
 		int mode = c->ws ? c->ws->snap->mtls[lc - w->proxy->lcfg] : MESH_MTLS_PERMISSIVE;
 		bool have = mesh__worker_ident(w) != NULL;
 		if (mode == MESH_MTLS_STRICT && !have) {
@@ -335,74 +451,147 @@ void mesh__tcp_accept(struct mesh__listener *l, int fd)
 			c->dstate = S_SNIFF;
 			c->strict = mode == MESH_MTLS_STRICT;
 		}
-	} else if (c->ws) {
-		struct mesh_connection conn = { .struct_size = sizeof(conn), .host = lc->target };
-		const mesh_route *rt;
-		if (mesh_router_route_connection(c->ws->snap->router, &conn, &rt)) {
-			flag = F_NR;
-		} else {
-			size_t idx = mesh_route_pick(rt, (uint32_t)(w->rng >> 32));
-			w->rng = w->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-			c->cluster = mesh_route_destination(rt, idx, NULL);
-			c->ep = c->cluster ? mesh_balancer_pick(c->ws->lb, c->cluster, 0,
-			                                        (uint64_t)mesh__now_ms())
-			                   : -1;
-			if (c->ep < 0 || endpoint_sa(c->cluster, c->ep, &sa, &len)) {
-				flag = F_UH;
-			} else {
-				mesh_balancer_begin(c->ws->lb, c->cluster, c->ep);
-				up_tls = (uint8_t)mesh__cluster_up_tls(c->cluster, c->ep);
-				if (up_tls == MESH__UP_ISTIO_MUTUAL && !c->cluster->lb.tls_mode &&
-				    !mesh__worker_ident(w))
-					up_tls = MESH__UP_PLAIN; /* auto-mTLS needs an identity */
-			}
-		}
+		flag = connect_to(c, &lc->target_sa, lc->target_len, MESH__UP_PLAIN);
 	} else {
-		flag = F_NR;
+		struct mesh_connection conn = { .struct_size = sizeof(conn), .host = lc->target };
+		flag = start_upstream(c, &conn);
 	}
-	if (!flag) {
-		c->up = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (c->up < 0 ||
-		    (connect(c->up, (struct sockaddr *)&sa, len) < 0 && errno != EINPROGRESS))
-			flag = F_UF;
+	start(c, flag);
+}
+
+/* ---- gateway ---- */
+
+/* The ClientHello named @sni (NULL: no name): the server for it takes the
+ * connection. Returns -1 when the connection is gone (closed, or handed to
+ * HTTP), 1 when the client side goes on (relay, or the handshake). */
+static int gateway_hello(struct tcp_conn *c, const char *sni)
+{
+	struct mesh__worker *w = c->w;
+	const struct mesh__gw_server *srv =
+		c->ws ? mesh__gateway_by_sni(c->ws->snap->gw, c->gw_port, sni) : NULL;
+	if (!srv) {
+		/* Envoy: no filter chain matches, the connection is closed */
+		mesh__ctr_add(&w->ctr[C_NO_FILTER_CHAIN], 1);
+		mesh__log(MESH_LOG_DEBUG, "gateway port %u: no server for SNI \"%s\": closed",
+		          c->gw_port, sni ? sni : "");
+		setup_free(c, 0);
+		return -1;
 	}
-	if (flag) {
-		/* no route, no endpoint or no connection: close the client at once */
-		setup_free(c, flag);
-		return;
-	}
-	if (c->dstate == S_READY && up_tls == MESH__UP_PLAIN) {
-		relay(c); /* plain both ways: the tunnel at once */
-		return;
-	}
-	if (up_tls != MESH__UP_PLAIN) {
-		c->ustate = S_CONNECTING;
-		c->tls_mode = up_tls;
-		char host[64] = "?";
-		unsigned port = 0;
-		if (sa.ss_family == AF_INET) {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host,
-			          sizeof(host));
-			port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
-		} else {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host,
-			          sizeof(host));
-			port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+	if (srv->mode == MESH__GW_PASSTHROUGH) {
+		/* the bytes go as they are: the tls route for the SNI */
+		struct mesh_connection conn = { .struct_size = sizeof(conn),
+			                        .sni = sni,
+			                        .port = c->gw_port,
+			                        .gateway = srv->gateway };
+		unsigned flag = sni ? start_upstream(c, &conn) : F_NR;
+		if (flag) {
+			mesh__log(MESH_LOG_DEBUG, "gateway port %u: passthrough for \"%s\": %s",
+			          c->gw_port, sni ? sni : "",
+			          flag == F_NR ? "no route" : "no upstream");
+			setup_free(c, flag);
+			return -1;
 		}
-		snprintf(c->key, sizeof(c->key), "tcp|%s:%u", host, port);
+		c->dstate = S_READY;
+		arm_setup_timer(c);
+		return 1;
 	}
-	ev_io_init(&c->drio, on_setup_io, c->fd, EV_READ);
-	ev_io_init(&c->dwio, on_setup_io, c->fd, EV_WRITE);
-	ev_io_init(&c->urio, on_setup_io, c->up, EV_READ);
-	ev_io_init(&c->uwio, on_setup_io, c->up, EV_WRITE);
-	c->drio.data = c->dwio.data = c->urio.data = c->uwio.data = c;
-	ev_timer_init(&c->timer, on_setup_timer,
-	              (c->cluster && c->cluster->lb.connect_timeout_ms > 0
-	                       ? c->cluster->lb.connect_timeout_ms
-	                       : w->proxy->opts.header_timeout_ms) /
-	                      1000.0,
-	              0);
-	c->timer.data = c;
-	ev_timer_start(w->loop, &c->timer);
-	step(c, false);
+	SSL_CTX *ctx = srv->ctx;
+	if (srv->mode == MESH__GW_ISTIO_MUTUAL) {
+		struct mesh__tls_ident *t = mesh__worker_ident(w);
+		ctx = t ? t->server : NULL;
+	}
+	SSL *ssl = ctx ? mesh__tls_accept_ctx(ctx, c->fd) : NULL;
+	if (!ssl) {
+		mesh__log(MESH_LOG_DEBUG, "gateway port %u: %s", c->gw_port,
+		          ctx ? "out of memory" : "ISTIO_MUTUAL server without an identity");
+		setup_free(c, 0);
+		return -1;
+	}
+	if (srv->proto == MESH__GW_HTTPS) {
+		struct mesh__listener *l = c->l;
+		int fd = c->fd;
+		c->fd = -1;
+		setup_free(c, 0);
+		mesh__dconn_start_tls(l, fd, ssl, sni);
+		return -1;
+	}
+	/* TLS ends here; the bytes go by the Gateway's tcp routes */
+	c->dssl = ssl;
+	c->dstate = S_HANDSHAKE;
+	struct mesh_connection conn = { .struct_size = sizeof(conn),
+		                        .port = c->gw_port,
+		                        .gateway = srv->gateway };
+	unsigned flag = start_upstream(c, &conn);
+	if (flag) {
+		setup_free(c, flag);
+		return -1;
+	}
+	arm_setup_timer(c);
+	return 1;
+}
+
+/* Peek at the ClientHello (the bytes stay in the socket: a passthrough
+ * relays them, and OpenSSL reads them for a handshake). */
+static int step_hello(struct tcp_conn *c)
+{
+	struct mesh__worker *w = c->w;
+	unsigned char buf[MESH__TLS_HELLO_MAX];
+	ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_PEEK);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+		wait_on(c, &c->drio, &c->dwio, EV_READ);
+		return 0;
+	}
+	if (r <= 0) {
+		setup_free(c, 0);
+		return -1;
+	}
+	char sni[256];
+	int h = mesh__tls_hello_sni(buf, (size_t)r, (size_t)r == sizeof(buf), sni, sizeof(sni));
+	if (h == 0) {
+		/* the rest is on its way; the bytes we have stay in the socket,
+		 * which would stay readable: wake when there is more than now
+		 * (the setup timer bounds the wait) */
+		int more = (int)r + 1;
+		c->lowat = setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &more, sizeof(more)) == 0;
+		if (!c->lowat) {
+			setup_free(c, 0);
+			return -1;
+		}
+		wait_on(c, &c->drio, &c->dwio, EV_READ);
+		return 0;
+	}
+	ev_io_stop(w->loop, &c->drio);
+	if (c->lowat) { /* back to every byte, for OpenSSL and the relay */
+		int one = 1;
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+		c->lowat = false;
+	}
+	if (h < 0) {
+		mesh__ctr_add(&w->ctr[C_SSL_CONNECTION_ERROR], 1);
+		mesh__log(MESH_LOG_DEBUG, "gateway port %u: not a TLS ClientHello: closed",
+		          c->gw_port);
+		setup_free(c, 0);
+		return -1;
+	}
+	return gateway_hello(c, sni[0] ? sni : NULL);
+}
+
+void mesh__tcp_gateway(struct mesh__listener *l, int fd, bool tls)
+{
+	struct tcp_conn *c = conn_new(l, fd);
+	if (!c)
+		return;
+	c->gw_port = l->cfg->gw_port;
+	if (tls) {
+		c->dstate = S_HELLO;
+		arm_setup_timer(c); /* the header timeout: no cluster yet */
+		step(c, false);
+		return;
+	}
+	const struct mesh__gw_server *srv =
+		c->ws ? mesh__gateway_tcp_server(c->ws->snap->gw, c->gw_port) : NULL;
+	struct mesh_connection conn = { .struct_size = sizeof(conn),
+		                        .port = c->gw_port,
+		                        .gateway = srv ? srv->gateway : NULL };
+	start(c, srv ? start_upstream(c, &conn) : F_NR);
 }

@@ -10,12 +10,14 @@
  */
 #include "../identity/identity_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "../lb/cluster.h"
@@ -39,6 +41,7 @@ static int ex_bundle = -1; /* SSL_CTX -> mesh_bundle (owned) */
 static int ex_worker = -1; /* SSL -> struct mesh__worker */
 static int ex_key = -1;    /* SSL -> pool key (borrowed from the connection) */
 static int ex_status = -1; /* SSL -> enum mesh_svid_status + 1 of a refused peer */
+static int ex_sans = -1;   /* SSL_CTX -> subjectAltNames a client must carry (owned) */
 static int ex_serial = -1; /* SSL_CTX -> a number no other context of ours has */
 static atomic_uintptr_t next_serial = 1;
 static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
@@ -49,8 +52,15 @@ static void free_bundle(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, lo
 	mesh_bundle_free(ptr);
 }
 
+static void free_sans(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	mesh__free(ptr);
+}
+
 static void ex_init(void)
 {
+	ex_sans = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_sans);
 	ex_bundle = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_bundle);
 	ex_worker = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	ex_key = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
@@ -268,7 +278,8 @@ int mesh__tls_handshake(SSL *ssl, const char **why)
 
 bool mesh__tls_peer_refused(SSL *ssl)
 {
-	return ssl && SSL_get_ex_data(ssl, ex_status) != NULL;
+	return ssl &&
+	       (SSL_get_ex_data(ssl, ex_status) != NULL || SSL_get_verify_result(ssl) != X509_V_OK);
 }
 
 ssize_t mesh__sock_read(int fd, SSL *ssl, void *buf, size_t len)
@@ -360,7 +371,12 @@ struct mesh__tls_ident *mesh__worker_ident(struct mesh__worker *w)
 
 SSL *mesh__tls_accept_new(const struct mesh__tls_ident *t, int fd)
 {
-	SSL *ssl = SSL_new(t->server);
+	return mesh__tls_accept_ctx(t->server, fd);
+}
+
+SSL *mesh__tls_accept_ctx(SSL_CTX *ctx, int fd)
+{
+	SSL *ssl = SSL_new(ctx);
 	if (!ssl)
 		return NULL;
 	if (!SSL_set_fd(ssl, fd)) {
@@ -573,4 +589,340 @@ SSL *mesh__tls_originate(struct mesh__worker *w, const struct mesh__snapshot *s,
 	}
 	ERR_clear_error();
 	return ssl;
+}
+
+/* ---- Gateway servers ---- */
+
+/* subjectAltNames, as one allocation: the pointers, then the strings */
+struct san_list {
+	size_t n;
+	const char *names[];
+};
+
+static bool san_listed(const struct san_list *l, const char *s, size_t len)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strlen(l->names[i]) == len && !memcmp(l->names[i], s, len))
+			return true;
+	return false;
+}
+
+/* Whether the leaf carries one of the names (DNS, URI, e-mail or IP SAN,
+ * compared exactly, as Istio's exact SAN matchers do). */
+static bool leaf_has_san(X509 *leaf, const struct san_list *l)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+	bool hit = false;
+	for (int i = 0; names && !hit && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		const ASN1_STRING *str = NULL;
+		if (g->type == GEN_DNS || g->type == GEN_URI || g->type == GEN_EMAIL)
+			str = g->d.ia5;
+		if (str) {
+			hit = san_listed(l, (const char *)ASN1_STRING_get0_data(str),
+			                 (size_t)ASN1_STRING_length(str));
+		} else if (g->type == GEN_IPADD) {
+			char ip[64];
+			int len = ASN1_STRING_length(g->d.ip);
+			const unsigned char *b = ASN1_STRING_get0_data(g->d.ip);
+			if ((len == 4 && inet_ntop(AF_INET, b, ip, sizeof(ip))) ||
+			    (len == 16 && inet_ntop(AF_INET6, b, ip, sizeof(ip))))
+				hit = san_listed(l, ip, strlen(ip));
+		}
+	}
+	GENERAL_NAMES_free(names);
+	return hit;
+}
+
+/* OpenSSL's chain verification, then the subjectAltNames on the leaf. */
+static int server_verify_cb(int ok, X509_STORE_CTX *x)
+{
+	if (!ok || X509_STORE_CTX_get_error_depth(x) != 0)
+		return ok;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	const struct san_list *l = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_sans) : NULL;
+	if (!l || leaf_has_san(X509_STORE_CTX_get_current_cert(x), l))
+		return 1;
+	X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
+}
+
+/* A file OpenSSL is about to read: its own message for a missing one is
+ * "system lib". */
+static bool readable(const char *path, char *err, size_t errlen)
+{
+	if (access(path, R_OK) == 0)
+		return true;
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	return false;
+}
+
+static int tls_version(int v, int dflt)
+{
+	return v ? v : dflt;
+}
+
+/* "KEY=<SAN>" for the first SAN of @type of @x, or with @all for each,
+ * after a ';' unless @sb is empty. */
+static void xfcc_sans(struct mesh__sb *sb, X509 *x, const char *key, int type, bool all)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		if (g->type != type)
+			continue;
+		mesh__sb_printf(sb, "%s%s=%.*s", sb->len ? ";" : "", key,
+		                ASN1_STRING_length(g->d.ia5),
+		                (const char *)ASN1_STRING_get0_data(g->d.ia5));
+		if (!all)
+			break;
+	}
+	GENERAL_NAMES_free(names);
+}
+
+char *mesh__tls_xfcc_gateway(SSL *ssl)
+{
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	if (!peer || !X509_digest(peer, EVP_sha256(), md, &mdlen)) {
+		ERR_clear_error();
+		return NULL;
+	}
+	struct mesh__sb sb;
+	mesh__sb_init(&sb);
+	X509 *ours = SSL_get_certificate(ssl);
+	if (ours)
+		xfcc_sans(&sb, ours, "By", GEN_URI, false);
+	mesh__sb_puts(&sb, sb.len ? ";Hash=" : "Hash=");
+	for (unsigned i = 0; i < mdlen; i++)
+		mesh__sb_printf(&sb, "%02x", md[i]);
+	/* the certificate, URL-encoded: everything but RFC 3986's unreserved */
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *pem = NULL;
+	long len = mem && PEM_write_bio_X509(mem, peer) ? BIO_get_mem_data(mem, &pem) : 0;
+	mesh__sb_puts(&sb, ";Cert=\"");
+	for (long i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)pem[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~')
+			mesh__sb_putc(&sb, (char)c);
+		else
+			mesh__sb_printf(&sb, "%%%02X", c);
+	}
+	mesh__sb_puts(&sb, "\";Subject=\"");
+	BIO_reset(mem);
+	len = mem && X509_NAME_print_ex(mem, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0
+	              ? BIO_get_mem_data(mem, &pem)
+	              : 0;
+	for (long i = 0; i < len; i++) {
+		if (pem[i] == '"' || pem[i] == '\\')
+			mesh__sb_putc(&sb, '\\');
+		mesh__sb_putc(&sb, pem[i]);
+	}
+	mesh__sb_putc(&sb, '"');
+	BIO_free(mem);
+	xfcc_sans(&sb, peer, "URI", GEN_URI, false);
+	xfcc_sans(&sb, peer, "DNS", GEN_DNS, true);
+	ERR_clear_error();
+	return mesh__sb_steal(&sb); /* NULL when out of memory */
+}
+
+SSL_CTX *mesh__tls_server_ctx(const struct mesh__tls_server_conf *c, char *err, size_t errlen)
+{
+	pthread_once(&ex_once, ex_init);
+	/* Envoy's default TLS 1.2 suites on an Istio gateway */
+	static const char istio_ciphers[] =
+		"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+		"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+		"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	const char *what = "TLS context";
+	if (!ctx)
+		goto fail;
+	SSL_CTX_set_min_proto_version(ctx, tls_version(c->min_version, TLS1_2_VERSION));
+	SSL_CTX_set_max_proto_version(ctx, tls_version(c->max_version, TLS1_3_VERSION));
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	                              SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION |
+	                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	what = "cipherSuites";
+	if (SSL_CTX_set_cipher_list(ctx, c->ciphers ? c->ciphers : istio_ciphers) != 1)
+		goto fail;
+	const char *files[] = { c->cert, c->key, c->ca, c->crl };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i] && !readable(files[i], err, errlen)) {
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	what = c->cert ? c->cert : "serverCertificate (unset)";
+	if (!c->cert || SSL_CTX_use_certificate_chain_file(ctx, c->cert) != 1)
+		goto fail;
+	what = c->key ? c->key : "privateKey (unset)";
+	if (!c->key || SSL_CTX_use_PrivateKey_file(ctx, c->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	if (c->ca) {
+		what = c->ca;
+		if (SSL_CTX_load_verify_locations(ctx, c->ca, NULL) != 1)
+			goto fail;
+		if (c->crl) {
+			what = c->crl;
+			X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+			if (X509_load_crl_file(X509_STORE_add_lookup(store, X509_LOOKUP_file()),
+			                       c->crl, X509_FILETYPE_PEM) <= 0)
+				goto fail;
+			X509_STORE_set_flags(store,
+			                     X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+		}
+		if (c->nsans) {
+			size_t size = sizeof(struct san_list) + c->nsans * sizeof(char *);
+			for (size_t i = 0; i < c->nsans; i++)
+				size += strlen(c->sans[i]) + 1;
+			struct san_list *l = mesh__malloc(size);
+			what = "out of memory";
+			if (!l)
+				goto fail;
+			char *at = (char *)&l->names[c->nsans];
+			l->n = c->nsans;
+			for (size_t i = 0; i < c->nsans; i++) {
+				size_t len = strlen(c->sans[i]) + 1;
+				l->names[i] = memcpy(at, c->sans[i], len);
+				at += len;
+			}
+			if (!SSL_CTX_set_ex_data(ctx, ex_sans, l)) {
+				mesh__free(l);
+				goto fail;
+			}
+		}
+		SSL_CTX_set_verify(
+			ctx,
+			SSL_VERIFY_PEER | (c->require_client ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+			server_verify_cb);
+		/* resumption with client certificates needs a session id context */
+		static const unsigned char sid_ctx[] = "libmesh-gateway";
+		SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	}
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* tickets only */
+	SSL_CTX_set_num_tickets(ctx, 1);
+	if (c->alpn)
+		SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	ERR_clear_error();
+	return ctx;
+fail : {
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	snprintf(err, errlen, "%s: %s", what, r ? r : "cannot be used");
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+}
+
+/* ---- ClientHello ---- */
+
+static unsigned be16(const unsigned char *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+/* The server_name extension's host_name (RFC 6066 section 3). */
+static int hello_server_name(const unsigned char *p, size_t len, char *sni, size_t size)
+{
+	if (len < 2 || 2 + be16(p) > len)
+		return -1;
+	const unsigned char *end = p + 2 + be16(p);
+	for (p += 2; p + 3 <= end;) {
+		unsigned type = p[0], n = be16(p + 1);
+		p += 3;
+		if (p + n > end)
+			return -1;
+		if (type == 0) { /* host_name */
+			if (n == 0 || n >= size || n > 255)
+				return -1;
+			for (unsigned i = 0; i < n; i++) {
+				unsigned char c = p[i];
+				if (c >= 'A' && c <= 'Z')
+					c = (unsigned char)(c - 'A' + 'a');
+				else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+				           c == '-' || c == '.' || c == '_'))
+					return -1;
+				sni[i] = (char)c;
+			}
+			if (sni[n - 1] == '.') /* an absolute name: the same host */
+				n--;
+			sni[n] = '\0';
+			return 1;
+		}
+		p += n;
+	}
+	return 1;
+}
+
+/* The ClientHello body (RFC 8446 section 4.1.2; TLS 1.2 has the same
+ * layout): the server name from its extensions, if any. */
+static int hello_body(const unsigned char *p, size_t len, char *sni, size_t size)
+{
+	size_t i = 2 + 32; /* legacy_version, random */
+	if (i + 1 > len || p[i] > 32 || i + 1 + p[i] > len)
+		return -1;
+	i += 1 + p[i]; /* legacy_session_id */
+	if (i + 2 > len || be16(p + i) < 2 || (be16(p + i) & 1) || i + 2 + be16(p + i) > len)
+		return -1;
+	i += 2 + be16(p + i); /* cipher_suites */
+	if (i + 1 > len || p[i] < 1 || i + 1 + p[i] > len)
+		return -1;
+	i += 1 + p[i]; /* legacy_compression_methods */
+	if (i == len)
+		return 1; /* no extensions */
+	if (i + 2 > len || i + 2 + be16(p + i) > len)
+		return -1;
+	size_t end = i + 2 + be16(p + i);
+	for (i += 2; i + 4 <= end;) {
+		unsigned type = be16(p + i), n = be16(p + i + 2);
+		i += 4;
+		if (i + n > end)
+			return -1;
+		if (type == 0) /* server_name */
+			return hello_server_name(p + i, n, sni, size);
+		i += n;
+	}
+	return i == end ? 1 : -1;
+}
+
+int mesh__tls_hello_sni(const unsigned char *b, size_t n, bool full, char *sni, size_t size)
+{
+	/* the handshake message, put together from its records */
+	unsigned char hs[MESH__TLS_HELLO_MAX];
+	size_t have = 0, need = 0, pos = 0;
+	if (!size)
+		return -1;
+	sni[0] = '\0';
+	for (;;) {
+		if (pos + 5 > n)
+			return full ? -1 : 0;
+		if (b[pos] != 0x16 || b[pos + 1] != 3) /* handshake records, TLS 1.x */
+			return -1;
+		size_t rlen = be16(b + pos + 3), avail = n - pos - 5;
+		if (rlen == 0 || rlen > 16384 + 2048)
+			return -1;
+		if (avail > rlen)
+			avail = rlen;
+		if (have + avail > sizeof(hs))
+			return -1;
+		memcpy(hs + have, b + pos + 5, avail);
+		have += avail;
+		if (!need && have >= 4) {
+			if (hs[0] != 1) /* client_hello */
+				return -1;
+			need = 4 + ((size_t)hs[1] << 16 | (size_t)hs[2] << 8 | hs[3]);
+			if (need > sizeof(hs) || need < 4 + 2 + 32 + 1)
+				return -1;
+		}
+		if (need && have >= need)
+			return hello_body(hs + 4, need - 4, sni, size);
+		if (avail < rlen)
+			return full ? -1 : 0;
+		pos += 5 + rlen;
+	}
 }

@@ -67,6 +67,42 @@ void mesh__tls_close(SSL *ssl);
 
 /* A new server-side SSL on @fd (mutual TLS, ALPN h2 / http/1.1). */
 SSL *mesh__tls_accept_new(const struct mesh__tls_ident *t, int fd);
+/* A new server-side SSL on @fd with context @ctx. */
+SSL *mesh__tls_accept_ctx(SSL_CTX *ctx, int fd);
+
+/* A Gateway server's TLS settings (files are PEM). */
+struct mesh__tls_server_conf {
+	const char *cert;        /* certificate chain, leaf first */
+	const char *key;         /* its private key */
+	const char *ca;          /* client certificates are verified against it, or NULL */
+	const char *crl;         /* revoked client certificates, or NULL */
+	bool require_client;     /* MUTUAL: no client certificate, no handshake */
+	const char *const *sans; /* the client certificate must carry one of these */
+	size_t nsans;
+	int min_version, max_version; /* TLS1_2_VERSION ...; 0: TLS 1.2 / TLS 1.3 */
+	const char *ciphers;          /* TLS 1.2 cipher list, or NULL: Istio's defaults */
+	bool alpn;                    /* HTTP: offer h2 and http/1.1 */
+};
+/* The x-forwarded-client-cert value an Istio gateway sets (Envoy's
+ * SANITIZE_SET with Istio's details): By=<our certificate's URI SAN, if
+ * any>;Hash=<SHA-256>;Cert="<PEM, URL-encoded>";Subject="<RFC 2253>";
+ * URI=<first URI SAN>;DNS=<each DNS SAN>. NULL when the client presented
+ * no certificate; mesh__free() it. */
+char *mesh__tls_xfcc_gateway(SSL *ssl);
+/* A server context from @c, files read now; NULL with a message in @err
+ * when one cannot be used. */
+SSL_CTX *mesh__tls_server_ctx(const struct mesh__tls_server_conf *c, char *err, size_t errlen);
+
+/* The bytes mesh__tls_hello_sni() may need: a ClientHello of up to 16 KiB
+ * in records of at most 16 KiB each. */
+#define MESH__TLS_HELLO_MAX (16384 + 2 * 5)
+/* The server name of the TLS ClientHello that @b starts with (@n bytes
+ * peeked from a socket; @full: no more will come). Returns 1 when the
+ * ClientHello is whole (@sni, lower case, "" when it names no server), 0
+ * when more bytes are needed, -1 when the bytes are not a ClientHello, a
+ * malformed one, one larger than MESH__TLS_HELLO_MAX, or its server name is
+ * not a host name. */
+int mesh__tls_hello_sni(const unsigned char *b, size_t n, bool full, char *sni, size_t size);
 /* A new client-side SSL on @fd toward @key (the pool key, for session
  * resumption), offering @alpn ("h2" or "http/1.1"; NULL: none). */
 SSL *mesh__tls_connect_new(struct mesh__worker *w, SSL_CTX *ctx, int fd, const char *key,

@@ -334,6 +334,35 @@ static const char *const *strlist(struct build *b, const struct mesh__node *seq,
 	return v;
 }
 
+/* A VirtualService's gateways as Istio resolves them (ResolveGatewayName):
+ * "mesh" stays, "ns/name" stays, "./name" and a short "name" are in the
+ * VirtualService's namespace, the legacy "name.ns[.svc.cluster.local]"
+ * becomes "ns/name". NULL when the list is absent (the sidecars only). */
+static const char *const *gateway_list(struct build *b, const struct mesh__node *seq,
+                                       const struct mesh_resource *res, size_t *n)
+{
+	const char **v = (const char **)strlist(b, seq, n);
+	for (size_t i = 0; v && i < *n; i++) {
+		const char *g = v[i], *slash = strchr(g, '/'), *dot = strchr(g, '.');
+		if (!strcmp(g, "mesh"))
+			continue;
+		if (slash && (slash - g != 1 || g[0] != '.'))
+			continue;
+		if (slash)
+			v[i] = fmt(b, "%s/%s", res->ns, slash + 1);
+		else if (!dot)
+			v[i] = fmt(b, "%s/%s", res->ns, g);
+		else {
+			const char *end = strchr(dot + 1, '.');
+			size_t nslen = end ? (size_t)(end - dot - 1) : strlen(dot + 1);
+			v[i] = fmt(b, "%.*s/%.*s", (int)nslen, dot + 1, (int)(dot - g), g);
+		}
+		if (!v[i])
+			return NULL;
+	}
+	return v;
+}
+
 /* ---- clusters ---- */
 
 static struct mesh_cluster **cslot(struct mesh_cluster **tab, size_t cap, const char *name)
@@ -842,7 +871,7 @@ static void vs_match(struct build *b, struct match_block *m, const struct mesh__
 	m->src_labels = labels_of(b, mesh__node_get(n, "sourceLabels"));
 	m->src_ns = mesh__node_str(mesh__node_get(n, "sourceNamespace"));
 	size_t ng;
-	m->gateways = strlist(b, mesh__node_get(n, "gateways"), &ng);
+	m->gateways = gateway_list(b, mesh__node_get(n, "gateways"), res, &ng);
 	m->ngateways = ng;
 	if (!m->gateways) {
 		m->gateways = vs_gateways;
@@ -1099,7 +1128,7 @@ static struct mesh_route *vs_l4_route(struct build *b, const struct mesh__node *
 		blk->src_labels = labels_of(b, mesh__node_get(m, "sourceLabels"));
 		blk->src_ns = mesh__node_str(mesh__node_get(m, "sourceNamespace"));
 		size_t ng;
-		blk->gateways = strlist(b, mesh__node_get(m, "gateways"), &ng);
+		blk->gateways = gateway_list(b, mesh__node_get(m, "gateways"), res, &ng);
 		blk->ngateways = ng;
 		if (!blk->gateways) {
 			blk->gateways = gws;
@@ -1134,12 +1163,19 @@ static struct mesh_route *vs_l4_route(struct build *b, const struct mesh__node *
 	return rt;
 }
 
-/* Does a VirtualService apply to this router's sidecar or a gateway? Its
- * gateways list: absent means "mesh". */
+/* A VirtualService's routes, under each of its hosts. Its gateways list
+ * (absent: "mesh") says which proxies use it: for the sidecars, the first
+ * VirtualService of a host owns it (Istio reports a second one, IST0109);
+ * for gateways, the VirtualServices of a host are merged in load order, as
+ * Istio merges them per gateway. A sidecar one and gateway ones share a host
+ * without conflict: each route's match blocks carry their gateways. */
 static void compile_vs(struct build *b, const struct mesh_resource *res)
 {
 	size_t ngws;
-	const char *const *gws = strlist(b, mesh__node_get(res->spec, "gateways"), &ngws);
+	const char *const *gws = gateway_list(b, mesh__node_get(res->spec, "gateways"), res, &ngws);
+	bool to_mesh = !gws;
+	for (size_t i = 0; i < ngws; i++)
+		to_mesh |= !strcmp(gws[i], "mesh");
 	const struct mesh__node *hosts = mesh__node_get(res->spec, "hosts");
 	const struct mesh__node *http = mesh__node_get(res->spec, "http");
 	for (size_t i = 0; hosts && hosts->type == MESH_NODE_SEQ && i < hosts->count; i++) {
@@ -1147,20 +1183,19 @@ static void compile_vs(struct build *b, const struct mesh_resource *res)
 		if (!host)
 			continue;
 		struct vhost *v = find_vhost(b, host);
-		if (v) {
-			if (v->source && v->source->kind == MESH_KIND_VIRTUAL_SERVICE)
-				mesh__diag_add(
-					b->diag, MESH_SEV_WARNING, "MESH0008", res->file,
-					hosts->u.items[i]->line, hosts->u.items[i]->col, NULL,
-					"host %s is already routed by VirtualService %s/%s (%s:%u); "
-					"this one is ignored for it",
-					host, v->source->ns, v->source->name, v->source->file,
-					v->source->line);
+		if (v && to_mesh && v->mesh_source) {
+			const struct mesh_resource *o = v->mesh_source;
+			mesh__diag_add(b->diag, MESH_SEV_WARNING, "MESH0008", res->file,
+			               hosts->u.items[i]->line, hosts->u.items[i]->col, NULL,
+			               "host %s is already routed by VirtualService %s/%s (%s:%u); "
+			               "this one is ignored for it",
+			               host, o->ns, o->name, o->file, o->line);
 			continue;
 		}
-		v = add_vhost(b, host, res);
-		if (!v)
+		if (!v && !(v = add_vhost(b, host, res)))
 			return;
+		if (to_mesh)
+			v->mesh_source = res;
 		for (size_t j = 0; http && http->type == MESH_NODE_SEQ && j < http->count; j++) {
 			struct mesh_route *rt = vs_route(b, http->u.items[j], res, gws, ngws);
 			if (rt)
@@ -1489,11 +1524,18 @@ int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_d
 	size_t nsvc = reg ? mesh_registry_service_count(reg) : 0;
 	for (size_t i = 0; i < nsvc && !b.err; i++) {
 		const char *host = mesh_service_host(mesh_registry_service_at(reg, i));
-		if (find_vhost(&b, host))
+		struct vhost *v = find_vhost(&b, host);
+		/* a host that only gateway VirtualServices route is still the
+		 * service's own for the sidecars */
+		bool gateway_only = v && v->source &&
+		                    v->source->kind == MESH_KIND_VIRTUAL_SERVICE && !v->mesh_source;
+		if (v && !gateway_only)
 			continue;
-		host = dupstr(&b, host);
-		struct vhost *v = host ? add_vhost(&b, host, NULL) : NULL;
-		struct mesh_route *rt = v ? default_route(&b, host) : NULL;
+		if (!v) {
+			host = dupstr(&b, host);
+			v = host ? add_vhost(&b, host, NULL) : NULL;
+		}
+		struct mesh_route *rt = v ? default_route(&b, v->host) : NULL;
 		if (rt)
 			add_route(&b, v, rt);
 		if (v)

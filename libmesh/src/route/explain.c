@@ -310,7 +310,7 @@ MESH_API char *mesh_router_explain(const mesh_router *r, const struct mesh_reque
 	bool all = flags & MESH_EXPLAIN_ALL;
 	struct mesh__sb sb;
 	mesh__sb_init(&sb);
-	const struct vhost *v = mesh__router_vhost(r, req->authority);
+	const struct vhost *v = mesh__router_vhost(r, req->authority, req->gateway, false);
 	const char *auth = req->authority ? req->authority : "";
 	if (json) {
 		mesh__sb_puts(&sb, "{\"authority\":");

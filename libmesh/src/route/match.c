@@ -31,7 +31,44 @@ static const struct vhost *lookup_exact(const struct mesh_router *r, const char 
 	}
 }
 
-const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *authority)
+bool mesh__gateway_matches(const struct match_block *m, const char *gateway)
+{
+	const char *gw = gateway ? gateway : "mesh";
+	if (!m->gateways)
+		return !strcmp(gw, "mesh");
+	/* the route's names are "ns/name" (or "mesh"); a bare "name" asked for
+	 * stands for that name in any namespace */
+	bool bare = !strchr(gw, '/');
+	for (size_t i = 0; i < m->ngateways; i++) {
+		const char *g = m->gateways[i], *slash = strchr(g, '/');
+		if (!strcmp(g, gw) || (bare && slash && !strcmp(slash + 1, gw)))
+			return true;
+	}
+	return false;
+}
+
+/* Whether @v has a route for @gateway: a sidecar's route configuration
+ * holds only the virtual hosts of the sidecars, a gateway's only its own. */
+static bool vhost_serves(const struct vhost *v, const char *gateway, bool tcp)
+{
+	bool mesh = !gateway || !strcmp(gateway, "mesh");
+	struct mesh_route *const *routes = tcp ? v->tcp : v->routes;
+	size_t n = tcp ? v->ntcp : v->nroutes;
+	if (mesh && tcp && v->fallback)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		const struct mesh_route *rt = routes[i];
+		if (!rt->nmatches && mesh)
+			return true;
+		for (size_t j = 0; j < rt->nmatches; j++)
+			if (mesh__gateway_matches(&rt->matches[j], gateway))
+				return true;
+	}
+	return false;
+}
+
+const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *authority,
+                                       const char *gateway, bool tcp)
 {
 	char host[300];
 	size_t n = 0;
@@ -49,7 +86,7 @@ const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *
 	}
 	host[n] = '\0';
 	const struct vhost *v = lookup_exact(r, host, n);
-	if (v)
+	if (v && vhost_serves(v, gateway, tcp))
 		return v;
 	/* short names as a client in the router's namespace writes them */
 	size_t dots = 0;
@@ -63,15 +100,17 @@ const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *
 		len = snprintf(full, sizeof(full), "%s.svc.%s", host, r->domain);
 	else if (n > 4 && !strcmp(host + n - 4, ".svc"))
 		len = snprintf(full, sizeof(full), "%s.%s", host, r->domain);
-	if (len > 0 && (size_t)len < sizeof(full) && (v = lookup_exact(r, full, (size_t)len)))
+	if (len > 0 && (size_t)len < sizeof(full) && (v = lookup_exact(r, full, (size_t)len)) &&
+	    vhost_serves(v, gateway, tcp))
 		return v;
 	const char *name = (len > 0 && (size_t)len < sizeof(full)) ? full : host;
 	size_t nlen = strlen(name);
 	for (size_t i = 0; i < r->nwild; i++) {
 		const char *w = r->wild[i]->host + 1; /* ".example.com" or "" for "*" */
 		size_t wl = strlen(w);
-		if (wl == 0 || (nlen > wl && !strcmp(name + nlen - wl, w)) ||
-		    (n > wl && !strcmp(host + n - wl, w)))
+		if ((wl == 0 || (nlen > wl && !strcmp(name + nlen - wl, w)) ||
+		     (n > wl && !strcmp(host + n - wl, w))) &&
+		    vhost_serves(r->wild[i], gateway, tcp))
 			return r->wild[i];
 	}
 	return NULL;
@@ -248,21 +287,12 @@ static bool block_matches(const struct mesh_router *r, const struct match_block 
 		}
 	}
 	const char *gw = req->gateway ? req->gateway : "mesh";
-	if (!m->gateways) {
-		if (strcmp(gw, "mesh")) {
+	if (!mesh__gateway_matches(m, gw)) {
+		if (!m->gateways)
 			WHY("route applies to sidecars (mesh), not gateway \"%s\"", gw);
-			return false;
-		}
-	} else {
-		const char *slash = strchr(gw, '/');
-		bool hit = false;
-		for (size_t i = 0; i < m->ngateways && !hit; i++)
-			hit = !strcmp(m->gateways[i], gw) ||
-			      (slash && !strcmp(m->gateways[i], slash + 1));
-		if (!hit) {
+		else
 			WHY("gateway \"%s\" is not among the route's gateways", gw);
-			return false;
-		}
+		return false;
 	}
 	return true;
 }
@@ -319,18 +349,8 @@ bool mesh__conn_matches(const struct mesh_router *r, const struct mesh_route *rt
 			ok = label_in(src_labels, m->src_labels[j], m->src_labels[j + 1]);
 		if (!ok)
 			continue;
-		if (!m->gateways) {
-			if (strcmp(gw, "mesh"))
-				continue;
-		} else {
-			const char *slash = strchr(gw, '/');
-			bool hit = false;
-			for (size_t j = 0; j < m->ngateways && !hit; j++)
-				hit = !strcmp(m->gateways[j], gw) ||
-				      (slash && !strcmp(m->gateways[j], slash + 1));
-			if (!hit)
-				continue;
-		}
+		if (!mesh__gateway_matches(m, gw))
+			continue;
 		if (m->sni) {
 			bool hit = false;
 			for (size_t j = 0; c->sni && j < m->nsni && !hit; j++)

@@ -108,22 +108,45 @@ static const struct mesh_request *full_request(const struct mesh_request *req,
 	return copy;
 }
 
-MESH_API int mesh_router_route(const mesh_router *r, const struct mesh_request *req,
-                               mesh_route_scratch *s, const mesh_route **out)
+int mesh__router_route_filtered(const struct mesh_router *r, const struct mesh_request *req,
+                                mesh_route_scratch *s,
+                                bool (*allow)(const struct mesh_route *rt, void *arg), void *arg,
+                                const mesh_route **out)
 {
 	if (!r || !req || !s || !out)
 		return MESH_EINVAL;
 	struct mesh_request copy;
 	req = full_request(req, &copy);
-	const struct vhost *v = mesh__router_vhost(r, req->authority);
+	const struct vhost *v = mesh__router_vhost(r, req->authority, req->gateway, false);
 	if (!v)
 		return MESH_ENOTFOUND;
 	for (size_t i = 0; i < v->nroutes; i++)
-		if (mesh__route_matches(r, v->routes[i], req, s, NULL)) {
+		if ((!allow || allow(v->routes[i], arg)) &&
+		    mesh__route_matches(r, v->routes[i], req, s, NULL)) {
 			*out = v->routes[i];
 			return 0;
 		}
 	return MESH_ENOTFOUND;
+}
+
+MESH_API int mesh_router_route(const mesh_router *r, const struct mesh_request *req,
+                               mesh_route_scratch *s, const mesh_route **out)
+{
+	return mesh__router_route_filtered(r, req, s, NULL, NULL, out);
+}
+
+/* The first tcp / tls route of @v for connection @c. */
+static const mesh_route *conn_route(const mesh_router *r, const struct vhost *v,
+                                    const struct mesh_connection *c)
+{
+	for (size_t i = 0; i < v->ntcp; i++) {
+		const struct mesh_route *rt = v->tcp[i];
+		/* tls routes need an SNI; tcp routes take any connection */
+		bool is_tls = rt->nmatches && rt->matches[0].sni;
+		if ((!is_tls || c->sni) && mesh__conn_matches(r, rt, c))
+			return rt;
+	}
+	return NULL;
 }
 
 MESH_API int mesh_router_route_connection(const mesh_router *r, const struct mesh_connection *c,
@@ -137,23 +160,21 @@ MESH_API int mesh_router_route_connection(const mesh_router *r, const struct mes
 		memcpy(&copy, c, c->struct_size);
 		c = &copy;
 	}
-	const struct vhost *v = mesh__router_vhost(r, c->host ? c->host : c->sni);
-	if (!v)
+	bool mesh = !c->gateway || !strcmp(c->gateway, "mesh");
+	const char *name = c->host ? c->host : c->sni;
+	const struct vhost *v = mesh__router_vhost(r, name, c->gateway, true);
+	const mesh_route *rt = v ? conn_route(r, v, c) : NULL;
+	/* a gateway's TCP server has no host to go by: the first tcp route
+	 * bound to the gateway that matches, in VirtualService order, as
+	 * Istio builds the gateway's tcp_proxy */
+	for (size_t i = 0; !rt && !v && !mesh && !c->host && i < r->nvhosts; i++)
+		rt = conn_route(r, r->vhosts[i], c);
+	if (!rt && v && mesh)
+		rt = v->fallback;
+	if (!rt)
 		return MESH_ENOTFOUND;
-	for (size_t i = 0; i < v->ntcp; i++) {
-		const struct mesh_route *rt = v->tcp[i];
-		/* tls routes need an SNI; tcp routes take any connection */
-		bool is_tls = rt->nmatches && rt->matches[0].sni;
-		if ((is_tls && !c->sni) || !mesh__conn_matches(r, rt, c))
-			continue;
-		*out = rt;
-		return 0;
-	}
-	if (v->fallback) {
-		*out = v->fallback;
-		return 0;
-	}
-	return MESH_ENOTFOUND;
+	*out = rt;
+	return 0;
 }
 
 /* ---- accessors ---- */

@@ -102,6 +102,9 @@ struct mesh_route {
 struct vhost {
 	const char *host;                   /* FQDN, or "*.suffix", or "*" */
 	const struct mesh_resource *source; /* VirtualService, first RouteRule, or NULL */
+	/* the VirtualService that routes this host for the sidecars ("mesh"),
+	 * or NULL when only gateway ones do */
+	const struct mesh_resource *mesh_source;
 	struct mesh_route **routes;
 	size_t nroutes, caproutes;
 	struct mesh_route **tcp; /* tls routes first, then tcp routes */
@@ -155,7 +158,19 @@ int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_d
 void mesh__router_release(struct mesh_router *r);
 /* match.c */
 uint64_t mesh__host_hash(const char *s, size_t n);
-const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *authority);
+/* The virtual host for @authority, among those with routes for @gateway
+ * ("ns/name", or NULL / "mesh" for the sidecars): its HTTP routes, or with
+ * @tcp its tcp / tls routes (and the service's default route). */
+const struct vhost *mesh__router_vhost(const struct mesh_router *r, const char *authority,
+                                       const char *gateway, bool tcp);
+/* mesh_router_route(), leaving out the routes @allow refuses (a gateway
+ * server's hosts admit VirtualServices of some namespaces only). */
+int mesh__router_route_filtered(const struct mesh_router *r, const struct mesh_request *req,
+                                mesh_route_scratch *s,
+                                bool (*allow)(const struct mesh_route *rt, void *arg), void *arg,
+                                const mesh_route **out);
+/* Whether match block @m applies to @gateway (NULL: "mesh"). */
+bool mesh__gateway_matches(const struct match_block *m, const char *gateway);
 bool mesh__route_matches(const struct mesh_router *r, const struct mesh_route *rt,
                          const struct mesh_request *req, mesh_route_scratch *s, struct why *why);
 bool mesh__str_match(const struct strmatch *m, const char *s, size_t len, mesh_route_scratch *scr);
