@@ -13,6 +13,7 @@
 
 #include "../core/core.h"
 #include "dns.h"
+#include "engine_int.h"
 
 struct entry {
 	char *name;
@@ -50,6 +51,11 @@ void mesh__dns_table_unref(struct mesh__dns_table *t)
 	mesh__free(t);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
@@ -64,13 +70,16 @@ static void resolve(struct mesh__dns *d, struct entry *e)
 		atomic_fetch_add(&d->failed, 1);
 		return;
 	}
-	for (struct addrinfo *ai = res; ai && e->n < MESH_DNS_MAX_ADDRS; ai = ai->ai_next) {
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-			continue;
-		memcpy(&e->sa[e->n], ai->ai_addr, ai->ai_addrlen);
-		e->len[e->n] = (socklen_t)ai->ai_addrlen;
-		e->n++;
-	}
+	/* IPv4 addresses when there are any, else IPv6: Istio's V4_PREFERRED
+	 * lookup family */
+	for (int fam = AF_INET; fam && !e->n; fam = fam == AF_INET ? AF_INET6 : 0)
+		for (struct addrinfo *ai = res; ai && e->n < MESH_DNS_MAX_ADDRS; ai = ai->ai_next) {
+			if (ai->ai_family != fam)
+				continue;
+			memcpy(&e->sa[e->n], ai->ai_addr, ai->ai_addrlen);
+			e->len[e->n] = (socklen_t)ai->ai_addrlen;
+			e->n++;
+		}
 	freeaddrinfo(res);
 	atomic_fetch_add(e->n ? &d->ok : &d->failed, 1);
 }
@@ -234,4 +243,100 @@ void mesh__dns_counts(struct mesh__dns *d, uint64_t *ok, uint64_t *failed)
 {
 	*ok = d ? atomic_load(&d->ok) : 0;
 	*failed = d ? atomic_load(&d->failed) : 0;
+}
+
+int mesh__endpoint_sockaddr(struct mesh__worker *w, const mesh_cluster *c, int ep,
+                            struct sockaddr_storage *sa, socklen_t *len, char *key, size_t key_size)
+{
+	struct mesh_endpoint_info info = { .struct_size = sizeof(info) };
+	if (mesh_cluster_endpoint(c, (size_t)ep, &info) || !info.address)
+		return -1;
+	memset(sa, 0, sizeof(*sa));
+	struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+	unsigned port = info.port ? info.port : mesh_cluster_port(c);
+	if (inet_pton(AF_INET, info.address, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, info.address, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*in6);
+	} else {
+		/* a DNS name: the resolver thread's latest answer */
+		struct mesh_proxy *p = w->proxy;
+		const struct mesh__dns_table *t =
+			p->dns ? mesh__dns_current(p->dns, &w->dns_gen, &w->dns_table) : NULL;
+		w->rng = w->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		if (mesh__dns_lookup(t, info.address, port, (uint32_t)(w->rng >> 33), sa, len)) {
+			mesh__log(MESH_LOG_DEBUG, "endpoint %s: no address (DNS)", info.address);
+			return -1;
+		}
+		if (key) {
+			char ip[INET6_ADDRSTRLEN] = "?";
+			const void *a = sa->ss_family == AF_INET ? (const void *)&in4->sin_addr
+			                                         : (const void *)&in6->sin6_addr;
+			inet_ntop(sa->ss_family, a, ip, sizeof(ip));
+			snprintf(key, key_size, "%s:%u", ip, port);
+		}
+		return 0;
+	}
+	if (key)
+		snprintf(key, key_size, "%s:%u", info.address, port);
+	return 0;
+}
+
+static bool is_ip(const char *a)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1;
+}
+
+bool mesh__router_has_dns(const mesh_router *r)
+{
+	for (size_t i = 0; i < mesh_router_cluster_count(r); i++) {
+		const mesh_cluster *c = mesh_router_cluster_at(r, i);
+		for (size_t e = 0; e < mesh_cluster_endpoint_count(c); e++) {
+			struct mesh_endpoint_info info = { .struct_size = sizeof(info) };
+			if (!mesh_cluster_endpoint(c, e, &info) && info.address &&
+			    !is_ip(info.address))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Every DNS name among the endpoints of @r's clusters, sorted, once each. */
+void mesh__dns_want_router(struct mesh__dns *d, const mesh_router *r)
+{
+	size_t cap = 0, n = 0;
+	const char **names = NULL;
+	for (size_t i = 0; i < mesh_router_cluster_count(r); i++) {
+		const mesh_cluster *c = mesh_router_cluster_at(r, i);
+		for (size_t e = 0; e < mesh_cluster_endpoint_count(c); e++) {
+			struct mesh_endpoint_info info = { .struct_size = sizeof(info) };
+			if (mesh_cluster_endpoint(c, e, &info) || !info.address ||
+			    is_ip(info.address))
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				const char **g = mesh__realloc(names, nc * sizeof(*names));
+				if (!g)
+					goto out;
+				names = g;
+				cap = nc;
+			}
+			names[n++] = info.address;
+		}
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!k || strcmp(names[k - 1], names[i]))
+			names[k++] = names[i];
+	mesh__dns_want(d, names, k);
+out:
+	mesh__free(names);
 }

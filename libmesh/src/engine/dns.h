@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <mesh/route.h>
+
 #define MESH_DNS_MAX_ADDRS 8
 
 struct mesh__dns;
@@ -38,6 +40,18 @@ void mesh__dns_table_unref(struct mesh__dns_table *t);
  * Returns 0, or -1 when the name has no address (yet). */
 int mesh__dns_lookup(const struct mesh__dns_table *t, const char *name, unsigned port,
                      uint32_t pick, struct sockaddr_storage *sa, socklen_t *len);
+
+struct mesh__worker;
+/* The address of endpoint @ep of @c (an IP literal, or a DNS name from the
+ * resolver's table), its port set; @key (optional) receives "IP:port", the
+ * upstream pool key. Returns 0 or -1 (no address). */
+int mesh__endpoint_sockaddr(struct mesh__worker *w, const mesh_cluster *c, int ep,
+                            struct sockaddr_storage *sa, socklen_t *len, char *key,
+                            size_t key_size);
+/* Whether any endpoint of @r is a DNS name. */
+bool mesh__router_has_dns(const mesh_router *r);
+/* Keep the DNS names among @r's endpoints resolved. */
+void mesh__dns_want_router(struct mesh__dns *d, const mesh_router *r);
 
 /* Resolution counters, for /stats: lookups done, lookups failed. */
 void mesh__dns_counts(struct mesh__dns *d, uint64_t *ok, uint64_t *failed);

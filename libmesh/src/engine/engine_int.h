@@ -180,6 +180,8 @@ struct mesh__listener_cfg {
 struct mesh__worker;
 struct mesh_proxy;
 struct mesh__tls_ident;
+struct mesh__dns;
+struct mesh__dns_table;
 
 struct mesh__listener {
 	struct mesh__worker *w;
@@ -222,7 +224,9 @@ struct mesh__worker {
 	bool draining, stopping;
 	struct mesh__tls_ident *ident; /* this worker's reference to the identity */
 	uint64_t ident_gen;
-	void *tls_sessions; /* client TLS sessions by pool key (tls.c) */
+	void *tls_sessions;                /* client TLS sessions by pool key (tls.c) */
+	struct mesh__dns_table *dns_table; /* this worker's reference (dns.c) */
+	uint64_t dns_gen;
 	_Atomic uint64_t ctr[C_COUNT_];
 	_Atomic uint64_t flag_ctr[MESH_FLAG_COUNT];
 };
@@ -256,6 +260,7 @@ struct mesh_proxy {
 	/* the identity: replaced whole by mesh_proxy_set_identity(); workers
 	 * take a reference when ident_gen moves (once per rotation, not per
 	 * connection) */
+	struct mesh__dns *dns; /* resolver of DNS endpoints (dns.c) */
 	pthread_mutex_t ident_lock;
 	struct mesh__tls_ident *ident;
 	_Atomic uint64_t ident_gen;

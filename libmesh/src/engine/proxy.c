@@ -18,6 +18,7 @@
 #include "../lb/cluster.h"
 #include "engine_int.h"
 #include "gateway.h"
+#include "dns.h"
 #include "tls.h"
 
 _Atomic int mesh__log_level = MESH_LOG_INFO;
@@ -237,6 +238,15 @@ static uint64_t fingerprint(struct mesh_proxy *p)
 	return h;
 }
 
+/* DNS endpoints of the new configuration: resolved by a thread of their
+ * own, started the first time a configuration has any. */
+static void dns_update(struct mesh_proxy *p, const struct mesh__snapshot *s)
+{
+	if (!p->dns && (!mesh__router_has_dns(s->router) || mesh__dns_new(&p->dns, 0)))
+		return;
+	mesh__dns_want_router(p->dns, s->router);
+}
+
 static void publish(struct mesh_proxy *p, struct mesh__snapshot *s)
 {
 	struct mesh__snapshot *old = atomic_exchange(&p->snap, s);
@@ -263,6 +273,7 @@ static void reload(struct mesh_proxy *p, const char *why)
 		mesh__log(MESH_LOG_INFO, "configuration %llu loaded (%s): %zu resources",
 		          (unsigned long long)s->generation, why,
 		          mesh_config_resource_count(s->cfg));
+		dns_update(p, s);
 		publish(p, s);
 	}
 	mesh_diag_free(diag);
@@ -421,6 +432,7 @@ MESH_API int mesh_proxy_new(const struct mesh_proxy_options *opts, mesh_proxy **
 		return rc;
 	}
 	atomic_init(&p->snap, s);
+	dns_update(p, s);
 	p->fingerprint = fingerprint(p);
 	*out = p;
 	return 0;
@@ -709,6 +721,7 @@ MESH_API void mesh_proxy_free(mesh_proxy *p)
 	mesh__free(p->workers);
 	mesh__snapshot_unref(atomic_load(&p->snap));
 	mesh__tls_ident_unref(p->ident);
+	mesh__dns_free(p->dns);
 	pthread_mutex_destroy(&p->ident_lock);
 	if (p->loop)
 		ev_loop_destroy(p->loop);

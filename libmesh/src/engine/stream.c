@@ -15,6 +15,7 @@
 #include "../lb/cluster.h"
 #include "../route/route_int.h"
 #include "gateway.h"
+#include "dns.h"
 #include "stream.h"
 #include "tunnel.h"
 
@@ -336,33 +337,6 @@ static bool is_idempotent(const struct mesh__h1_head *h)
 	}
 }
 
-static int endpoint_sockaddr(const mesh_cluster *c, int ep, struct sockaddr_storage *sa,
-                             socklen_t *len, char *key, size_t key_size)
-{
-	struct mesh_endpoint_info info = { .struct_size = sizeof(info) };
-	if (mesh_cluster_endpoint(c, (size_t)ep, &info) || !info.address)
-		return -1;
-	memset(sa, 0, sizeof(*sa));
-	struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
-	unsigned port = info.port ? info.port : mesh_cluster_port(c);
-	if (inet_pton(AF_INET, info.address, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, info.address, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*in6);
-	} else {
-		/* DNS endpoints need an async resolver; not yet */
-		return -1;
-	}
-	if (key)
-		snprintf(key, key_size, "%s:%u", info.address, port);
-	return 0;
-}
-
 /* The client's address, as text. */
 static bool peer_address(int fd, char *buf, size_t size)
 {
@@ -378,7 +352,8 @@ static bool peer_address(int fd, char *buf, size_t size)
 
 static int endpoint_addr(struct mesh__stream *st, const mesh_cluster *c, int ep)
 {
-	return endpoint_sockaddr(c, ep, &st->dst, &st->dst_len, st->dst_key, sizeof(st->dst_key));
+	return mesh__endpoint_sockaddr(st->d->w, c, ep, &st->dst, &st->dst_len, st->dst_key,
+	                               sizeof(st->dst_key));
 }
 
 /* Start the mirrors of @rt (each by its percentage) with the request head
@@ -396,7 +371,7 @@ static void start_mirrors(struct mesh__stream *st, const struct mesh_route *rt,
 		int ep = mesh_balancer_pick(st->ws->lb, c, 0, (uint64_t)mesh__now_ms());
 		struct sockaddr_storage sa;
 		socklen_t len;
-		if (ep < 0 || endpoint_sockaddr(c, ep, &sa, &len, NULL, 0))
+		if (ep < 0 || mesh__endpoint_sockaddr(w, c, ep, &sa, &len, NULL, 0))
 			continue;
 		char host[300];
 		snprintf(host, sizeof(host), "%.*s-shadow", (int)out[0].value_len, out[0].value);

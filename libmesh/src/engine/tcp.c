@@ -30,6 +30,7 @@
 #include "../lb/cluster.h"
 #include "gateway.h"
 #include "stream.h"
+#include "dns.h"
 #include "tls.h"
 #include "tunnel.h"
 
@@ -67,30 +68,6 @@ static void on_close(void *ud)
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], -1);
 	w->nconns--;
 	mesh__free(c);
-}
-
-static int endpoint_sa(const mesh_cluster *cl, int ep, struct sockaddr_storage *sa, socklen_t *len)
-{
-	struct mesh_endpoint_info info = { .struct_size = sizeof(info) };
-	if (mesh_cluster_endpoint(cl, (size_t)ep, &info) || !info.address)
-		return -1;
-	unsigned port = info.port ? info.port : mesh_cluster_port(cl);
-	memset(sa, 0, sizeof(*sa));
-	struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
-	if (inet_pton(AF_INET, info.address, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*in4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, info.address, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*in6);
-		return 0;
-	}
-	return -1;
 }
 
 static void setup_free(struct tcp_conn *c, unsigned flag)
@@ -382,7 +359,7 @@ static unsigned start_upstream(struct tcp_conn *c, const struct mesh_connection 
 	                   : -1;
 	struct sockaddr_storage sa;
 	socklen_t len = 0;
-	if (c->ep < 0 || endpoint_sa(c->cluster, c->ep, &sa, &len)) {
+	if (c->ep < 0 || mesh__endpoint_sockaddr(w, c->cluster, c->ep, &sa, &len, NULL, 0)) {
 		c->ep = -1;
 		return F_UH;
 	}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "dns.h"
 #include "tls.h"
 
 int mesh__listen_socket(const char *addr, unsigned port, bool reuseport, mesh_diag *diag,
@@ -181,6 +182,8 @@ static void *worker_main(void *arg)
 	}
 	mesh_route_scratch_free(w->scratch);
 	mesh__tls_sessions_free(w);
+	mesh__dns_table_unref(w->dns_table);
+	w->dns_table = NULL;
 	mesh__tls_ident_unref(w->ident);
 	w->ident = NULL;
 	mesh__free(w->hbuf);
