@@ -320,8 +320,9 @@ static void parse_buffered(struct mesh__dconn *d)
 		if (state == MESH_H1_CLOSED)
 			d->close_after = true;
 		if (state == MESH_H1_TUNNEL) {
-			/* CONNECT and Upgrade are not proxied yet: refuse and close */
-			if (d->st)
+			/* an Upgrade or a CONNECT: no more HTTP on this connection;
+			 * what follows the head is the tunnel's */
+			if (d->st && !d->st->connect)
 				d->st->upgrade = true;
 			break;
 		}
@@ -367,6 +368,8 @@ static void parse_buffered(struct mesh__dconn *d)
 		memmove(d->in->data, d->in->data + d->in->off, d->in->len);
 		d->in->off = 0;
 	}
+	if (d->st && d->st->connect_go)
+		mesh__stream_connect(d->st); /* d is gone after this */
 }
 
 void mesh__dconn_resume(struct mesh__dconn *d)

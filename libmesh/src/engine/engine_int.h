@@ -303,6 +303,15 @@ void mesh__tcp_accept(struct mesh__listener *l, int fd);
  * ClientHello picks the server (SNI), which passes it through, terminates
  * it and relays bytes, or hands it to HTTP (mesh__dconn_start_tls). */
 void mesh__tcp_gateway(struct mesh__listener *l, int fd, bool tls);
+struct mesh__wsnap;
+/* An HTTP/1.1 CONNECT routed to @sa: connect (TLS toward the endpoint as
+ * @up_tls, enum mesh__up_tls, with @cluster's settings), answer the client
+ * (already detached from HTTP, on @l) 200 and relay, or 503 and close.
+ * Takes @fd, @ssl and the reference @ws; @early: bytes the client sent
+ * after its request head. */
+void mesh__tcp_connect(struct mesh__listener *l, int fd, SSL *ssl, struct mesh__wsnap *ws,
+                       const struct mesh_cluster *cluster, const struct sockaddr_storage *sa,
+                       socklen_t len, int up_tls, const char *early, size_t early_len);
 
 /* upstream.c */
 void mesh__upstreams_close_idle(struct mesh__worker *w);

@@ -568,8 +568,11 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 	}
 	if (h->flags & MESH_H1_F_CONNECT) {
 		st->keep_alive = false;
-		mesh__stream_local_reply(st, 501, "CONNECT is not supported yet\n");
-		return;
+		if (st->sid) { /* (HTTP/2 CONNECT, RFC 8441 too: not proxied) */
+			mesh__stream_local_reply(st, 501, "CONNECT over HTTP/2 is not supported\n");
+			return;
+		}
+		st->connect = true; /* routed by its authority, host:port, then relayed */
 	}
 	/* WebSocket and other upgrades: the head goes on with its Upgrade; a
 	 * 101 answer turns both connections into a byte tunnel. An upgrade to
@@ -700,6 +703,10 @@ void mesh__stream_start(struct mesh__stream *st, const struct mesh__h1_head *h)
 			rewrite_path(rt, path, newpath, sizeof(newpath));
 			up_path = newpath;
 		}
+	}
+	if (st->connect) {
+		st->connect_go = true; /* relayed once the parser is done (conn.c) */
+		return;
 	}
 	st->up_h2 = upstream_is_h2(st, lc);
 
@@ -1253,6 +1260,34 @@ static void tunnel_closed(void *ud)
 /* The upstream answered 101: the 101 head is queued for the client. Both
  * connections become one tunnel; @early are bytes the upstream sent after
  * its head. */
+void mesh__stream_connect(struct mesh__stream *st)
+{
+	struct mesh__dconn *d = st->d;
+	char early[MESH_BLOCK_SIZE];
+	size_t n = 0;
+	if (d->in && d->in->len) {
+		if (d->in->len > sizeof(early)) {
+			mesh__dconn_close(d);
+			return;
+		}
+		memcpy(early, d->in->data + d->in->off, d->in->len);
+		n = d->in->len;
+	}
+	struct mesh__listener *l = d->l;
+	struct mesh__wsnap *ws = st->ws;
+	ws->users++; /* the relay's reference: the cluster's TLS settings */
+	const mesh_cluster *c = st->cluster;
+	int up_tls = st->up_tls;
+	struct sockaddr_storage sa = st->dst;
+	socklen_t len = st->dst_len;
+	SSL *ssl = NULL;
+	int fd = mesh__dconn_detach(d, &ssl);
+	st->status = 200;
+	stream_done(st, MESH_OUTCOME_SUCCESS);
+	mesh__dconn_free_detached(d);
+	mesh__tcp_connect(l, fd, ssl, ws, c, &sa, len, up_tls, early, n);
+}
+
 void mesh__stream_upgrade(struct mesh__stream *st, struct mesh__upstream *u, const char *early,
                           size_t early_len)
 {

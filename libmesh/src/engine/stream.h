@@ -98,6 +98,8 @@ struct mesh__stream {
 	bool resp_chunked; /* response re-framed as chunked toward downstream */
 	bool resp_done;
 	bool upgrade;
+	bool connect;     /* an HTTP/1.1 CONNECT ... */
+	bool connect_go;  /* ... routed: conn.c hands it to a TCP relay after parsing */
 	bool h2c_upgrade; /* "Upgrade: h2c", ignored */
 	int status;
 	unsigned flags;
@@ -197,6 +199,10 @@ void mesh__stream_response_end(struct mesh__stream *st, const struct mesh__h1_he
 
 void mesh__stream_upgrade(struct mesh__stream *st, struct mesh__upstream *u, const char *early,
                           size_t early_len);
+
+/* The CONNECT of @st is routed: detach the client connection and relay it
+ * to the chosen endpoint (tcp.c). Called by conn.c once out of the parser. */
+void mesh__stream_connect(struct mesh__stream *st);
 
 /* mirror.c */
 struct mesh__mirror *mesh__mirror_start(struct mesh__worker *w, const struct sockaddr *sa,

@@ -46,6 +46,9 @@ struct tcp_conn {
 	uint8_t dstate, ustate; /* enum below */
 	bool strict;
 	uint8_t tls_mode; /* enum mesh__up_tls toward the endpoint */
+	bool connect;     /* an HTTP CONNECT: answer 200 once connected, 503 if not */
+	char *early;      /* CONNECT: bytes the client sent after its request head */
+	size_t early_len;
 	char key[80];     /* the endpoint, for TLS session resumption */
 	unsigned gw_port; /* gateway: the Gateway port number */
 	bool lowat;       /* gateway: SO_RCVLOWAT raised while a ClientHello comes in */
@@ -73,6 +76,15 @@ static void on_close(void *ud)
 static void setup_free(struct tcp_conn *c, unsigned flag)
 {
 	struct mesh__worker *w = c->w;
+	if (c->connect && c->fd >= 0) {
+		/* best effort: the socket has room for a few bytes */
+		static const char no[] = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n"
+					 "connection: close\r\n\r\n";
+		struct iovec iov = { (void *)no, sizeof(no) - 1 };
+		(void)mesh__sock_writev(c->fd, c->dssl, &iov, 1);
+	}
+	mesh__free(c->early);
+	c->early = NULL;
 	ev_io_stop(w->loop, &c->drio);
 	ev_io_stop(w->loop, &c->dwio);
 	ev_io_stop(w->loop, &c->urio);
@@ -107,7 +119,8 @@ static void relay(struct tcp_conn *c)
 	int one = 1;
 	setsockopt(c->up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	w->nconns++;
-	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_TOTAL], 1);
+	if (!c->connect) /* (a CONNECT's client connection was counted at accept) */
+		mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_TOTAL], 1);
 	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_CX_ACTIVE], 1);
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_TOTAL], 1);
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], 1);
@@ -117,8 +130,14 @@ static void relay(struct tcp_conn *c)
 	c->dssl = c->ussl = NULL;
 	mesh__tls_unbind(ussl);
 	/* the tunnel reports a refused or reset connect by closing the client */
-	mesh__tunnel_start(w, fd, dssl, up, ussl, NULL, 0, NULL, 0,
-	                   w->proxy->opts.idle_timeout_ms * 60, on_close, c);
+	static const char yes[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	char *early = c->early;
+	size_t early_len = c->early_len;
+	c->early = NULL;
+	mesh__tunnel_start(w, fd, dssl, up, ussl, early, early_len, c->connect ? yes : NULL,
+	                   c->connect ? sizeof(yes) - 1 : 0, w->proxy->opts.idle_timeout_ms * 60,
+	                   on_close, c);
+	mesh__free(early); /* (the tunnel copied it) */
 }
 
 static void step(struct tcp_conn *c, bool up_event);
@@ -233,6 +252,12 @@ static int step_up(struct tcp_conn *c)
 			mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_CONNECT_FAIL], 1);
 			setup_free(c, F_UF);
 			return -1;
+		}
+		if (c->tls_mode == MESH__UP_PLAIN) { /* a CONNECT waits for the connect */
+			c->ustate = S_READY;
+			ev_io_stop(w->loop, &c->urio);
+			ev_io_stop(w->loop, &c->uwio);
+			return 1;
 		}
 		const char *why = NULL;
 		if (!(c->ussl = mesh__tls_originate(w, c->ws->snap, c->cluster, c->tls_mode, c->up,
@@ -571,4 +596,46 @@ void mesh__tcp_gateway(struct mesh__listener *l, int fd, bool tls)
 		                        .port = c->gw_port,
 		                        .gateway = srv ? srv->gateway : NULL };
 	start(c, srv ? start_upstream(c, &conn) : F_NR);
+}
+
+void mesh__tcp_connect(struct mesh__listener *l, int fd, SSL *ssl, struct mesh__wsnap *ws,
+                       const mesh_cluster *cluster, const struct sockaddr_storage *sa,
+                       socklen_t len, int up_tls, const char *early, size_t early_len)
+{
+	struct mesh__worker *w = l->w;
+	struct tcp_conn *c = mesh__calloc(1, sizeof(*c));
+	if (!c) {
+		mesh__tls_close(ssl);
+		close(fd);
+		mesh__wsnap_release(w, ws);
+		return;
+	}
+	c->w = w;
+	c->l = l;
+	c->ws = ws;           /* the stream's reference, handed over */
+	c->cluster = cluster; /* for its TLS settings; the stream kept the balancer's books */
+	c->ep = -1;
+	c->fd = fd;
+	c->dssl = ssl;
+	c->up = -1;
+	c->connect = true;
+	ev_io_init(&c->drio, on_setup_io, c->fd, EV_READ);
+	ev_io_init(&c->dwio, on_setup_io, c->fd, EV_WRITE);
+	c->drio.data = c->dwio.data = c;
+	ev_init(&c->timer, on_setup_timer);
+	c->timer.data = c;
+	if (early_len) {
+		if (!(c->early = mesh__malloc(early_len))) {
+			setup_free(c, 0);
+			return;
+		}
+		memcpy(c->early, early, early_len);
+		c->early_len = early_len;
+	}
+	unsigned flag = connect_to(c, sa, len, (uint8_t)up_tls);
+	if (flag)
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_CONNECT_FAIL], 1);
+	else if (c->ustate == S_READY)
+		c->ustate = S_CONNECTING; /* the 200 waits for the connect */
+	start(c, flag);
 }
