@@ -54,6 +54,8 @@ static void usage(FILE *out)
 	        "  --reload-poll DURATION    how often the config dir is checked (1s)\n"
 	        "  --header-timeout DURATION a request head must arrive within it (10s)\n"
 	        "  --idle-timeout DURATION   idle client connections are closed after it (60s)\n"
+	        "  --stream-idle-timeout DURATION\n"
+	        "                            a request with no byte moving for it: 408 (5m)\n"
 	        "  --max-connections N       client connections per worker (16384)\n"
 	        "  --max-header-bytes N      request head size limit (61440)\n"
 	        "  --max-headers N           request header count limit (100)\n"
@@ -300,10 +302,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else if (!strcmp(a, "--header-timeout") || !strcmp(a, "--idle-timeout") ||
-		           !strcmp(a, "--reload-poll")) {
+		           !strcmp(a, "--reload-poll") || !strcmp(a, "--stream-idle-timeout")) {
 			int64_t *dst = !strcmp(a, "--header-timeout") ? &o.header_timeout_ms
 			               : !strcmp(a, "--idle-timeout") ? &o.idle_timeout_ms
-			                                              : &o.reload_poll_ms;
+			               : !strcmp(a, "--stream-idle-timeout")
+			                       ? &o.stream_idle_timeout_ms
+			                       : &o.reload_poll_ms;
 			if (parse_duration_ms(v, dst) || *dst <= 0) {
 				fprintf(stderr, "meshproxy: %s wants a duration such as 10s\n", a);
 				return 2;

@@ -85,7 +85,7 @@ YAML
 
 HT=2 # --header-timeout and --idle-timeout, seconds
 start_proxy "$tmp/proxy.log" --config "$cfg" --concurrency 2 --drain-time 3s \
-	--header-timeout ${HT}s --idle-timeout ${HT}s
+	--header-timeout ${HT}s --idle-timeout ${HT}s --stream-idle-timeout ${HT}s
 proxy1=$proxy out1=$out adm1=$adm
 C="curl -s --max-time 5"
 
@@ -163,6 +163,20 @@ probe "header block of 40 KiB (under the 60 KiB limit) is served: 200" 200 \
 	"b'GET / HTTP/1.1\r\n${H}Connection: close\r\n' + b''.join(b'X-H%d: %s\r\n' % (i, b'a' * 1000) for i in range(40)) + b'\r\n'"
 probe "exactly 100 headers are served: 200" 200 \
 	"b'GET / HTTP/1.1\r\n${H}Connection: close\r\n' + b''.join(b'X-H%d: a\r\n' % i for i in range(98)) + b'\r\n'"
+
+# --- stream idle timeout: a body that stops coming (also 2 s)
+$PROBE send "$out" "b'POST /up HTTP/1.1\r\n${H}Content-Length: 100\r\n\r\n' + b'x' * 10" \
+	--timeout 8 >"$tmp/stall.out" 2>&1 || true
+if $PY -c '
+import json,sys; d=json.load(open(sys.argv[1]))
+sys.exit(0 if d["closed"] and d["statuses"] == [408] and d["elapsed"] <= float(sys.argv[2]) + 3 else 1)' "$tmp/stall.out" $HT; then
+	ok "a request body that stops coming: 408 and closed after the stream idle timeout"
+else
+	not_ok "stream idle timeout on a stalled body"
+	sed 's/^/    | /' "$tmp/stall.out"
+fi
+n=$(counter downstream_rq_idle_timeout)
+[ "${n:-0}" -ge 1 ] && ok "downstream_rq_idle_timeout counts it" || not_ok "downstream_rq_idle_timeout ($n)"
 
 # --- timeouts (the proxy runs with --header-timeout and --idle-timeout 2s);
 # the slow clients and idle connections run side by side

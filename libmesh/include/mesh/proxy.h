@@ -71,6 +71,10 @@ struct mesh_proxy_options {
 	 * keys; cert, key and cacert are read too, and a CA from DIR/NAME-cacert/).
 	 * NULL: credentialName cannot be used. @since 0.1 */
 	const char *credential_dir;
+	/** Envoy's stream_idle_timeout: a request with no byte moving either
+	 * way for this long gets 408 (or, once its answer has begun, is cut).
+	 * 0: 300000 (5 minutes, Envoy's default); < 0: none. @since 0.1 */
+	int64_t stream_idle_timeout_ms;
 };
 
 /** Log levels for mesh_proxy_set_log_level() and the admin /logging page. */

@@ -392,6 +392,8 @@ MESH_API int mesh_proxy_new(const struct mesh_proxy_options *opts, mesh_proxy **
 		p->opts.header_timeout_ms = 10000;
 	if (!p->opts.idle_timeout_ms)
 		p->opts.idle_timeout_ms = 60000;
+	if (!p->opts.stream_idle_timeout_ms)
+		p->opts.stream_idle_timeout_ms = 300000;
 	if (!p->opts.max_concurrent_streams)
 		p->opts.max_concurrent_streams = 100;
 	if (!p->opts.concurrency) {

@@ -23,6 +23,7 @@ const char *const mesh__counter_names[C_COUNT_] = {
 	[C_UPSTREAM_RQ_TIMEOUT] = "upstream_rq_timeout",
 	[C_UPSTREAM_RQ_PENDING_OVERFLOW] = "upstream_rq_pending_overflow",
 	[C_DOWNSTREAM_RQ_BAD] = "downstream_rq_bad",
+	[C_DOWNSTREAM_RQ_IDLE_TIMEOUT] = "downstream_rq_idle_timeout",
 	[C_DOWNSTREAM_CX_OVERFLOW] = "downstream_cx_overflow",
 	[C_DOWNSTREAM_CX_HTTP2_TOTAL] = "downstream_cx_http2_total",
 	[C_UPSTREAM_CX_HTTP2_TOTAL] = "upstream_cx_http2_total",

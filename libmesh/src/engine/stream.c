@@ -86,6 +86,7 @@ static int start_attempt(struct mesh__stream *st);
 static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents);
 static void on_per_try(struct ev_loop *loop, ev_timer *t, int revents);
 static void on_delay(struct ev_loop *loop, ev_timer *t, int revents);
+static void on_idle(struct ev_loop *loop, ev_timer *t, int revents);
 
 /* Leave the upstream (HTTP/1 connection or HTTP/2 stream), abandoning
  * whatever it was doing. */
@@ -107,6 +108,7 @@ static void stream_done(struct mesh__stream *st, int outcome)
 	ev_timer_stop(w->loop, &st->timeout);
 	ev_timer_stop(w->loop, &st->delay);
 	ev_timer_stop(w->loop, &st->per_try);
+	ev_timer_stop(w->loop, &st->idle);
 	mirrors_end(st, false);
 	drop_upstream(st);
 	if (st->cluster && st->ws) {
@@ -495,7 +497,12 @@ static void stream_begin(struct mesh__stream *st, const struct mesh__h1_head *h)
 	ev_init(&st->timeout, on_timeout);
 	ev_init(&st->delay, on_delay);
 	ev_init(&st->per_try, on_per_try);
-	st->timeout.data = st->delay.data = st->per_try.data = st;
+	ev_init(&st->idle, on_idle);
+	st->timeout.data = st->delay.data = st->per_try.data = st->idle.data = st;
+	if (w->proxy->opts.stream_idle_timeout_ms > 0) {
+		st->idle.repeat = (double)w->proxy->opts.stream_idle_timeout_ms / 1000.0;
+		ev_timer_again(w->loop, &st->idle);
+	}
 	d->requests++;
 	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_TOTAL], 1);
 	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_ACTIVE], 1);
@@ -829,6 +836,8 @@ int mesh__stream_body(struct mesh__stream *st, const char *data, size_t len)
 		return 0; /* a local reply was sent: the body is dropped */
 	struct mesh__dconn *d = st->d;
 	struct mesh__worker *w = d->w;
+	if (ev_is_active(&st->idle))
+		ev_timer_again(w->loop, &st->idle);
 	bool ok;
 	if (st->req_chunked) {
 		char hdr[MESH_H1_CHUNK_HEADER_MAX];
@@ -1107,6 +1116,25 @@ static void on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	mesh__stream_local_reply(st, 504, "upstream request timeout\n");
 }
 
+/* Envoy's stream_idle_timeout: nothing moved either way for that long. A
+ * 408 when no answer has begun (a client trickling its body, or stalled),
+ * else the stream is cut. */
+static void on_idle(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mesh__stream *st = t->data;
+	struct mesh__worker *w = st->d->w;
+	mesh__ctr_add(&w->ctr[C_DOWNSTREAM_RQ_IDLE_TIMEOUT], 1);
+	mesh__log(MESH_LOG_DEBUG, "stream idle timeout");
+	drop_upstream(st);
+	if (st->resp_started) {
+		cut(st);
+		return;
+	}
+	st->keep_alive = false;
+	st->req_done = true; /* nothing more is read */
+	mesh__stream_local_reply(st, 408, "stream timeout\n");
+}
+
 /* A fault delay, or a retry's back-off, is over. */
 static void on_delay(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -1137,6 +1165,8 @@ int mesh__stream_response_head(struct mesh__stream *st, const struct mesh__h1_he
 {
 	struct mesh__dconn *d = st->d;
 	struct mesh__worker *w = d->w;
+	if (ev_is_active(&st->idle))
+		ev_timer_again(w->loop, &st->idle);
 	const struct mesh_route *rt = st->route;
 	struct mesh__h1_header out[MESH_H1_MAX_HEADERS_CAP + 8];
 	size_t no = 0;
@@ -1199,6 +1229,8 @@ int mesh__stream_response_head(struct mesh__stream *st, const struct mesh__h1_he
 
 int mesh__stream_response_body(struct mesh__stream *st, const char *data, size_t len)
 {
+	if (ev_is_active(&st->idle))
+		ev_timer_again(st->d->w->loop, &st->idle);
 	if (st->sid)
 		return mesh__h2s_body(st, data, len);
 	struct mesh__dconn *d = st->d;

@@ -106,6 +106,7 @@ struct mesh__stream {
 	unsigned attempts;
 	int64_t start_ms;
 	ev_timer timeout, delay, per_try;
+	ev_timer idle;       /* stream idle timeout: no byte either way for that long */
 	bool grpc;           /* content-type application/grpc* */
 	bool mirror_chunked; /* the body goes to mirrors chunked */
 	int grpc_abort;      /* gRPC status of a fault abort, -1 none */
