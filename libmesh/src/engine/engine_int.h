@@ -242,6 +242,7 @@ struct mesh_proxy {
 	ev_io admin_io;
 	int admin_fd;
 	_Atomic(struct mesh__snapshot *) snap;
+	pthread_mutex_t snap_lock; /* swapping snap vs. taking a reference to it */
 	uint64_t generation;
 	uint64_t fingerprint;
 	uint64_t files_seen; /* gateway certificate files: the last change reloaded for */

@@ -75,11 +75,14 @@ void mesh__snapshot_unref(struct mesh__snapshot *s)
 
 struct mesh__snapshot *mesh__proxy_snapshot_ref(struct mesh_proxy *p)
 {
-	/* only the main thread replaces the snapshot, and it holds a reference
-	 * to the current one, so taking another here cannot race a free */
+	/* under the lock that publish() swaps under: a snapshot loaded here
+	 * cannot lose its last reference before this one is added. Taken once
+	 * per snapshot change per worker, and by admin pages: never per request */
+	pthread_mutex_lock(&p->snap_lock);
 	struct mesh__snapshot *s = atomic_load(&p->snap);
 	if (s)
 		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&p->snap_lock);
 	return s;
 }
 
@@ -249,7 +252,9 @@ static void dns_update(struct mesh_proxy *p, const struct mesh__snapshot *s)
 
 static void publish(struct mesh_proxy *p, struct mesh__snapshot *s)
 {
+	pthread_mutex_lock(&p->snap_lock);
 	struct mesh__snapshot *old = atomic_exchange(&p->snap, s);
+	pthread_mutex_unlock(&p->snap_lock);
 	for (unsigned i = 0; i < p->nworkers; i++)
 		mesh__worker_wake(&p->workers[i]);
 	mesh__snapshot_unref(old);
@@ -405,6 +410,7 @@ MESH_API int mesh_proxy_new(const struct mesh_proxy_options *opts, mesh_proxy **
 	p->admin_index = -1;
 	p->admin_fd = -1;
 	pthread_mutex_init(&p->ident_lock, NULL);
+	pthread_mutex_init(&p->snap_lock, NULL);
 	p->config_dir = mesh__strdup(opts->config_dir);
 	p->ns = mesh__strdup(opts->namespace_name ? opts->namespace_name : "default");
 	p->workload = dup_or_null(opts->workload);
@@ -725,6 +731,7 @@ MESH_API void mesh_proxy_free(mesh_proxy *p)
 	mesh__tls_ident_unref(p->ident);
 	mesh__dns_free(p->dns);
 	pthread_mutex_destroy(&p->ident_lock);
+	pthread_mutex_destroy(&p->snap_lock);
 	if (p->loop)
 		ev_loop_destroy(p->loop);
 	for (size_t i = 0; p->labels && p->labels[i]; i++)
