@@ -125,6 +125,9 @@ case "$xfcc" in
 	ok "the app gets x-forwarded-client-cert with both SPIFFE IDs (Istio's format)" ;;
 *) not_ok "x-forwarded-client-cert to the app (got '$xfcc')" ;;
 esac
+grep -q "request done: 200 .* principal=spiffe://cluster.local/ns/default/sa/productpage" "$tmp/s.log" &&
+	ok "the server sidecar's request log names the client principal (source.principal)" ||
+	not_ok "principal in the request log"
 [ "$(ccounter upstream_ssl_handshake)" -ge 1 ] && [ "$(scounter ssl_handshake)" -ge 1 ] &&
 	ok "both sidecars count the handshake" || not_ok "handshake counters"
 curl -s "http://127.0.0.1:$sadm/listeners" | grep -q '"mtls":"STRICT"' &&

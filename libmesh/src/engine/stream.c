@@ -130,9 +130,12 @@ static void stream_done(struct mesh__stream *st, int outcome)
 	if (mesh__log_level >= MESH_LOG_DEBUG) {
 		char flags[64];
 		mesh__flags_format(st->flags, flags, sizeof(flags));
-		mesh__log(MESH_LOG_DEBUG, "request done: %d %s %s %s %lld ms", st->status, flags,
-		          st->sid ? "h2" : "h1", st->cluster ? mesh_cluster_name(st->cluster) : "-",
-		          (long long)(mesh__now_ms() - st->start_ms));
+		/* source.principal: the client's SPIFFE ID over mutual TLS */
+		mesh__log(MESH_LOG_DEBUG, "request done: %d %s %s %s %lld ms principal=%s",
+		          st->status, flags, st->sid ? "h2" : "h1",
+		          st->cluster ? mesh_cluster_name(st->cluster) : "-",
+		          (long long)(mesh__now_ms() - st->start_ms),
+		          d->peer_id ? d->peer_id : "-");
 	}
 	mesh__chain_clear(&st->req, &w->pool);
 	mesh__wsnap_release(w, st->ws);
