@@ -13,7 +13,13 @@
       answer read whole, then all kept open and idle until SIGTERM, when they
       are reset (SO_LINGER 0: no TIME_WAIT left behind). Prints
       "open N bad B" once all are open ("handshake" lines name failures).
+
+  tls_client.py haproxy-stat SOCKET FRONTEND
+      From HAProxy's stats socket, the frontend's SSL counters: prints
+      "ssl_sess ssl_reused_sess ssl_failed_handshake" (full handshakes,
+      resumed ones, failed ones).
 """
+import csv
 import resource
 import signal
 import socket
@@ -114,9 +120,32 @@ def idle(port, n, host, path, cert=None, key=None, cafile=None):
         signal.pause()
 
 
+def haproxy_stat(sock, front):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.sendall(b"show stat\n")
+    data = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        data += c
+    rows = list(csv.reader(data.decode().lstrip("# ").splitlines()))
+    head = rows[0]
+    for row in rows[1:]:
+        if len(row) > 1 and row[0] == front and row[1] == "FRONTEND":
+            d = dict(zip(head, row))
+            print(" ".join(str(int(d.get(k) or 0)) for k in
+                           ("ssl_sess", "ssl_reused_sess", "ssl_failed_handshake")))
+            return
+    print("0 0 0")
+
+
 def main(a):
     if len(a) >= 3 and a[0] == "conn":
         conn(int(a[1]), float(a[2]), int(a[3]) if len(a) > 3 else 1 << 30)
+    elif len(a) == 3 and a[0] == "haproxy-stat":
+        haproxy_stat(a[1], a[2])
     elif len(a) in (5, 8) and a[0] == "idle":
         idle(int(a[1]), int(a[2]), a[3], a[4], *a[5:])
     else:
