@@ -462,6 +462,10 @@ static void tls_progress(struct mesh__dconn *d)
 			mesh__dconn_close(d);
 			return;
 		}
+		/* the client's first frames may wait in OpenSSL already (fed
+		 * first: a close in h2conn_start stops the watcher, dropping it) */
+		if (mesh__tls_has_pending(d->ssl))
+			ev_feed_event(w->loop, &d->rio, EV_READ);
 		mesh__h2conn_start(d);
 		return;
 	}

@@ -25,17 +25,30 @@
 #include "tls.h"
 
 #define SESSION_SLOTS 256
+#define SESSIONS_PER_KEY 4 /* tickets kept per endpoint: a burst of reconnects resumes */
+#define SERVER_SESSION_CACHE 2048
 #define WRITE_CHUNK 16384
 
+/* One endpoint's sessions, newest last. A slot is taken by the endpoint
+ * that last stored a session in it (no probing: two endpoints that share a
+ * slot evict each other's sessions, costing full handshakes, not errors). */
 struct session_slot {
 	char key[80];
-	SSL_SESSION *s;
-	/* the serial of the context it was made with: a session is resumed
+	SSL_SESSION *s[SESSIONS_PER_KEY];
+	unsigned n;
+	/* the serial of the context they were made with: a session is resumed
 	 * only under the same context, so one from before a reload (other
 	 * subjectAltNames, other files) or a rotation is not taken as verified
 	 * under the new settings */
 	uintptr_t serial;
 };
+
+static void slot_clear(struct session_slot *slot)
+{
+	for (unsigned i = 0; i < slot->n; i++)
+		SSL_SESSION_free(slot->s[i]);
+	slot->n = 0;
+}
 
 static int ex_bundle = -1; /* SSL_CTX -> mesh_bundle (owned) */
 static int ex_worker = -1; /* SSL -> struct mesh__worker */
@@ -137,11 +150,18 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
 		return 0;
 	struct session_slot *slot =
 		(struct session_slot *)w->tls_sessions + key_hash(key) % SESSION_SLOTS;
-	if (slot->s)
-		SSL_SESSION_free(slot->s);
-	snprintf(slot->key, sizeof(slot->key), "%s", key);
-	slot->s = sess;
-	slot->serial = ctx_serial(SSL_get_SSL_CTX(ssl));
+	uintptr_t serial = ctx_serial(SSL_get_SSL_CTX(ssl));
+	if (strcmp(slot->key, key) || slot->serial != serial) {
+		slot_clear(slot);
+		snprintf(slot->key, sizeof(slot->key), "%s", key);
+		slot->serial = serial;
+	}
+	if (slot->n == SESSIONS_PER_KEY) { /* the oldest goes */
+		SSL_SESSION_free(slot->s[0]);
+		memmove(slot->s, slot->s + 1, (SESSIONS_PER_KEY - 1) * sizeof(slot->s[0]));
+		slot->n--;
+	}
+	slot->s[slot->n++] = sess;
 	return 1; /* ours now */
 }
 
@@ -162,6 +182,10 @@ static SSL_CTX *ctx_new(bool server, X509 *leaf, STACK_OF(X509) * chain, EVP_PKE
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                              SSL_MODE_RELEASE_BUFFERS);
+	/* whole records in one read() (the 5-byte header and the body were
+	 * two); what it reads beyond a record waits in OpenSSL, which the
+	 * engine checks with SSL_has_pending() wherever it resumes reading */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 	if (SSL_CTX_use_cert_and_key(ctx, leaf, pkey, chain, 1) != 1)
 		goto fail;
@@ -172,10 +196,17 @@ static SSL_CTX *ctx_new(bool server, X509 *leaf, STACK_OF(X509) * chain, EVP_PKE
 		/* resumption with client certificates needs a session id context */
 		static const unsigned char sid_ctx[] = "libmesh-mtls";
 		SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
-		SSL_CTX_set_num_tickets(ctx, 1);
+		/* stateful TLS 1.3 tickets (a bounded cache shared by the workers):
+		 * resuming then skips decoding the session, client certificate
+		 * included, from the ticket (about half the cost of a resumption
+		 * with OpenSSL 3.0); two tickets per handshake, so a client's
+		 * burst of reconnects finds sessions */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_sess_set_cache_size(ctx, SERVER_SESSION_CACHE);
+		SSL_CTX_set_num_tickets(ctx, 2);
 		SSL_CTX_set_timeout(ctx, 3600);
 		SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* tickets only */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	} else {
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
 		                                            SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -412,12 +443,12 @@ SSL *mesh__tls_connect_new(struct mesh__worker *w, SSL_CTX *ctx, int fd, const c
 	if (w->tls_sessions) {
 		struct session_slot *slot =
 			(struct session_slot *)w->tls_sessions + key_hash(key) % SESSION_SLOTS;
-		if (slot->s && !strcmp(slot->key, key)) {
+		if (slot->n && !strcmp(slot->key, key)) {
+			/* the newest; a TLS 1.3 ticket is for one use */
+			SSL_SESSION *sess = slot->s[--slot->n];
 			if (slot->serial == ctx_serial(ctx))
-				SSL_set_session(ssl, slot->s);
-			/* a TLS 1.3 ticket is for one use */
-			SSL_SESSION_free(slot->s);
-			slot->s = NULL;
+				SSL_set_session(ssl, sess);
+			SSL_SESSION_free(sess);
 		}
 	}
 	SSL_set_connect_state(ssl);
@@ -442,10 +473,8 @@ void mesh__tls_session_forget(struct mesh__worker *w, const char *key)
 		return;
 	struct session_slot *slot =
 		(struct session_slot *)w->tls_sessions + key_hash(key) % SESSION_SLOTS;
-	if (slot->s && !strcmp(slot->key, key)) {
-		SSL_SESSION_free(slot->s);
-		slot->s = NULL;
-	}
+	if (!strcmp(slot->key, key))
+		slot_clear(slot);
 }
 
 void mesh__tls_sessions_free(struct mesh__worker *w)
@@ -454,7 +483,7 @@ void mesh__tls_sessions_free(struct mesh__worker *w)
 		return;
 	struct session_slot *slots = w->tls_sessions;
 	for (size_t i = 0; i < SESSION_SLOTS; i++)
-		SSL_SESSION_free(slots[i].s);
+		slot_clear(&slots[i]);
 	mesh__free(slots);
 	w->tls_sessions = NULL;
 }
@@ -512,6 +541,10 @@ SSL_CTX *mesh__tls_origination_ctx(const struct mesh_cluster *c, char *err, size
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                              SSL_MODE_RELEASE_BUFFERS);
+	/* whole records in one read() (the 5-byte header and the body were
+	 * two); what it reads beyond a record waits in OpenSSL, which the
+	 * engine checks with SSL_has_pending() wherever it resumes reading */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_session_cache_mode(ctx,
 	                               SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -744,6 +777,10 @@ SSL_CTX *mesh__tls_server_ctx(const struct mesh__tls_server_conf *c, char *err, 
 	SSL_CTX_set_max_proto_version(ctx, tls_version(c->max_version, TLS1_3_VERSION));
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                              SSL_MODE_RELEASE_BUFFERS);
+	/* whole records in one read() (the 5-byte header and the body were
+	 * two); what it reads beyond a record waits in OpenSSL, which the
+	 * engine checks with SSL_has_pending() wherever it resumes reading */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION |
 	                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
 	what = "cipherSuites";
