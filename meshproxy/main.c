@@ -64,7 +64,9 @@ static void usage(FILE *out)
 	        "  --log-level LEVEL         error, warning, info (default) or debug\n"
 	        "\nIdentity (mutual TLS between sidecars; without one, plain text only):\n"
 	        "  --cert-dir DIR            cert.pem, key.pem, trust-bundle.pem as `meshctl ca\n"
-	        "                            issue` writes them; watched for replaced files\n"
+	        "                            issue` writes them; watched for replaced files.\n"
+	        "                            With --ca-url: where the enrolled identity is kept\n"
+	        "                            (a restart renews with it instead of a new token)\n"
 	        "  --ca-url URL              enrol with `meshctl ca serve` (https://HOST:PORT),\n"
 	        "                            key made here, renewed at half-life\n"
 	        "  --ca-bundle FILE          roots the CA server must chain to (with --ca-url)\n"
@@ -352,10 +354,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "meshproxy: --gateway-port needs --gateway\n");
 		return 2;
 	}
-	if (cert_dir && ca_url) {
-		fprintf(stderr, "meshproxy: --cert-dir and --ca-url exclude each other\n");
-		return 2;
-	}
 	if (ca_url && (!ca_bundle || !token)) {
 		fprintf(stderr, "meshproxy: --ca-url needs --ca-bundle and --bootstrap-token\n");
 		return 2;
@@ -420,7 +418,10 @@ int main(int argc, char **argv)
 		}
 		struct mesh_identity_agent_options ao = {
 			.struct_size = sizeof(ao),
-			.cert_dir = cert_dir,
+			/* with --ca-url, --cert-dir is where the enrolled identity
+			 * is kept, so that a restart renews instead of enrolling */
+			.cert_dir = ca_url ? NULL : cert_dir,
+			.state_dir = ca_url ? cert_dir : NULL,
 			.ca_url = ca_url,
 			.ca_bundle_file = ca_bundle,
 			.bootstrap_token_file = token,

@@ -29,9 +29,11 @@ app=$port
 mkdir -p "$tmp/cfg"
 printf 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec:\n  mtls: {mode: STRICT}\n' >"$tmp/cfg/pa.yaml"
 
+mkdir -p "$tmp/state"
 "$P" --config "$tmp/cfg" --inbound 0:"$app" --admin 0 --concurrency 1 \
 	--ca-url "https://127.0.0.1:$caport" --ca-bundle "$tmp/ca/trust-bundle.pem" \
-	--bootstrap-token "$tmp/token" --service-account reviews >"$tmp/p.log" 2>&1 &
+	--bootstrap-token "$tmp/token" --service-account reviews --cert-dir "$tmp/state" \
+	>"$tmp/p.log" 2>&1 &
 proxy=$!
 pids="$pids $proxy"
 i=0
@@ -91,6 +93,36 @@ expect_status "an untrusted CA server: the proxy refuses to start" 1 timeout 20 
 grep -qi "certificate" "$tmp/err" && ok "... naming the certificate problem" ||
 	{ not_ok "untrusted CA message"; sed 's/^/    | /' "$tmp/err" | head -5; }
 
+# the identity is kept in --cert-dir: a restart renews with it, no token needed
+[ "$(stat -c %a "$tmp/state/key.pem")" = 600 ] && ok "the kept private key is mode 0600" ||
+	not_ok "state dir key mode"
 kill -TERM $proxy
+wait $proxy 2>/dev/null || true
 sanitizer_check "$tmp/p.log"
+rm -f "$tmp/token" # gone: the restart must not need it
+echo "never-used-token-0123456789" >"$tmp/token"
+"$P" --config "$tmp/cfg" --inbound 0:"$app" --admin 0 --concurrency 1 \
+	--ca-url "https://127.0.0.1:$caport" --ca-bundle "$tmp/ca/trust-bundle.pem" \
+	--bootstrap-token "$tmp/token" --service-account reviews --cert-dir "$tmp/state" \
+	>"$tmp/p2.log" 2>&1 &
+proxy=$!
+pids="$pids $proxy"
+i=0
+while ! grep -qs "admin listener" "$tmp/p2.log" && [ $i -lt 200 ] && kill -0 $proxy 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
+inb=$(sed -n 's/.*inbound listener on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/p2.log")
+adm=$(sed -n 's/.*admin listener on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/p2.log")
+grep -q "from the state dir" "$tmp/p2.log" && ok "restarted: the identity kept in --cert-dir is taken at once" ||
+	{ not_ok "restart from the state dir"; tail -5 "$tmp/p2.log" | sed 's/^/    | /'; }
+[ "$(s_get)" = "HTTP/1.1 200 OK" ] && ok "... and serves mTLS" || not_ok "mTLS after restart"
+i=0
+until grep -q "renewed spiffe://cluster.local/ns/default/sa/reviews" "$tmp/p2.log" || [ $i -gt 160 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q "renewed spiffe://cluster.local/ns/default/sa/reviews" "$tmp/p2.log" &&
+	ok "... and renews with its SVID (the new token was never used)" || not_ok "renewal after restart"
+n=$(grep -c "unknown or used bootstrap token\|(bootstrap token)" "$tmp/serve.log" || true)
+# one enrolment by token in the whole test, and the two refusals of the used token earlier
+[ "$(grep -c "(bootstrap token)" "$tmp/serve.log")" = 1 ] &&
+	ok "the restart made no request with a token (one enrolment by token in all)" ||
+	not_ok "token requests after the restart ($n)"
+kill -TERM $proxy
+sanitizer_check "$tmp/p2.log"
 finish

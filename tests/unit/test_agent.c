@@ -7,6 +7,7 @@
  */
 #include "identity/identity_int.h"
 
+#include <stddef.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -403,8 +404,20 @@ START_TEST(options_refused)
 		expect_bad_options(__LINE__, &b, "CA server URL");
 	}
 	b = o;
-	b.struct_size = sizeof(o) - 1;
+	b.struct_size = offsetof(struct mesh_identity_agent_options, state_dir) - 1;
 	expect_bad_options(__LINE__, &b, "struct_size");
+	/* the layout before state_dir was added is taken, state_dir read as NULL */
+	b = o;
+	b.struct_size = offsetof(struct mesh_identity_agent_options, state_dir);
+	b.state_dir = "/nonexistent-not-read";
+	mesh_identity_agent *older = NULL;
+	ck_assert_int_eq(mesh_identity_agent_new(&b, &older, NULL), 0);
+	mesh_identity_agent_free(older);
+	b = o;
+	b.state_dir = "/tmp";
+	b.ca_url = NULL;
+	b.cert_dir = "/tmp";
+	expect_bad_options(__LINE__, &b, "state_dir");
 	ck_assert_int_eq(mesh_identity_agent_new(&o, NULL, NULL), MESH_EINVAL);
 
 	/* Good URLs, and the NULL cases of the other entry points. */

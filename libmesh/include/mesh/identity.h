@@ -619,6 +619,13 @@ struct mesh_identity_agent_options {
 	 * mesh_severity, from the same threads as @on_update. NULL: quiet. */
 	void (*log)(void *arg, int level, const char *line);
 	void *arg; /**< passed to @on_update and @log */
+	/** With @ca_url: a directory where each identity obtained is written
+	 * (cert.pem, key.pem mode 0600, trust-bundle.pem, each replaced whole),
+	 * and from which mesh_identity_agent_fetch() starts when it holds a
+	 * valid SVID for @spiffe_id: a restarted workload renews with that SVID
+	 * instead of needing a new bootstrap token. NULL: memory only.
+	 * @since 0.1 */
+	const char *state_dir;
 };
 
 /**

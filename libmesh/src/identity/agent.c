@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,7 +55,8 @@ struct ident {
 struct mesh_identity_agent {
 	/* Options, copied. */
 	char *cert_dir, *ca_bundle_file, *token_file, *spiffe_id, *server_name;
-	char *td; /* of spiffe_id, or NULL */
+	char *state_dir; /* with ca_url: where each identity is kept for a restart */
+	char *td;        /* of spiffe_id, or NULL */
 	struct mesh__url url;
 	int key_type;
 	int64_t poll_ms;
@@ -314,6 +316,8 @@ static double jitter(void)
  * then on_update. The identity becomes the current one once it passed the
  * checks, even if on_update rejects it: the token it cost is gone, and it
  * authenticates the next attempt. */
+static void state_save(mesh_identity_agent *a);
+
 static int enrol(mesh_identity_agent *a, mesh_diag *diag)
 {
 	char *trust = NULL, *csr = NULL, *cert = NULL, *bundle = NULL;
@@ -396,6 +400,7 @@ static int enrol(mesh_identity_agent *a, mesh_diag *diag)
 	memset(&next, 0, sizeof(next));
 	int64_t now = now_ms(), left = a->cur.not_after * 1000 - now;
 	a->next_ms = now + (int64_t)((double)left * 0.5 * (1.0 + jitter()));
+	state_save(a);
 	rc = deliver(a, &a->cur, diag);
 out:
 	secret_free(a->token);
@@ -410,6 +415,80 @@ out:
 	EVP_PKEY_free(pk);
 	mesh_diag_free(tmp);
 	ERR_clear_error();
+	return rc;
+}
+
+/* ---- the state dir: an enrolled identity outlives a restart ---- */
+
+/* Write the identity in use (key 0600, each file replaced whole); a failure
+ * is a warning: the identity is in use either way. */
+static void state_save(mesh_identity_agent *a)
+{
+	if (!a->state_dir)
+		return;
+	const char *data[NFILES] = { a->cur.cert, a->cur.key, a->cur.bundle };
+	mesh_diag *d = NULL;
+	mesh_diag_new(&d);
+	/* the key last: a reader of the dir sees the new certificate with the
+	 * old key only for a moment, and refuses that pair */
+	static const int order[NFILES] = { F_BUNDLE, F_CERT, F_KEY };
+	for (int k = 0; k < NFILES; k++) {
+		int i = order[k];
+		struct mesh__sb p;
+		mesh__sb_init(&p);
+		mesh__sb_printf(&p, "%s/%s", a->state_dir, file_names[i]);
+		int rc = p.oom ? MESH_ENOMEM
+		               : mesh_identity_write_file(p.buf, data[i], strlen(data[i]),
+		                                          i == F_KEY, d);
+		mesh__sb_fini(&p);
+		if (rc) {
+			log_diag(a, MESH_SEV_WARNING, "cannot keep the identity in the state dir",
+			         d);
+			break;
+		}
+	}
+	mesh_diag_free(d);
+}
+
+/* At start: an identity kept by an earlier run, still valid and for our ID,
+ * is taken instead of spending a token. Returns 0 when one was taken. */
+static int state_load(mesh_identity_agent *a)
+{
+	char *data[NFILES] = { NULL };
+	struct ident id = { 0 };
+	mesh_diag *d = NULL;
+	int rc = mesh_diag_new(&d);
+	for (int i = 0; i < NFILES && !rc; i++) {
+		struct mesh__sb p;
+		mesh__sb_init(&p);
+		mesh__sb_printf(&p, "%s/%s", a->state_dir, file_names[i]);
+		rc = p.oom ? MESH_ENOMEM : mesh_identity_read_file(p.buf, &data[i], NULL, d);
+		mesh__sb_fini(&p);
+	}
+	if (rc) /* nothing kept yet: the normal case of a first start */
+		goto out;
+	rc = check_identity(a, data[F_CERT], data[F_KEY], data[F_BUNDLE], "trust-bundle.pem", &id,
+	                    d);
+	if (!rc && id.not_after <= mesh__now())
+		rc = MESH_EINVAL;
+	if (rc) {
+		log_diag(a, MESH_SEV_WARNING, "the identity in the state dir is not usable", d);
+		goto out;
+	}
+	id.cert = data[F_CERT];
+	id.key = data[F_KEY];
+	data[F_CERT] = data[F_KEY] = NULL;
+	ident_clear(&a->cur);
+	a->cur = id;
+	memset(&id, 0, sizeof(id));
+	int64_t now = now_ms(), left = a->cur.not_after * 1000 - now;
+	a->next_ms = now + (int64_t)((double)left * 0.5 * (1.0 + jitter()));
+out:
+	ident_clear(&id);
+	mesh__free(data[F_CERT]);
+	secret_free(data[F_KEY]);
+	mesh__free(data[F_BUNDLE]);
+	mesh_diag_free(d);
 	return rc;
 }
 
@@ -669,6 +748,8 @@ static int check_options(const struct mesh_identity_agent_options *o, mesh_diag 
 		return bad(diag, "ca_url needs bootstrap_token_file (to enrol)");
 	if (o->ca_url && !o->spiffe_id)
 		return bad(diag, "ca_url needs spiffe_id (the ID to request)");
+	if (o->state_dir && !o->ca_url)
+		return bad(diag, "state_dir goes with ca_url");
 	if (o->spiffe_id && mesh_spiffe_id_check(o->spiffe_id, diag))
 		return MESH_EINVAL;
 	if (o->server_name && (!*o->server_name || strpbrk(o->server_name, " \t\r\n/")))
@@ -687,8 +768,12 @@ MESH_API int mesh_identity_agent_new(const struct mesh_identity_agent_options *o
 	if (!out)
 		return MESH_EINVAL;
 	*out = NULL;
-	if (!o || o->struct_size < sizeof(*o))
+	if (!o || o->struct_size < offsetof(struct mesh_identity_agent_options, state_dir))
 		return bad(diag, "NULL options or a struct_size too small");
+	/* options of an older, smaller layout: the fields it lacks are 0 */
+	struct mesh_identity_agent_options oo = { 0 };
+	memcpy(&oo, o, o->struct_size < sizeof(oo) ? o->struct_size : sizeof(oo));
+	o = &oo;
 	int rc = check_options(o, diag);
 	if (rc)
 		return rc;
@@ -706,6 +791,7 @@ MESH_API int mesh_identity_agent_new(const struct mesh_identity_agent_options *o
 	    (rc = dup_opt(&a->ca_bundle_file, o->ca_bundle_file)) ||
 	    (rc = dup_opt(&a->token_file, o->bootstrap_token_file)) ||
 	    (rc = dup_opt(&a->spiffe_id, o->spiffe_id)) ||
+	    (rc = dup_opt(&a->state_dir, o->state_dir)) ||
 	    (rc = dup_opt(&a->server_name, o->server_name ? o->server_name : "localhost")))
 		goto fail;
 	if (a->spiffe_id) {
@@ -747,6 +833,14 @@ MESH_API int mesh_identity_agent_fetch(mesh_identity_agent *a, mesh_diag *diag)
 		if (rc == 0)
 			alog(a, MESH_SEV_NOTE, "loaded %s from %s (expires %s)", a->cur.id,
 			     a->cert_dir, mesh__fmt_time(a->cur.not_after, t));
+	} else if (!a->cur.cert && a->state_dir && state_load(a) == 0) {
+		char t1[32], t2[32];
+		rc = deliver(a, &a->cur, diag);
+		if (rc == 0)
+			alog(a, MESH_SEV_NOTE,
+			     "%s from the state dir %s (expires %s; next renewal at %s)", a->cur.id,
+			     a->state_dir, mesh__fmt_time(a->cur.not_after, t1),
+			     mesh__fmt_time(a->next_ms / 1000, t2));
 	} else {
 		bool renewal = a->cur.cert && a->cur.not_after > mesh__now();
 		rc = enrol(a, diag);
@@ -823,6 +917,7 @@ MESH_API void mesh_identity_agent_free(mesh_identity_agent *a)
 	secret_free(a->token);
 	mesh__url_fini(&a->url);
 	mesh__free(a->cert_dir);
+	mesh__free(a->state_dir);
 	mesh__free(a->ca_bundle_file);
 	mesh__free(a->token_file);
 	mesh__free(a->spiffe_id);
