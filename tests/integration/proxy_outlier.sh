@@ -92,4 +92,38 @@ rt=$(counter upstream_rq_retry)
 	ok "maxRetries 1: $ov retries refused by the circuit breaker, $rt made (36 without it)" ||
 	not_ok "maxRetries circuit breaker (overflow $ov, retries $rt)"
 sanitizer_check "$tmp/p2.log"
+
+# --- maxConnections 1, http1MaxPendingRequests 1: one request at a time to
+# a slow endpoint, one waiting, the next refused (503 UO)
+mkdir -p "$tmp/cfg3"
+cat >"$tmp/cfg3/svc.yaml" <<EOF
+$(service_entry slowpoke "$good")
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: slowpoke}
+spec:
+  host: slowpoke.default.svc.cluster.local
+  trafficPolicy:
+    connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}
+EOF
+kill "$proxy"
+start_proxy "$tmp/p3.log" --config "$tmp/cfg3" --concurrency 1
+: >"$tmp/codes3"
+for i in 1 2 3; do
+	curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 -H 'Host: slowpoke' \
+		"http://127.0.0.1:$out/s$i?delay=400" >>"$tmp/codes3" &
+	sleep 0.1
+done
+wait_codes=0
+while [ "$(wc -l <"$tmp/codes3")" -lt 3 ] && [ $wait_codes -lt 100 ]; do sleep 0.1; wait_codes=$((wait_codes + 1)); done
+codes=$(sort "$tmp/codes3" | tr '\n' ' ')
+[ "$codes" = "200 200 503 " ] &&
+	ok "maxConnections 1 + http1MaxPendingRequests 1: one served, one waited and was served, one refused" ||
+	not_ok "connection and pending breakers (codes: $codes)"
+[ "$(counter upstream_rq_pending_overflow)" -ge 1 ] && [ "$(flag_count UO)" -ge 1 ] &&
+	ok "... the refusal is a pending overflow (UO)" || not_ok "pending overflow counters"
+[ "$(counter upstream_cx_total)" = 1 ] && ok "... over one upstream connection" ||
+	not_ok "one upstream connection ($(counter upstream_cx_total))"
+sanitizer_check "$tmp/p3.log"
 finish

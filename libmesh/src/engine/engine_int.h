@@ -227,6 +227,10 @@ struct mesh__worker {
 	uint64_t ident_gen;
 	void *tls_sessions;                /* client TLS sessions by pool key (tls.c) */
 	struct mesh__dns_table *dns_table; /* this worker's reference (dns.c) */
+	/* requests waiting for an HTTP/1.1 connection: their cluster is at its
+	 * maxConnections (upstream.c); served from pend_timer, FIFO */
+	struct mesh__stream *pend_head, *pend_tail;
+	ev_timer pend_timer;
 	uint64_t dns_gen;
 	_Atomic uint64_t ctr[C_COUNT_];
 	_Atomic uint64_t flag_ctr[MESH_FLAG_COUNT];
@@ -317,6 +321,10 @@ void mesh__tcp_connect(struct mesh__listener *l, int fd, SSL *ssl, struct mesh__
 
 /* upstream.c */
 void mesh__upstreams_close_idle(struct mesh__worker *w);
+/* The worker moved to a new configuration: idle connections made under an
+ * older one are closed (they hold that configuration's clusters). */
+void mesh__upstreams_close_stale(struct mesh__worker *w);
+void mesh__upstream_pending_init(struct mesh__worker *w);
 
 /* h2up.c: close the HTTP/2 upstream connections without streams, or all */
 void mesh__h2ups_close_idle(struct mesh__worker *w);

@@ -92,6 +92,7 @@ static void on_idle(struct ev_loop *loop, ev_timer *t, int revents);
  * whatever it was doing. */
 static void drop_upstream(struct mesh__stream *st)
 {
+	mesh__upstream_unpend(st);
 	if (st->up) {
 		mesh__upstream_release(st->up, false);
 		st->up = NULL;
@@ -1002,6 +1003,12 @@ static int start_attempt(struct mesh__stream *st)
 	}
 	st->up_sent = st->up_head_seen = false;
 	return st->up_h2 ? mesh__h2up_attach(st) : mesh__upstream_get(st);
+}
+
+void mesh__stream_pending_go(struct mesh__stream *st)
+{
+	if (start_attempt(st))
+		mesh__stream_upstream_failed(st, F_UF);
 }
 
 static bool retry_allowed(struct mesh__stream *st, int status, unsigned flag)

@@ -83,6 +83,8 @@ struct mesh__stream {
 	socklen_t dst_len;
 	char dst_key[80];
 	uint8_t up_tls; /* enum mesh__up_tls for this attempt */
+	bool pending;   /* waiting for a connection (maxConnections), in w's list */
+	struct mesh__stream *pend_prev, *pend_next;
 	struct mesh__upstream *up;
 	struct mesh__chain req; /* serialized request: head, then body */
 	size_t req_sent;        /* bytes of req written to the current upstream */
@@ -155,9 +157,13 @@ struct mesh__upstream {
 	bool paused; /* a response callback paused the parser: bytes may wait in in */
 	int64_t idle_since;
 	unsigned requests, max_requests; /* DestinationRule maxRequestsPerConnection */
-	char *peer_id;                   /* the server's SPIFFE ID (TLS) */
-	uint64_t gen;                    /* configuration it was last checked against */
-	double idle_s;                   /* DestinationRule idleTimeout, or 60 s */
+	/* the cluster whose maxConnections unit it holds, and the configuration
+	 * view that keeps that cluster alive (NULL: inbound, no breaker) */
+	const struct mesh_cluster *cb_cluster;
+	struct mesh__wsnap *cb_ws;
+	char *peer_id; /* the server's SPIFFE ID (TLS) */
+	uint64_t gen;  /* configuration it was last checked against */
+	double idle_s; /* DestinationRule idleTimeout, or 60 s */
 };
 
 /* stream.c */
@@ -205,6 +211,9 @@ void mesh__stream_upgrade(struct mesh__stream *st, struct mesh__upstream *u, con
  * to the chosen endpoint (tcp.c). Called by conn.c once out of the parser. */
 void mesh__stream_connect(struct mesh__stream *st);
 
+/* A stream that waited for a connection may try again (upstream.c). */
+void mesh__stream_pending_go(struct mesh__stream *st);
+
 /* mirror.c */
 struct mesh__mirror *mesh__mirror_start(struct mesh__worker *w, const struct sockaddr *sa,
                                         socklen_t len, const char *head, size_t head_len);
@@ -235,6 +244,8 @@ void mesh__upstream_write(struct mesh__upstream *u);
 void mesh__upstream_release(struct mesh__upstream *u, bool reuse);
 /* The client drained: read (and parse what waits) again. */
 void mesh__upstream_resume(struct mesh__upstream *u);
+/* The stream stops waiting for a connection (it is done or moves on). */
+void mesh__upstream_unpend(struct mesh__stream *st);
 
 /* h2conn.c: the HTTP/2 side of a downstream connection */
 /* d->in starts with the client preface: the connection is HTTP/2 now. */

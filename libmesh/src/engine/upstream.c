@@ -41,6 +41,117 @@ static void idle_remove(struct mesh__upstream *u)
 	u->next_idle = NULL;
 }
 
+/* ---- maxConnections: a unit per connection, and requests waiting ---- */
+
+static void pend_wake(struct mesh__worker *w)
+{
+	if (w->pend_head && !ev_is_active(&w->pend_timer)) {
+		ev_timer_set(&w->pend_timer, 0, 0);
+		ev_timer_start(w->loop, &w->pend_timer);
+	}
+}
+
+/* The connection's breaker unit and configuration go: a waiting request
+ * may take the room. */
+static void cb_let_go(struct mesh__upstream *u)
+{
+	if (!u->cb_ws)
+		return;
+	mesh_balancer_release(u->cb_ws->lb, u->cb_cluster, MESH_CB_CONNECTIONS);
+	mesh__wsnap_release(u->w, u->cb_ws);
+	u->cb_ws = NULL;
+	u->cb_cluster = NULL;
+	pend_wake(u->w);
+}
+
+void mesh__upstream_unpend(struct mesh__stream *st)
+{
+	struct mesh__worker *w = st->d->w;
+	if (!st->pending)
+		return;
+	if (st->pend_prev)
+		st->pend_prev->pend_next = st->pend_next;
+	else
+		w->pend_head = st->pend_next;
+	if (st->pend_next)
+		st->pend_next->pend_prev = st->pend_prev;
+	else
+		w->pend_tail = st->pend_prev;
+	st->pend_prev = st->pend_next = NULL;
+	st->pending = false;
+	mesh_balancer_release(st->ws->lb, st->cluster, MESH_CB_PENDING);
+}
+
+static void on_pend_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mesh__worker *w = t->data;
+	/* one pass over who waits now (a request that must wait again goes to
+	 * the back, and is not looked at twice in the pass) */
+	struct mesh__stream *last = w->pend_tail;
+	while (w->pend_head) {
+		struct mesh__stream *st = w->pend_head;
+		mesh__upstream_unpend(st);
+		mesh__stream_pending_go(st);
+		if (st == last)
+			break;
+	}
+}
+
+void mesh__upstream_pending_init(struct mesh__worker *w)
+{
+	ev_init(&w->pend_timer, on_pend_timer);
+	w->pend_timer.data = w;
+}
+
+static void destroy(struct mesh__upstream *u);
+
+/* An idle connection of @c to another endpoint, closed to make room. */
+static bool close_idle_of(struct mesh__worker *w, const struct mesh_cluster *c)
+{
+	for (unsigned b = 0; b < 256; b++)
+		for (struct mesh__upstream **pp = &w->idle[b]; *pp; pp = &(*pp)->next_idle)
+			if ((*pp)->cb_cluster == c) {
+				struct mesh__upstream *u = *pp;
+				*pp = u->next_idle;
+				w->nidle--;
+				destroy(u);
+				return true;
+			}
+	return false;
+}
+
+/* Take a maxConnections unit of the stream's cluster for a new connection.
+ * 0: taken (or no breaker: inbound); 1: the stream waits (in the pending
+ * list); -1: answered 503 (pending overflow). */
+static int cb_take(struct mesh__stream *st)
+{
+	struct mesh__worker *w = st->d->w;
+	const struct mesh_cluster *c = st->cluster;
+	if (!c)
+		return 0;
+	if (!mesh_balancer_acquire(st->ws->lb, c, MESH_CB_CONNECTIONS) ||
+	    (close_idle_of(w, c) && !mesh_balancer_acquire(st->ws->lb, c, MESH_CB_CONNECTIONS)))
+		return 0;
+	if (mesh_balancer_acquire(st->ws->lb, c, MESH_CB_PENDING)) {
+		/* http1MaxPendingRequests: Envoy's pending overflow */
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_PENDING_OVERFLOW], 1);
+		st->flags |= F_UO;
+		mesh__stream_local_reply(st, 503,
+		                         "upstream connect error or disconnect/reset before "
+		                         "headers. reset reason: overflow\n");
+		return -1;
+	}
+	st->pending = true;
+	st->pend_prev = w->pend_tail;
+	st->pend_next = NULL;
+	if (w->pend_tail)
+		w->pend_tail->pend_next = st;
+	else
+		w->pend_head = st;
+	w->pend_tail = st;
+	return 1;
+}
+
 static void destroy(struct mesh__upstream *u)
 {
 	struct mesh__worker *w = u->w;
@@ -57,6 +168,7 @@ static void destroy(struct mesh__upstream *u)
 	u->in = NULL;
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], -1);
 	u->fd = -1;
+	cb_let_go(u);
 	if (!u->in_parse)
 		mesh__free(u);
 }
@@ -70,6 +182,7 @@ int mesh__upstream_detach(struct mesh__upstream *u, SSL **ssl)
 	mesh__tls_unbind(*ssl);
 	mesh__free(u->peer_id);
 	u->peer_id = NULL;
+	cb_let_go(u); /* (a tunnel is no pooled connection) */
 	ev_io_stop(w->loop, &u->rio);
 	ev_io_stop(w->loop, &u->wio);
 	ev_timer_stop(w->loop, &u->timer);
@@ -111,6 +224,22 @@ void mesh__upstream_release(struct mesh__upstream *u, bool reuse)
 	u->next_idle = w->idle[b];
 	w->idle[b] = u;
 	w->nidle++;
+	pend_wake(w); /* a request waiting for room may take this one, or its place */
+}
+
+void mesh__upstreams_close_stale(struct mesh__worker *w)
+{
+	for (unsigned b = 0; b < 256; b++)
+		for (struct mesh__upstream **pp = &w->idle[b]; *pp;) {
+			struct mesh__upstream *u = *pp;
+			if (u->cb_ws && u->cb_ws != w->cur) {
+				*pp = u->next_idle;
+				w->nidle--;
+				destroy(u);
+			} else {
+				pp = &u->next_idle;
+			}
+		}
 }
 
 void mesh__upstreams_close_idle(struct mesh__worker *w)
@@ -177,20 +306,28 @@ int mesh__upstream_get(struct mesh__stream *st)
 		mesh__upstream_write(u);
 		return 0;
 	}
+	int cb = cb_take(st);
+	if (cb)
+		return 0; /* waiting in the pending list, or answered */
 	int fd = socket(st->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -1;
+		goto fail;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (struct sockaddr *)&st->dst, st->dst_len) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_CONNECT_FAIL], 1);
-		return -1;
+		goto fail;
 	}
 	u = mesh__calloc(1, sizeof(*u));
 	if (!u) {
 		close(fd);
-		return -1;
+		goto fail;
+	}
+	if (st->cluster) {
+		u->cb_cluster = st->cluster;
+		u->cb_ws = st->ws;
+		st->ws->users++; /* the cluster lives as long as its unit is held */
 	}
 	u->w = w;
 	u->fd = fd;
@@ -212,6 +349,12 @@ int mesh__upstream_get(struct mesh__stream *st)
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_TOTAL], 1);
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], 1);
 	return 0;
+fail:
+	if (st->cluster) { /* the unit taken for it */
+		mesh_balancer_release(st->ws->lb, st->cluster, MESH_CB_CONNECTIONS);
+		pend_wake(w);
+	}
+	return -1;
 }
 
 void mesh__upstream_write(struct mesh__upstream *u)

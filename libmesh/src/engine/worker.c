@@ -103,8 +103,12 @@ static void refresh(struct mesh__worker *w)
 	ws->users = 1;
 	struct mesh__wsnap *old = w->cur;
 	w->cur = ws;
-	if (old)
+	if (old) {
+		/* idle connections of the old configuration go, so that it can
+		 * be freed (a pooled connection holds its cluster) */
+		mesh__upstreams_close_stale(w);
 		mesh__wsnap_release(w, old);
+	}
 }
 
 struct mesh__wsnap *mesh__wsnap_acquire(struct mesh__worker *w)
@@ -223,6 +227,7 @@ int mesh__worker_start(struct mesh__worker *w)
 	ev_async_init(&w->wake, on_wake);
 	w->wake.data = w;
 	ev_async_start(w->loop, &w->wake);
+	mesh__upstream_pending_init(w);
 	refresh(w);
 	if (!w->cur)
 		return MESH_ENOMEM;
