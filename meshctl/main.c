@@ -12,6 +12,7 @@ static const struct {
 	{ "validate", cmd_validate, "check configuration files against the resource schemas" },
 	{ "analyze", cmd_analyze, "check a configuration as a whole for likely mistakes" },
 	{ "route", cmd_route, "show which rule a request matches and what it does" },
+	{ "apply", cmd_apply, "validate files with a watched config dir, then put them there" },
 	{ "mtls", cmd_mtls, "show the inbound mTLS mode of a workload and what sets it" },
 	{ "ca", cmd_ca, "certificate authority: create a CA, issue and inspect SVIDs" },
 };

@@ -43,5 +43,6 @@ int cmd_analyze(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_mtls(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 
 #endif

@@ -651,17 +651,17 @@ YAML
 fi
 echo "--- ${canary#"$dir"/}"
 cat "$dir/run/canary.yaml"
-show "$MESHCTL" validate "$dir/run/canary.yaml"
-"$MESHCTL" validate "$dir/run/canary.yaml" || die "the canary rule does not validate"
 gen_of() {
 	"${CURL[@]}" "http://127.0.0.1:${ADMIN[productpage-v1]}/config_dump" 2>/dev/null |
 		jq -r .generation 2>/dev/null || echo 0
 }
 gen0=$(gen_of)
-# one rename: a sidecar never reads half a file
-cp "$dir/run/canary.yaml" "$canary.tmp"
-show mv "$canary.tmp" "$canary"
-mv -f "$canary.tmp" "$canary"
+# meshctl apply checks the rule with the rest of the directory, then
+# renames it in whole: a sidecar never reads half a file, nor a bad one
+staged="$dir/run/${canary##*/}"
+cp "$dir/run/canary.yaml" "$staged"
+show "$MESHCTL" apply --dir "${canary%/*}" "$staged"
+"$MESHCTL" apply --dir "${canary%/*}" "$staged" || die "meshctl apply refused the canary rule"
 t0=$(date +%s%N)
 gen=$gen0
 for i in $(seq 100); do
