@@ -92,8 +92,11 @@ static int put_file(const char *dir, const char *src)
 {
 	int rc = -1, in = -1, out = -1;
 	char tmp[4096], dst[4096];
-	snprintf(dst, sizeof(dst), "%s/%s", dir, base_name(src));
-	snprintf(tmp, sizeof(tmp), "%s/.%s.apply-%ld", dir, base_name(src), (long)getpid());
+	const char *name = base_name(src);
+	if (!dir || !name)
+		return -1;
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.apply-%ld", dir, name, (long)getpid());
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "meshctl apply: %s: %s\n", src, strerror(errno));
 		goto out;

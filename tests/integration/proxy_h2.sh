@@ -527,4 +527,20 @@ n=$(counter upstream_cx_http2_total)
 	not_ok "further HTTP/2 connections at the server's stream limit ($n)"
 sanitizer_check "$tmp/proxy2.log"
 
+# --- the same server with maxConnections 2: two connections, the other
+# streams queued on them (nghttp2 holds them until a stream ends)
+mkdir -p "$tmp/ncfg3"
+cp "$tmp/ncfg/se.yaml" "$tmp/ncfg3/"
+printf 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: narrow}\nspec:\n  host: narrow.default.svc.cluster.local\n  trafficPolicy: {connectionPool: {tcp: {maxConnections: 2}}}\n' \
+	>"$tmp/ncfg3/dr.yaml"
+kill "$proxy"
+start_proxy "$tmp/proxy3.log" --config "$tmp/ncfg3" --concurrency 1
+expect_status "h2load -m 20 with maxConnections 2 (4 streams each)" 0 timeout 60 \
+	h2load -n 200 -c 1 -m 20 -H ":authority: narrow" "http://127.0.0.1:$out/narrow?delay=20"
+expect_output "200 succeeded" "200 succeeded, 0 failed, 0 errored"
+n=$(counter upstream_cx_http2_total)
+[ "${n:-0}" = 2 ] && ok "maxConnections holds HTTP/2 upstream connections to 2" ||
+	not_ok "HTTP/2 connections under maxConnections 2 ($n)"
+sanitizer_check "$tmp/proxy3.log"
+
 finish

@@ -328,6 +328,8 @@ void mesh__upstream_pending_init(struct mesh__worker *w);
 
 /* h2up.c: close the HTTP/2 upstream connections without streams, or all */
 void mesh__h2ups_close_idle(struct mesh__worker *w);
+/* Idle HTTP/2 upstream connections made under an older configuration go. */
+void mesh__h2ups_close_stale(struct mesh__worker *w);
 void mesh__h2ups_close_all(struct mesh__worker *w);
 
 /* admin.c */

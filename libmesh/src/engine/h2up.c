@@ -54,7 +54,10 @@ struct mesh__h2up {
 	const struct mesh_cluster *cluster; /* for the server identity check ... */
 	struct mesh__wsnap *ws;             /* ... kept alive until the handshake is done */
 	char *peer_id;                      /* the server's SPIFFE ID */
-	uint64_t gen;                       /* configuration it was last checked against */
+	/* the maxConnections unit it holds, and what keeps its cluster alive */
+	const struct mesh_cluster *cb_cluster;
+	struct mesh__wsnap *cb_ws;
+	uint64_t gen; /* configuration it was last checked against */
 	bool connected, listed, in_io, want_close, kicked;
 	bool goaway; /* takes no new streams */
 };
@@ -113,6 +116,11 @@ static void destroy(struct mesh__h2up *u)
 	mesh__block_put(&w->pool, u->hb);
 	mesh__chain_clear(&u->out, &w->pool);
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_ACTIVE], -1);
+	if (u->cb_ws) {
+		mesh_balancer_release(u->cb_ws->lb, u->cb_cluster, MESH_CB_CONNECTIONS);
+		mesh__wsnap_release(w, u->cb_ws);
+		mesh__upstream_room_freed(w);
+	}
 	mesh__free(u);
 }
 
@@ -713,8 +721,33 @@ int mesh__h2up_attach(struct mesh__stream *st)
 			u->gen = st->ws->snap->generation;
 		}
 	}
-	if (!u && !(u = connect_new(w, st)))
-		return -1;
+	if (!u && st->cluster &&
+	    mesh_balancer_acquire(st->ws->lb, st->cluster, MESH_CB_CONNECTIONS)) {
+		/* at maxConnections: a full connection to the endpoint queues the
+		 * stream (nghttp2 holds it until one of its streams ends); with
+		 * none, the stream waits for room as HTTP/1.1 requests do (or is
+		 * answered 503 past http1MaxPendingRequests) */
+		for (u = w->h2ups[bucket(st->dst_key)]; u; u = u->next)
+			if (!u->goaway && !strcmp(u->key, st->dst_key))
+				break;
+		if (!u) {
+			mesh__upstream_wait(st);
+			return 0;
+		}
+	} else if (!u) {
+		if (!(u = connect_new(w, st))) {
+			if (st->cluster) {
+				mesh_balancer_release(st->ws->lb, st->cluster, MESH_CB_CONNECTIONS);
+				mesh__upstream_room_freed(w);
+			}
+			return -1;
+		}
+		if (st->cluster) { /* the unit is the connection's */
+			u->cb_cluster = st->cluster;
+			u->cb_ws = st->ws;
+			st->ws->users++;
+		}
+	}
 	if (!st->uphead)
 		return -1;
 	nghttp2_nv nv[MESH_H1_MAX_HEADERS_CAP + 16];
@@ -792,6 +825,19 @@ void mesh__h2ups_close_idle(struct mesh__worker *w)
 		while (u) {
 			struct mesh__h2up *next = u->next;
 			if (!u->nstreams)
+				destroy(u);
+			u = next;
+		}
+	}
+}
+
+void mesh__h2ups_close_stale(struct mesh__worker *w)
+{
+	for (unsigned b = 0; b < MESH_H2UP_BUCKETS; b++) {
+		struct mesh__h2up *u = w->h2ups[b];
+		while (u) {
+			struct mesh__h2up *next = u->next;
+			if (!u->nstreams && u->cb_ws && u->cb_ws != w->cur)
 				destroy(u);
 			u = next;
 		}

@@ -246,6 +246,11 @@ void mesh__upstream_release(struct mesh__upstream *u, bool reuse);
 void mesh__upstream_resume(struct mesh__upstream *u);
 /* The stream stops waiting for a connection (it is done or moves on). */
 void mesh__upstream_unpend(struct mesh__stream *st);
+/* The stream's cluster is at maxConnections: wait for room (1), or, past
+ * http1MaxPendingRequests, answer 503 UO (-1). */
+int mesh__upstream_wait(struct mesh__stream *st);
+/* A connection unit was given back: waiting streams may go (HTTP/2 side). */
+void mesh__upstream_room_freed(struct mesh__worker *w);
 
 /* h2conn.c: the HTTP/2 side of a downstream connection */
 /* d->in starts with the client preface: the connection is HTTP/2 now. */

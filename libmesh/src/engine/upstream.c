@@ -97,6 +97,11 @@ static void on_pend_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+void mesh__upstream_room_freed(struct mesh__worker *w)
+{
+	pend_wake(w);
+}
+
 void mesh__upstream_pending_init(struct mesh__worker *w)
 {
 	ev_init(&w->pend_timer, on_pend_timer);
@@ -132,6 +137,13 @@ static int cb_take(struct mesh__stream *st)
 	if (!mesh_balancer_acquire(st->ws->lb, c, MESH_CB_CONNECTIONS) ||
 	    (close_idle_of(w, c) && !mesh_balancer_acquire(st->ws->lb, c, MESH_CB_CONNECTIONS)))
 		return 0;
+	return mesh__upstream_wait(st);
+}
+
+int mesh__upstream_wait(struct mesh__stream *st)
+{
+	struct mesh__worker *w = st->d->w;
+	const struct mesh_cluster *c = st->cluster;
 	if (mesh_balancer_acquire(st->ws->lb, c, MESH_CB_PENDING)) {
 		/* http1MaxPendingRequests: Envoy's pending overflow */
 		mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_PENDING_OVERFLOW], 1);

@@ -107,6 +107,7 @@ static void refresh(struct mesh__worker *w)
 		/* idle connections of the old configuration go, so that it can
 		 * be freed (a pooled connection holds its cluster) */
 		mesh__upstreams_close_stale(w);
+		mesh__h2ups_close_stale(w);
 		mesh__wsnap_release(w, old);
 	}
 }
