@@ -111,6 +111,9 @@ i=0
 while ! grep -qs "admin listener" "$tmp/p2.log" && [ $i -lt 200 ] && kill -0 $proxy 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
 inb=$(sed -n 's/.*inbound listener on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/p2.log")
 adm=$(sed -n 's/.*admin listener on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/p2.log")
+# (the identity comes right after the listeners are set up)
+i=0
+until grep -q "from the state dir" "$tmp/p2.log" || [ $i -gt 100 ]; do sleep 0.05; i=$((i + 1)); done
 grep -q "from the state dir" "$tmp/p2.log" && ok "restarted: the identity kept in --cert-dir is taken at once" ||
 	{ not_ok "restart from the state dir"; tail -5 "$tmp/p2.log" | sed 's/^/    | /'; }
 [ "$(s_get)" = "HTTP/1.1 200 OK" ] && ok "... and serves mTLS" || not_ok "mTLS after restart"
