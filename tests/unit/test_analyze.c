@@ -504,6 +504,52 @@ START_TEST(mtls_namespace_and_root)
 }
 END_TEST
 
+/* Two namespace-wide policies: the oldest decides, as Istio (and
+ * mesh_mtls_mode) take it, not the one loaded first; an UNSET oldest one
+ * passes to the next level instead of letting a newer one of its level in. */
+START_TEST(mtls_oldest_policy_decides)
+{
+	static const char head[] = "apiVersion: security.istio.io/v1\n"
+				   "kind: PeerAuthentication\n"
+				   "metadata: {name: b-new, namespace: legacy, "
+				   "creationTimestamp: \"2024-01-01T00:00:00Z\"}\n"
+				   "spec: {mtls: {mode: STRICT}}\n"
+				   "---\n"
+				   "apiVersion: security.istio.io/v1\n"
+				   "kind: PeerAuthentication\n"
+				   "metadata: {name: a-old, namespace: legacy, "
+				   "creationTimestamp: \"2020-01-01T00:00:00Z\"}\n";
+	static const char tail[] = "---\n"
+				   "apiVersion: networking.istio.io/v1\n"
+				   "kind: DestinationRule\n"
+				   "metadata: {name: db, namespace: legacy}\n"
+				   "spec: {host: db, trafficPolicy: {tls: {mode: DISABLE}}}\n";
+	char yaml[2048];
+	/* the older policy (loaded second) says PERMISSIVE: DISABLE toward it is
+	 * fine, whatever the newer STRICT one says */
+	snprintf(yaml, sizeof(yaml), "%sspec: {mtls: {mode: PERMISSIVE}}\n%s", head, tail);
+	EXPECT(yaml, { "MESH0003", 14, 14, "spec.host",
+	               "host \"db\" (db.legacy.svc.cluster.local) matches no ServiceEntry or "
+	               "Kubernetes Service" });
+	/* the older one sets nothing: the namespace level passes to the mesh
+	 * level (PERMISSIVE by default), not to the newer STRICT one */
+	snprintf(yaml, sizeof(yaml), "%sspec: {}\n%s", head, tail);
+	EXPECT(yaml, { "MESH0003", 14, 14, "spec.host",
+	               "host \"db\" (db.legacy.svc.cluster.local) matches no ServiceEntry or "
+	               "Kubernetes Service" });
+	/* the older one is STRICT: plain text toward it is refused */
+	snprintf(yaml, sizeof(yaml), "%sspec: {mtls: {mode: STRICT}}\n%s", head, tail);
+	EXPECT(yaml,
+	       { "MESH0003", 14, 14, "spec.host",
+	         "host \"db\" (db.legacy.svc.cluster.local) matches no ServiceEntry or "
+	         "Kubernetes Service" },
+	       { "MESH0012", 14, 46, "spec.trafficPolicy.tls.mode",
+	         "tls mode DISABLE, but PeerAuthentication legacy/a-old (test.yaml:9) sets mTLS "
+	         "mode STRICT for db.legacy.svc.cluster.local (namespace legacy): its sidecars "
+	         "refuse plain-text connections" });
+}
+END_TEST
+
 /* ---- MESH0006: workload selectors ---- */
 
 START_TEST(selector_matches_nothing)
@@ -1086,6 +1132,7 @@ int main(void)
 	tcase_add_test(tc, precedence_tie);
 	tcase_add_test(tc, mtls_conflicts);
 	tcase_add_test(tc, mtls_namespace_and_root);
+	tcase_add_test(tc, mtls_oldest_policy_decides);
 	tcase_add_test(tc, selector_matches_nothing);
 	tcase_add_test(tc, selector_without_workloads);
 	tcase_add_test(tc, unreachable_routes);

@@ -29,39 +29,61 @@ static bool pa_mode(const struct mesh_resource *pa, struct mtls *out)
 	return true;
 }
 
-/* The namespace-wide mode of @ns: its selector-less PeerAuthentication,
- * if it sets one. */
-static bool ns_mode(struct an *a, const char *ns, struct mtls *out)
+/* Istio's order among the policies of one level: the oldest first
+ * (metadata.creationTimestamp; none counts as the oldest of all), then by
+ * name. The same order src/security resolves modes by, for the proxy. */
+static bool older(const struct mesh_resource *x, const struct mesh_resource *y)
 {
+	int64_t xs = 0, ys = 0;
+	int32_t xn = 0, yn = 0;
+	if (!mesh__time_parse_rfc3339(
+		    mesh__node_str(mesh__node_path(x->metadata, "creationTimestamp")), &xs, &xn))
+		xs = xn = 0;
+	if (!mesh__time_parse_rfc3339(
+		    mesh__node_str(mesh__node_path(y->metadata, "creationTimestamp")), &ys, &yn))
+		ys = yn = 0;
+	if (xs != ys)
+		return xs < ys;
+	if (xn != yn)
+		return xn < yn;
+	return strcmp(x->name, y->name) < 0;
+}
+
+/* The PeerAuthentication of one level Istio takes: the oldest of @ns's
+ * policies that select @labels (@labels NULL: that have no selector). */
+static const struct mesh_resource *level_policy(struct an *a, const char *ns,
+                                                const struct mesh__node *labels)
+{
+	const struct mesh_resource *best = NULL;
 	size_t n;
 	const struct an_kv *pas = mesh__an_map_find(&a->pas, ns, &n);
 	for (size_t i = 0; i < n; i++) {
 		const struct mesh_resource *pa = pas[i].val;
-		if (!mesh__an_has_labels(mesh__node_path(pa->spec, "selector.matchLabels")) &&
-		    pa_mode(pa, out))
-			return true;
+		const struct mesh__node *sel = mesh__node_path(pa->spec, "selector.matchLabels");
+		bool has = mesh__an_has_labels(sel);
+		if ((labels ? has && mesh__an_labels_match(sel, labels) : !has) &&
+		    (!best || older(pa, best)))
+			best = pa;
 	}
-	return false;
+	return best;
 }
 
 /* The mode that applies to a workload with @labels in @ns (@labels NULL:
- * to the namespace as a whole): a PeerAuthentication selecting it, else the
- * namespace's, else the root namespace's, else the MeshConfig default, else
- * PERMISSIVE. Among several at one level the first loaded wins, as the
- * oldest does in Istio. */
+ * to the namespace as a whole), as Istio composes it: the level's policy
+ * (workload selector, then namespace, then the root namespace's mesh-wide
+ * one) decides when it sets a mode, an UNSET one passes to the next level;
+ * then the MeshConfig default, then PERMISSIVE. Workloads of the root
+ * namespace get the mesh-wide level only. */
 static struct mtls effective_mtls(struct an *a, const char *ns, const struct mesh__node *labels)
 {
 	struct mtls m = { "PERMISSIVE", NULL, NULL };
-	size_t n;
-	const struct an_kv *pas = mesh__an_map_find(&a->pas, ns, &n);
-	for (size_t i = 0; labels && i < n; i++) {
-		const struct mesh_resource *pa = pas[i].val;
-		const struct mesh__node *sel = mesh__node_path(pa->spec, "selector.matchLabels");
-		if (mesh__an_has_labels(sel) && mesh__an_labels_match(sel, labels) &&
-		    pa_mode(pa, &m))
-			return m;
-	}
-	if (ns_mode(a, ns, &m) || ns_mode(a, a->root_ns, &m))
+	const struct mesh_resource *p;
+	bool root = !strcmp(ns, a->root_ns);
+	if (labels && !root && (p = level_policy(a, ns, labels)) && pa_mode(p, &m))
+		return m;
+	if (!root && (p = level_policy(a, ns, NULL)) && pa_mode(p, &m))
+		return m;
+	if ((p = level_policy(a, a->root_ns, NULL)) && pa_mode(p, &m))
 		return m;
 	const char *def = mesh__node_str(a->mesh_mtls);
 	if (def && *def && strcmp(def, "UNSET"))

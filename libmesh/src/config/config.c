@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -784,5 +785,62 @@ bool mesh__labels_match(const struct mesh__node *sel, const char *const *labels)
 		if (!found)
 			return false;
 	}
+	return true;
+}
+
+/* ---- timestamps (metadata.creationTimestamp) ---- */
+
+static int digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+bool mesh__time_parse_rfc3339(const char *s, int64_t *sec, int32_t *nsec)
+{
+	if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+	    s[13] != ':' || s[16] != ':')
+		return false;
+	int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+	int h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+	    se < 0 || se > 60)
+		return false;
+	const char *p = s + 19;
+	int32_t ns = 0;
+	if (*p == '.') {
+		int32_t scale = 100000000;
+		if (!(*++p >= '0' && *p <= '9'))
+			return false;
+		for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			ns += (int32_t)(*p - '0') * scale;
+	}
+	int64_t off = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && p[3] == ':') {
+		int oh = digits(p + 1, 2), om = digits(p + 4, 2);
+		if (oh < 0 || om < 0 || oh > 23 || om > 59)
+			return false;
+		off = (*p == '-' ? -1 : 1) * (int64_t)(oh * 3600 + om * 60);
+		p += 6;
+	} else {
+		return false;
+	}
+	if (*p)
+		return false;
+	struct tm tm = { .tm_year = y - 1900,
+		         .tm_mon = mo - 1,
+		         .tm_mday = d,
+		         .tm_hour = h,
+		         .tm_min = mi,
+		         .tm_sec = se };
+	*sec = (int64_t)timegm(&tm) - off;
+	*nsec = ns;
 	return true;
 }

@@ -93,4 +93,8 @@ bool mesh__labels_match(const struct mesh__node *sel, const char *const *labels)
  * or NULL when @r is no workload. */
 const struct mesh__node *mesh__k8s_workload_labels(const struct mesh_resource *r);
 
+/* RFC 3339 ("2024-05-01T10:00:00Z", fractions and offsets allowed) to Unix
+ * seconds and nanoseconds; false when @s is NULL or not one (config.c). */
+bool mesh__time_parse_rfc3339(const char *s, int64_t *sec, int32_t *nsec);
+
 #endif

@@ -66,63 +66,6 @@ static int mode_of(const struct mesh__node *mtls)
 	return MESH_MTLS_UNSET;
 }
 
-static int digits(const char *s, int n)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/* RFC 3339 ("2024-05-01T10:00:00Z", fractions and offsets allowed) to Unix
- * seconds and nanoseconds; false when @s is not one. */
-static bool parse_time(const char *s, int64_t *sec, int32_t *nsec)
-{
-	if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-	    s[13] != ':' || s[16] != ':')
-		return false;
-	int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
-	int h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-	    se < 0 || se > 60)
-		return false;
-	const char *p = s + 19;
-	int32_t ns = 0;
-	if (*p == '.') {
-		int32_t scale = 100000000;
-		if (!(*++p >= '0' && *p <= '9'))
-			return false;
-		for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
-			ns += (int32_t)(*p - '0') * scale;
-	}
-	int64_t off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-') && p[3] == ':') {
-		int oh = digits(p + 1, 2), om = digits(p + 4, 2);
-		if (oh < 0 || om < 0 || oh > 23 || om > 59)
-			return false;
-		off = (*p == '-' ? -1 : 1) * (int64_t)(oh * 3600 + om * 60);
-		p += 6;
-	} else {
-		return false;
-	}
-	if (*p)
-		return false;
-	struct tm tm = { .tm_year = y - 1900,
-		         .tm_mon = mo - 1,
-		         .tm_mday = d,
-		         .tm_hour = h,
-		         .tm_min = mi,
-		         .tm_sec = se };
-	*sec = (int64_t)timegm(&tm) - off;
-	*nsec = ns;
-	return true;
-}
-
 static int cmp_pa(const void *a, const void *b)
 {
 	const struct pa *x = a, *y = b;
@@ -155,8 +98,9 @@ static bool add_policy(struct sec_index *idx, struct pa *p, const struct mesh_re
 	const struct mesh__node *sel = mesh__node_path(r->spec, "selector.matchLabels");
 	*p = (struct pa){ .ns = r->ns, .name = r->name };
 	p->sel = (sel && sel->type == MESH_NODE_MAP && sel->count) ? sel : NULL;
-	if (!parse_time(mesh__node_str(mesh__node_path(r->metadata, "creationTimestamp")), &p->sec,
-	                &p->nsec))
+	if (!mesh__time_parse_rfc3339(
+		    mesh__node_str(mesh__node_path(r->metadata, "creationTimestamp")), &p->sec,
+		    &p->nsec))
 		p->sec = p->nsec = 0; /* no time: older than any (Go's zero time) */
 	p->mode = mode_of(mesh__node_field(r->spec, "mtls"));
 	if (!(p->src = arena_printf(&idx->arena, "PeerAuthentication %s/%s", r->ns, r->name)))
