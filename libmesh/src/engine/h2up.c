@@ -491,8 +491,8 @@ static void up_connected(struct mesh__h2up *u)
 static void tls_step(struct mesh__h2up *u)
 {
 	struct mesh__worker *w = u->w;
-	const char *why = NULL;
-	switch (mesh__tls_handshake(u->ssl, &why)) {
+	char *peer = NULL;
+	switch (mesh__tls_client_step(w, u->ssl, u->cluster, u->tls, u->key, &peer)) {
 	case MESH__HS_WANT_READ:
 		ev_io_stop(w->loop, &u->wio);
 		ev_io_start(w->loop, &u->rio);
@@ -501,28 +501,10 @@ static void tls_step(struct mesh__h2up *u)
 		ev_io_stop(w->loop, &u->rio);
 		ev_io_start(w->loop, &u->wio);
 		return;
-	case MESH__HS_FAIL:
-		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
-		mesh__tls_session_forget(w, u->key);
-		mesh__log(MESH_LOG_WARNING, "upstream %s: TLS handshake failed: %s", u->key, why);
-		close_all(u, F_UF);
-		return;
+	case MESH__HS_FAIL: close_all(u, F_UF); return;
 	default: break;
 	}
-	char *peer = mesh__tls_peer_id(u->ssl);
-	if (u->tls == MESH__UP_ISTIO_MUTUAL && !mesh__cluster_peer_ok(u->cluster, peer)) {
-		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
-		mesh__log(MESH_LOG_WARNING,
-		          "upstream %s: server identity %s is not one the destination may have",
-		          u->key, peer ? peer : "(none)");
-		mesh__free(peer);
-		close_all(u, F_UF);
-		return;
-	}
 	u->peer_id = peer;
-	mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_HANDSHAKE], 1);
-	if (SSL_session_reused(u->ssl))
-		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_REUSED], 1);
 	u->handshake = false;
 	up_connected(u);
 	flush(u);

@@ -270,34 +270,14 @@ static int step_up(struct tcp_conn *c)
 		c->ustate = S_HANDSHAKE;
 	}
 	if (c->ustate == S_HANDSHAKE) {
-		const char *why = NULL;
-		switch (mesh__tls_handshake(c->ussl, &why)) {
+		char *peer = NULL;
+		switch (mesh__tls_client_step(w, c->ussl, c->cluster, c->tls_mode, c->key, &peer)) {
 		case MESH__HS_WANT_READ: wait_on(c, &c->urio, &c->uwio, EV_READ); return 0;
 		case MESH__HS_WANT_WRITE: wait_on(c, &c->urio, &c->uwio, EV_WRITE); return 0;
-		case MESH__HS_FAIL:
-			mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
-			mesh__log(MESH_LOG_WARNING, "TCP upstream: TLS handshake failed: %s", why);
-			setup_free(c, F_UF);
-			return -1;
+		case MESH__HS_FAIL: setup_free(c, F_UF); return -1;
 		default: break;
 		}
-		char *peer = mesh__tls_peer_id(c->ussl);
-		bool ok = c->tls_mode != MESH__UP_ISTIO_MUTUAL ||
-		          mesh__cluster_peer_ok(c->cluster, peer);
-		if (!ok)
-			mesh__log(MESH_LOG_WARNING,
-			          "TCP upstream: server identity %s is not one the destination may "
-			          "have",
-			          peer ? peer : "(none)");
 		mesh__free(peer);
-		if (!ok) {
-			mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
-			setup_free(c, F_UF);
-			return -1;
-		}
-		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_HANDSHAKE], 1);
-		if (SSL_session_reused(c->ussl))
-			mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_REUSED], 1);
 		c->ustate = S_READY;
 	}
 	ev_io_stop(w->loop, &c->urio);

@@ -963,3 +963,33 @@ int mesh__tls_hello_sni(const unsigned char *b, size_t n, bool full, char *sni, 
 		pos += 5 + rlen;
 	}
 }
+
+int mesh__tls_client_step(struct mesh__worker *w, SSL *ssl, const struct mesh_cluster *c, int mode,
+                          const char *key, char **peer)
+{
+	*peer = NULL;
+	const char *why = NULL;
+	int r = mesh__tls_handshake(ssl, &why);
+	if (r == MESH__HS_WANT_READ || r == MESH__HS_WANT_WRITE)
+		return r;
+	if (r == MESH__HS_FAIL) {
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+		mesh__tls_session_forget(w, key);
+		mesh__log(MESH_LOG_WARNING, "upstream %s: TLS handshake failed: %s", key, why);
+		return MESH__HS_FAIL;
+	}
+	char *id = mesh__tls_peer_id(ssl);
+	if (mode == MESH__UP_ISTIO_MUTUAL && (!c || !mesh__cluster_peer_ok(c, id))) {
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
+		mesh__log(MESH_LOG_WARNING,
+		          "upstream %s: server identity %s is not one the destination may have",
+		          key, id ? id : "(none)");
+		mesh__free(id);
+		return MESH__HS_FAIL;
+	}
+	mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_HANDSHAKE], 1);
+	if (SSL_session_reused(ssl))
+		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_REUSED], 1);
+	*peer = id;
+	return MESH__HS_DONE;
+}

@@ -20,6 +20,8 @@
 #include <mesh/diag.h>
 
 struct mesh__worker;
+struct mesh_cluster;
+struct mesh__snapshot;
 
 /* One identity: the SVID and key in both contexts, the trust bundle in
  * their verify callbacks. Each SSL_CTX owns its own copy of the bundle (ex
@@ -107,11 +109,17 @@ int mesh__tls_hello_sni(const unsigned char *b, size_t n, bool full, char *sni, 
  * resumption), offering @alpn ("h2" or "http/1.1"; NULL: none). */
 SSL *mesh__tls_connect_new(struct mesh__worker *w, SSL_CTX *ctx, int fd, const char *key,
                            const char *alpn);
+/* One step of a client handshake toward an endpoint of cluster @c (HTTP/1,
+ * HTTP/2 and TCP upstreams share it): MESH__HS_WANT_READ / _WANT_WRITE (wait
+ * for that), MESH__HS_FAIL (counted, logged with the reason and @key, the
+ * session kept for @key forgotten: the caller fails the attempt with UF),
+ * or MESH__HS_DONE, the server identity checked for ISTIO_MUTUAL @mode
+ * (enum mesh__up_tls), with *@peer its SPIFFE ID (mesh__free(); may be NULL). */
+int mesh__tls_client_step(struct mesh__worker *w, SSL *ssl, const struct mesh_cluster *c, int mode,
+                          const char *key, char **peer);
 /* The connection's pool key is going away (the socket moves to a tunnel):
  * a late session ticket is not cached then. */
 void mesh__tls_unbind(SSL *ssl);
-struct mesh__snapshot;
-struct mesh_cluster;
 /* A client SSL toward endpoint @fd of cluster @c for enum mesh__up_tls
  * @mode: ISTIO_MUTUAL with the proxy's identity, SIMPLE / MUTUAL with the
  * DestinationRule's context of snapshot @s (SNI and host name check set).

@@ -573,8 +573,9 @@ static void parse_in(struct mesh__upstream *u)
 static void tls_step(struct mesh__upstream *u)
 {
 	struct mesh__worker *w = u->w;
-	const char *why = NULL;
-	switch (mesh__tls_handshake(u->ssl, &why)) {
+	char *peer = NULL;
+	switch (mesh__tls_client_step(w, u->ssl, u->st ? u->st->cluster : NULL, u->tls_mode, u->key,
+	                              &peer)) {
 	case MESH__HS_WANT_READ:
 		ev_io_stop(w->loop, &u->wio);
 		ev_io_start(w->loop, &u->rio);
@@ -583,29 +584,15 @@ static void tls_step(struct mesh__upstream *u)
 		ev_io_stop(w->loop, &u->rio);
 		ev_io_start(w->loop, &u->wio);
 		return;
-	case MESH__HS_FAIL:
-		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
-		mesh__tls_session_forget(w, u->key);
-		mesh__log(MESH_LOG_WARNING, "upstream %s: TLS handshake failed: %s", u->key, why);
-		failed(u, F_UF);
-		return;
+	case MESH__HS_FAIL: failed(u, F_UF); return;
 	default: break;
 	}
-	char *peer = mesh__tls_peer_id(u->ssl);
-	if (!u->st || (u->tls_mode == MESH__UP_ISTIO_MUTUAL &&
-	               !mesh__cluster_peer_ok(u->st->cluster, peer))) {
-		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_FAIL], 1);
-		mesh__log(MESH_LOG_WARNING,
-		          "upstream %s: server identity %s is not one the destination may have",
-		          u->key, peer ? peer : "(none)");
+	if (!u->st) { /* the stream went away during the handshake */
 		mesh__free(peer);
 		failed(u, F_UF);
 		return;
 	}
 	u->peer_id = peer;
-	mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_HANDSHAKE], 1);
-	if (SSL_session_reused(u->ssl))
-		mesh__ctr_add(&w->ctr[C_UPSTREAM_SSL_REUSED], 1);
 	u->handshake = false;
 	u->connected = true;
 	ev_timer_stop(w->loop, &u->timer);
