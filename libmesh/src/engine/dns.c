@@ -179,6 +179,12 @@ void mesh__dns_want(struct mesh__dns *d, const char *const *names, size_t n)
 	for (size_t i = 0; copy && i < n; i++)
 		if ((copy[k] = mesh__strdup(names[i])))
 			k++;
+	if (k < n) { /* out of memory: keep resolving the names it has */
+		for (size_t i = 0; i < k; i++)
+			mesh__free(copy[i]);
+		mesh__free(copy);
+		return;
+	}
 	pthread_mutex_lock(&d->mu);
 	bool same = k == d->nwant;
 	for (size_t i = 0; same && i < k; i++)
