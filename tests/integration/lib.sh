@@ -31,6 +31,19 @@ expect_output() {
 	fi
 }
 
+# wait_for SECONDS CMD...: until CMD succeeds (checked every 50 ms), at
+# most SECONDS; the status is CMD's last one. For what happens after the
+# answer (a mirror's copy, a counter), on machines of any speed
+wait_for() {
+	wf_n=$(($1 * 20))
+	shift
+	while ! "$@"; do
+		[ "$wf_n" -gt 0 ] || return 1
+		wf_n=$((wf_n - 1))
+		sleep 0.05
+	done
+}
+
 finish() {
 	echo "$passed passed, $failed failed"
 	[ "$failed" = 0 ]

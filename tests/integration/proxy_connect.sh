@@ -9,7 +9,7 @@ set -eu
 
 start_echo web
 web=$port
-closed=$(free_port)
+closed_port && closed=$port
 mkdir -p "$tmp/cfg"
 {
 	service_entry web "$web"

@@ -30,7 +30,7 @@ start_echo reviews-v2 && v2=$port
 start_echo ratings && rt=$port
 start_echo h2app && h2app=$port
 start_raw partial partial && part=$port
-closed=$(free_port)
+closed_port && closed=$port
 $PY "$(dirname "$0")/hostlog.py" "$tmp/shadow.port" "$tmp/shadow.log" >/dev/null 2>&1 &
 pids="$pids $!"
 wait_file "$tmp/shadow.port" || { echo "hostlog did not start"; exit 1; }
@@ -323,8 +323,7 @@ else
 fi
 expect_status "h2c: mirrored request answered by the main route" 0 sh -c "$C -H 'Host: mirrored.example.com' --data-binary 'copy me' '$U/m?echo=1'"
 expect_output "main answer" "copy me"
-sleep 0.3
-if grep -q "POST mirrored.example.com-shadow /m?echo=1 7" "$tmp/shadow.log" 2>/dev/null; then
+if wait_for 5 grep -q "POST mirrored.example.com-shadow /m?echo=1 7" "$tmp/shadow.log" 2>/dev/null; then
 	ok "the mirror got an HTTP/1.1 copy with the -shadow host and the body"
 else
 	not_ok "the mirror got an HTTP/1.1 copy with the -shadow host and the body"; cat "$tmp/shadow.log" 2>/dev/null

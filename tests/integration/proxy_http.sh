@@ -184,8 +184,7 @@ expect_output "text frame echoed, 200 KB binary frame intact" "echo: hello over 
 
 expect_status "mirrored request answered by the main route" 0 sh -c "$C -H 'Host: mirrored.example.com' --data-binary 'copy me' 'http://127.0.0.1:$out/m?echo=1'"
 expect_output "main answer" "copy me"
-sleep 0.3
-if grep -q "POST mirrored.example.com-shadow /m?echo=1 7" "$tmp/shadow.log" 2>/dev/null; then
+if wait_for 5 grep -q "POST mirrored.example.com-shadow /m?echo=1 7" "$tmp/shadow.log" 2>/dev/null; then
 	ok "the mirror got a copy with the -shadow host and the body"
 else
 	not_ok "the mirror got a copy with the -shadow host and the body"; cat "$tmp/shadow.log" 2>/dev/null
@@ -212,15 +211,17 @@ expect_status "config dump" 0 $C "http://127.0.0.1:$adm/config_dump"
 expect_output "resources listed" '"name":"reviews-test-v2"'
 
 # hot reload: send everyone to v2
+r0=$(reloads)
 sed -i 's/version: v1}/version: v2}/' "$cfg/rules.yaml"
 kill -HUP "$proxy"
-sleep 0.5
+wait_reload "$r0"
 expect_status "after reload anonymous reaches v2" 0 sh -c "$C -H 'Host: reviews' http://127.0.0.1:$out/"
 expect_output "served by v2" '"name":"reviews-v2"'
 # an invalid file keeps the last good configuration
-printf 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: bad}\nspec: {hosts: [x], http: [{route: [{destination: {host: x}, weight: 50}, {destination: {host: y}, weight: 40}]}]}\n' >"$cfg/bad.yaml"
+printf 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: bad}\nspec: {hosts: [x], http: [{route: [{destination: {host: x}, weight: 50}, {destination: {host: y}, weight: 40}]}]}\n' | put "$cfg/bad.yaml"
+r0=$(reloads)
 kill -HUP "$proxy"
-sleep 0.5
+wait_reload "$r0"
 expect_status "invalid config is refused, traffic unchanged" 0 sh -c "$C -H 'Host: reviews' http://127.0.0.1:$out/"
 expect_output "still v2" '"name":"reviews-v2"'
 if grep -q "refused, keeping configuration" "$tmp/proxy.log"; then ok "refusal logged"; else not_ok "refusal logged"; fi

@@ -44,7 +44,32 @@ start_raw() {
 	port=$(cat "$tmp/$1.port")
 }
 
-# free_port -> a port nothing listens on (bound, then released)
+# closed_port: sets port to one that refuses connections for the whole
+# test: a socket holds it bound without listening (and without
+# SO_REUSEADDR), so no other listener, nor a client's automatic port, can
+# take it meanwhile (tests run in parallel)
+closed_port() {
+	n=$(ls "$tmp" | grep -c '^closed' || true)
+	$PY -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1])
+time.sleep(3600)' "$tmp/closed$n.port" >/dev/null 2>&1 &
+	pids="$pids $!"
+	wait_file "$tmp/closed$n.port" || { echo "closed_port: no port" >&2; exit 1; }
+	port=$(cat "$tmp/closed$n.port")
+}
+
+# put FILE: stdin written next to FILE under a dot name (which the proxy
+# ignores), then renamed into place, so a watching proxy never reads it
+# half-written
+put() {
+	cat >"$(dirname "$1")/.$(basename "$1").tmp" && mv "$(dirname "$1")/.$(basename "$1").tmp" "$1"
+}
+
+# free_port -> a port nothing listens on (bound, then released; another
+# process may take it afterwards: for a port that must stay closed, see
+# closed_port)
 free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -88,6 +113,19 @@ flag_count() {
 	curl -s --max-time 3 "http://127.0.0.1:$adm/stats/prometheus" |
 		sed -n "s/^meshproxy_response_flags_total{flag=\"$1\"} //p"
 }
+
+# flag_above FLAG N: more than N requests have had FLAG
+flag_above() { [ "$(flag_count "$1")" -gt "$2" ]; }
+
+# reloads -> configuration loads tried so far (taken and refused)
+reloads() {
+	curl -s --max-time 3 "http://127.0.0.1:$adm/stats/prometheus" |
+		awk '/^meshproxy_config_reloads_total/ { n += $2 } END { print n + 0 }'
+}
+
+# wait_reload N: until more than N loads were tried (10 s at most)
+reloads_above() { [ "$(reloads)" -gt "$1" ]; }
+wait_reload() { wait_for 10 reloads_above "$1"; }
 
 # counter NAME -> meshproxy_NAME now
 counter() {

@@ -27,7 +27,7 @@ start_raw bad status:503 && bad=$port
 start_raw bad2 status:503 && bad2=$port
 start_raw partial partial && part=$port
 start_raw trickle trickle && trickle=$port
-closed=$(free_port)
+closed_port && closed=$port
 
 cfg="$tmp/config"
 mkdir -p "$cfg"
@@ -355,7 +355,7 @@ why=$($PROBE expect "$tmp/out" --status 200 --closed 2>&1 || true)$(alive)
 	not_ok "client half-closes after its request: answered 200, then closed: $why"
 dc0=$(flag_count DC)
 $PROBE send "$out" "b'GET /gone?delay=500 HTTP/1.1\r\n${H}\r\n'" --abort-after 0.1 >/dev/null
-sleep 0.6
+wait_for 5 flag_above DC "$dc0" || true
 dc1=$(flag_count DC)
 why=$(alive)
 [ -z "$why" ] && [ "$dc1" -gt "$dc0" ] && ok "client resets while the backend is slow: DC counted, proxy serves on" ||

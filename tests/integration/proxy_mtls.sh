@@ -58,8 +58,7 @@ tcpapp=$(cat "$tmp/tcpapp.port")
 mkdir -p "$tmp/scfg" "$tmp/ccfg"
 peer_auth() { # MODE -> mesh-wide PeerAuthentication on S
 	printf 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec:\n  mtls: {mode: %s}\n' "$1" \
-		>"$tmp/scfg/pa.yaml.new"
-	mv "$tmp/scfg/pa.yaml.new" "$tmp/scfg/pa.yaml"
+		| put "$tmp/scfg/pa.yaml"
 }
 peer_auth STRICT
 "$P" --config "$tmp/scfg" --cert-dir "$tmp/s" --inbound 0:"$app" --inbound-tcp 0:"$tcpapp" --admin 0 \
@@ -92,8 +91,7 @@ client_cfg() { # SERVICE-ACCOUNT-OF-ENDPOINT [EXTRA-YAML-FILE]
 		printf '  ports: [{number: 9080, name: http, protocol: HTTP}, {number: 9081, name: grpc, protocol: GRPC}]\n'
 		printf '  location: MESH_INTERNAL\n  resolution: STATIC\n  endpoints:\n'
 		printf '  - {address: 127.0.0.1, ports: {http: %s, grpc: %s}, serviceAccount: %s}\n' "$sin" "$sin" "$1"
-	} >"$tmp/ccfg/se.yaml.new"
-	mv "$tmp/ccfg/se.yaml.new" "$tmp/ccfg/se.yaml"
+	} | put "$tmp/ccfg/se.yaml"
 }
 client_cfg reviews
 start_proxy "$tmp/c.log" --config "$tmp/ccfg" --cert-dir "$tmp/c" --reload-poll 100ms \
@@ -224,7 +222,7 @@ printf 'GET /x HTTP/1.1\r\nHost: reviews\r\nConnection: close\r\n\r\n' |
 grep -q '^Reused, TLSv1.3' "$tmp/res.out" && [ "$(scounter ssl_session_reused)" -gt "$r0" ] &&
 	ok "a TLS 1.3 session is resumed (server side)" || not_ok "server-side resumption"
 # client side: one request per upstream connection, so each request reconnects
-printf 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews.default.svc.cluster.local\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 1}}\n' >"$tmp/ccfg/dr.yaml"
+printf 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews.default.svc.cluster.local\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 1}}\n' | put "$tmp/ccfg/dr.yaml"
 c_reloaded
 for k in 1 2 3 4 5 6; do via_c -o /dev/null; done
 [ "$(ccounter upstream_ssl_session_reused)" -ge 2 ] &&
@@ -242,7 +240,7 @@ code=$(via_c -o /dev/null -w '%{http_code}' -H 'connection: close' || true)
 	ok "C refuses a server whose SPIFFE ID is not the destination's (503)" || not_ok "server SAN check (got $code)"
 grep -q "server identity spiffe://cluster.local/ns/default/sa/reviews is not one" "$tmp/c.log" &&
 	ok "... and logs which identity it got" || not_ok "SAN mismatch log line"
-cat >"$tmp/ccfg/dr.yaml" <<EOF
+put "$tmp/ccfg/dr.yaml" <<EOF
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: reviews}
@@ -254,7 +252,7 @@ EOF
 c_reloaded
 code=$(via_c -o /dev/null -w '%{http_code}' || true)
 [ "$code" = 200 ] && ok "DestinationRule subjectAltNames overrides the endpoints' accounts" || not_ok "DR subjectAltNames (got $code)"
-cat >"$tmp/ccfg/dr.yaml" <<EOF
+put "$tmp/ccfg/dr.yaml" <<EOF
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: reviews}
@@ -286,7 +284,7 @@ openssl s_server -quiet -www -accept "127.0.0.1:$extport" -cert "$tmp/extsrv.pem
 	-CAfile "$tmp/extca.pem" -Verify 1 -verify_return_error >"$tmp/s_server.log" 2>&1 &
 pids="$pids $!"
 ext_cfg() { # MODE EXTRA-TLS-YAML
-	cat >"$tmp/ccfg/ext.yaml" <<EOF
+	put "$tmp/ccfg/ext.yaml" <<EOF
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: ext}
@@ -348,7 +346,7 @@ until curl -s "http://127.0.0.1:$sadm/listeners" | grep -q '"mtls":"STRICT"' || 
 
 # from here on, C reconnects every 2 requests: the capture sees handshakes,
 # and during rotation new handshakes meet the new certificates
-printf 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews.default.svc.cluster.local\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 2}}\n' >"$tmp/ccfg/dr.yaml"
+printf 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews.default.svc.cluster.local\n  trafficPolicy:\n    connectionPool: {http: {maxRequestsPerConnection: 2}}\n' | put "$tmp/ccfg/dr.yaml"
 c_reloaded
 
 # ---- no plain text on the wire ----
@@ -420,15 +418,22 @@ swap_in() {
 	cp "$tmp/both.pem" "$tmp/$1.new/trust-bundle.pem"
 	for f in key.pem cert.pem trust-bundle.pem; do mv "$tmp/$1.new/$f" "$tmp/$1/$f"; done
 }
+cert_gen() { curl -s --max-time 3 "http://127.0.0.1:$1/certs" | sed -n 's/.*"generation":\([0-9]*\).*/\1/p'; }
+cert_gen_above() { [ "$(cert_gen "$1")" -gt "$2" ]; }
 cat "$tmp/ca/root-cert.pem" "$tmp/ca2/root-cert.pem" >"$tmp/both.pem"
 load 6 >"$tmp/load2" &
 lp=$!
 # 1: both sidecars learn the new root (certificates still from the old CA)
+sg=$(cert_gen "$sadm") cg2=$(cert_gen "$cadm")
 for d in s c; do cp "$tmp/both.pem" "$tmp/$d/trust-bundle.pem.new" && mv "$tmp/$d/trust-bundle.pem.new" "$tmp/$d/trust-bundle.pem"; done
-sleep 1.5
+wait_for 10 cert_gen_above "$sadm" "$sg" && wait_for 10 cert_gen_above "$cadm" "$cg2" ||
+	not_ok "the sidecars took the two-root bundle"
+sleep 1
 # 2: the server moves to the new CA, the client still has an old one
+sg=$(cert_gen "$sadm")
 swap_in s reviews
-sleep 1.5
+wait_for 10 cert_gen_above "$sadm" "$sg" || not_ok "the server took its new-CA certificate"
+sleep 1
 # 3: the client moves too
 swap_in c productpage
 wait $lp

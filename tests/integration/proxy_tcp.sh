@@ -11,7 +11,7 @@ pids="$pids $!"
 wait_file "$tmp/echo.port"
 echo_port=$(cat "$tmp/echo.port")
 # a port nobody listens on: the v1 subset must not be chosen
-closed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+closed_port && closed=$port
 
 mkdir -p "$tmp/cfg"
 cat >"$tmp/cfg/tcp.yaml" <<YAML
@@ -24,7 +24,7 @@ spec:
   location: MESH_INTERNAL
   resolution: STATIC
   endpoints:
-  - {address: 127.0.0.1, ports: {tcp: $closed_port}, labels: {version: v1}}
+  - {address: 127.0.0.1, ports: {tcp: $closed}, labels: {version: v1}}
   - {address: 127.0.0.1, ports: {tcp: $echo_port}, labels: {version: v2}}
 ---
 apiVersion: networking.istio.io/v1

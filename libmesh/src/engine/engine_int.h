@@ -242,7 +242,7 @@ struct mesh_proxy {
 	char **labels;
 	struct ev_loop *loop; /* main */
 	ev_async wake;
-	ev_timer poll, drain_timer;
+	ev_timer poll, settle, drain_timer;
 	ev_io admin_io;
 	int admin_fd;
 	_Atomic(struct mesh__snapshot *) snap;
@@ -250,6 +250,8 @@ struct mesh_proxy {
 	uint64_t generation;
 	uint64_t fingerprint;
 	uint64_t files_seen; /* gateway certificate files: the last change reloaded for */
+	uint64_t settle_fp, settle_files; /* a change seen, loaded once it holds still */
+	unsigned settle_rounds;
 	_Atomic uint64_t reloads_ok, reloads_failed;
 	struct mesh__listener_cfg lcfg[MESH_MAX_LISTENERS];
 	size_t nlcfg;

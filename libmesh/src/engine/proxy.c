@@ -342,22 +342,63 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 	}
 }
 
+/* A gateway's certificate files, wherever they are (Envoy watches the
+ * files of its certificates too). 0 without a gateway. */
+static uint64_t cert_files(struct mesh_proxy *p)
+{
+	const struct mesh__snapshot *s = atomic_load(&p->snap);
+	return s && s->gw ? mesh__gateway_files_fp(s->gw) : 0;
+}
+
+/* Changed since the snapshot read them, and not already reloaded for (a
+ * reload that failed). */
+static bool cert_files_changed(struct mesh_proxy *p, uint64_t files)
+{
+	const struct mesh__snapshot *s = atomic_load(&p->snap);
+	return s && s->gw && files != s->gw->files_fp && files != p->files_seen;
+}
+
+/* A change is loaded once it has held still for SETTLE_S: a file written
+ * in place (truncated, then written) is not read half-way, when its
+ * writer is only slow. Writers that rename a finished file into place
+ * (as Kubernetes and most tools do) lose nothing but the wait. A dir that
+ * keeps changing is loaded after SETTLE_MAX_ROUNDS checks anyway. */
+#define SETTLE_S 0.05
+#define SETTLE_MAX_ROUNDS 20
+
+static void on_settle(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct mesh_proxy *p = t->data;
+	uint64_t fp = fingerprint(p), files = cert_files(p);
+	if ((fp != p->settle_fp || files != p->settle_files) &&
+	    ++p->settle_rounds < SETTLE_MAX_ROUNDS) {
+		p->settle_fp = fp;
+		p->settle_files = files;
+		ev_timer_set(t, SETTLE_S, 0);
+		ev_timer_start(loop, t);
+		return;
+	}
+	bool dir = fp != p->fingerprint, files_changed = cert_files_changed(p, files);
+	if (!dir && !files_changed)
+		return; /* changed back */
+	p->fingerprint = fp;
+	p->files_seen = files;
+	reload(p, dir ? "config dir changed" : "certificate files changed");
+}
+
 static void on_poll(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct mesh_proxy *p = t->data;
-	uint64_t fp = fingerprint(p);
-	/* a gateway's certificate files, wherever they are (Envoy watches the
-	 * files of its certificates too): changed since the snapshot read
-	 * them, and not already reloaded for (a reload that failed) */
-	const struct mesh__snapshot *s = atomic_load(&p->snap);
-	uint64_t files = s && s->gw ? mesh__gateway_files_fp(s->gw) : 0;
-	bool files_changed = s && s->gw && files != s->gw->files_fp && files != p->files_seen;
-	if (fp != p->fingerprint || files_changed) {
-		bool dir = fp != p->fingerprint;
-		p->fingerprint = fp;
-		p->files_seen = files;
-		reload(p, dir ? "config dir changed" : "certificate files changed");
-	}
+	if (ev_is_active(&p->settle))
+		return;
+	uint64_t fp = fingerprint(p), files = cert_files(p);
+	if (fp == p->fingerprint && !cert_files_changed(p, files))
+		return;
+	p->settle_fp = fp;
+	p->settle_files = files;
+	p->settle_rounds = 0;
+	ev_timer_set(&p->settle, SETTLE_S, 0);
+	ev_timer_start(loop, &p->settle);
 }
 
 static void on_admin(struct ev_loop *loop, ev_io *io, int revents)
@@ -631,6 +672,8 @@ MESH_API int mesh_proxy_run(mesh_proxy *p)
 	              p->opts.reload_poll_ms / 1000.0);
 	p->poll.data = p;
 	ev_timer_start(p->loop, &p->poll);
+	ev_init(&p->settle, on_settle);
+	p->settle.data = p;
 	if (p->admin_fd >= 0) {
 		ev_io_init(&p->admin_io, on_admin, p->admin_fd, EV_READ);
 		p->admin_io.data = p;
