@@ -1797,6 +1797,90 @@ START_TEST(peer_identity_checks)
 }
 END_TEST
 
+/* ServiceEntry subjectAltNames count as identities of the service's
+ * servers, with the endpoints' accounts (Istio adds them to the service
+ * accounts it checks under ISTIO_MUTUAL); a DestinationRule's own list
+ * replaces both. Two entries for one host: the union. */
+START_TEST(service_entry_sans)
+{
+	static const char yaml[] =
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: legacy}\n"
+		"spec:\n"
+		"  hosts: [legacy.example.com]\n"
+		"  location: MESH_INTERNAL\n"
+		"  resolution: STATIC\n"
+		"  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+		"  subjectAltNames: [spiffe://cluster.local/ns/legacy/sa/vm]\n"
+		"  endpoints: [{address: 10.9.0.1, serviceAccount: web}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: legacy-more}\n"
+		"spec:\n"
+		"  hosts: [legacy.example.com]\n"
+		"  location: MESH_INTERNAL\n"
+		"  resolution: STATIC\n"
+		"  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+		"  subjectAltNames: [spiffe://cluster.local/ns/legacy/sa/vm2, "
+		"spiffe://cluster.local/ns/legacy/sa/vm]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: ServiceEntry\n"
+		"metadata: {name: only-names}\n"
+		"spec:\n"
+		"  hosts: [names.example.com]\n"
+		"  location: MESH_INTERNAL\n"
+		"  resolution: STATIC\n"
+		"  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+		"  subjectAltNames: [spiffe://cluster.local/ns/legacy/sa/vm]\n"
+		"  endpoints: [{address: 10.9.0.2}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: DestinationRule\n"
+		"metadata: {name: names}\n"
+		"spec:\n"
+		"  host: names.example.com\n"
+		"  subsets: [{name: pinned, trafficPolicy: {tls: {mode: ISTIO_MUTUAL, "
+		"subjectAltNames: [spiffe://cluster.local/ns/legacy/sa/pinned]}}}]\n"
+		"---\n"
+		"apiVersion: networking.istio.io/v1\n"
+		"kind: VirtualService\n"
+		"metadata: {name: names}\n"
+		"spec:\n"
+		"  hosts: [names.example.com]\n"
+		"  http:\n"
+		"  - match: [{headers: {x-pin: {exact: 'yes'}}}]\n"
+		"    route: [{destination: {host: names.example.com, subset: pinned}}]\n"
+		"  - route: [{destination: {host: names.example.com}}]\n";
+	struct tls_fixture f;
+	tls_setup(&f, yaml, NULL);
+	const mesh_service *svc = mesh_registry_find(f.reg, "legacy.example.com");
+	ck_assert_uint_eq(mesh_service_san_count(svc), 2);
+	ck_assert_str_eq(mesh_service_san(svc, 0), "spiffe://cluster.local/ns/legacy/sa/vm");
+	ck_assert_str_eq(mesh_service_san(svc, 1), "spiffe://cluster.local/ns/legacy/sa/vm2");
+	ck_assert_ptr_null(mesh_service_san(svc, 2));
+	ck_assert_uint_eq(mesh_service_san_count(NULL), 0);
+
+	const struct mesh_cluster *c = cluster_named(f.r, "outbound|80||legacy.example.com");
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/legacy/sa/vm"));
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/legacy/sa/vm2"));
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/default/sa/web"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://other.td/ns/legacy/sa/vm"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/legacy/sa/other"));
+
+	/* no endpoint account, but names: they are checked */
+	c = cluster_named(f.r, "outbound|80||names.example.com");
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/legacy/sa/vm"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/legacy/sa/other"));
+	c = cluster_named(f.r, "outbound|80|pinned|names.example.com");
+	ck_assert(mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/legacy/sa/pinned"));
+	ck_assert(!mesh__cluster_peer_ok(c, "spiffe://cluster.local/ns/legacy/sa/vm"));
+	tls_teardown(&f);
+}
+END_TEST
+
 START_TEST(explain_says_upstream_tls)
 {
 	struct tls_fixture f;
@@ -1881,6 +1965,7 @@ static Suite *lb_suite(void)
 	tcase_add_test(t, tls_modes_from_destination_rule);
 	tcase_add_test(t, identity_namespace_from_registry);
 	tcase_add_test(t, peer_identity_checks);
+	tcase_add_test(t, service_entry_sans);
 	tcase_add_test(t, explain_says_upstream_tls);
 	suite_add_tcase(s, t);
 	return s;

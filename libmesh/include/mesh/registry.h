@@ -158,6 +158,12 @@ MESH_API int mesh_service_location(const mesh_service *s);
 /** ServiceEntry addresses (virtual IPs or CIDRs) of a service. @since 0.1 */
 MESH_API size_t mesh_service_address_count(const mesh_service *s);
 MESH_API const char *mesh_service_address(const mesh_service *s, size_t i);
+/** ServiceEntry subjectAltNames of a service (the union over the entries
+ * that define it): identities its servers may present, checked under
+ * ISTIO_MUTUAL with the service accounts of its endpoints when no
+ * DestinationRule names its own. NULL past the end. @since 0.1 */
+MESH_API size_t mesh_service_san_count(const mesh_service *s);
+MESH_API const char *mesh_service_san(const mesh_service *s, size_t i);
 
 /** mesh_protocol_from_name - "http2" -> MESH_PROTO_HTTP2 (case-insensitive;
  * "http-web" style prefixes count, as in Istio port naming; "GRPC-Web" and

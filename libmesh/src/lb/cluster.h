@@ -106,6 +106,9 @@ struct mesh_cluster {
 	const char *no_auto_mtls;
 	struct mesh__endpoint *eps;
 	size_t neps;
+	/* the service's ServiceEntry subjectAltNames (owned copies) */
+	char **sans;
+	size_t nsans;
 	struct mesh__lb_table *table;
 	/* circuit-breaker usage, shared by every worker's balancer (Envoy's
 	 * limits hold per cluster, not per thread); the one mutable part of a
@@ -151,11 +154,12 @@ int mesh__cluster_up_tls(const mesh_cluster *c, int ep);
  * For ISTIO_MUTUAL: may the server whose SPIFFE ID is @peer_id (already
  * validated against the trust bundle: "spiffe://TD/ns/X/sa/Y") serve @c?
  * With DestinationRule subjectAltNames: when @peer_id equals one of them.
- * Else when its path ("/ns/X/sa/Y"; the trust domain is the bundle's
- * business) is the identity of any endpoint of @c, not only the one picked,
- * as Istio lists every service account of a service. When no endpoint has
- * an identity and no subjectAltNames are set there is nothing to check
- * against: true. False for a NULL @c or @peer_id.
+ * Else when it equals one of the service's ServiceEntry subjectAltNames,
+ * or its path ("/ns/X/sa/Y"; the trust domain is the bundle's business) is
+ * the identity of any endpoint of @c, not only the one picked, as Istio
+ * lists every service account of a service. When no endpoint has an
+ * identity and the service names no subjectAltNames there is nothing to
+ * check against: true. False for a NULL @c or @peer_id.
  */
 bool mesh__cluster_peer_ok(const mesh_cluster *c, const char *peer_id);
 

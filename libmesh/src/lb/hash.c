@@ -452,6 +452,11 @@ void mesh__cluster_fini(struct mesh_cluster *c)
 	mesh__free(c->eps);
 	c->eps = NULL;
 	c->neps = 0;
+	for (size_t i = 0; i < c->nsans; i++)
+		mesh__free(c->sans[i]);
+	mesh__free(c->sans);
+	c->sans = NULL;
+	c->nsans = 0;
 	mesh__free(c->stats);
 	c->stats = NULL;
 }

@@ -40,7 +40,12 @@ bool mesh__cluster_peer_ok(const mesh_cluster *c, const char *peer_id)
 	const char *path = NULL;
 	if (!strncmp(peer_id, "spiffe://", 9))
 		path = strchr(peer_id + 9, '/');
-	bool any = false;
+	/* Istio adds a ServiceEntry's subjectAltNames to the accounts of its
+	 * endpoints */
+	for (size_t i = 0; i < c->nsans; i++)
+		if (!strcmp(c->sans[i], peer_id))
+			return true;
+	bool any = c->nsans > 0;
 	for (size_t i = 0; i < c->neps; i++) {
 		const char *id = c->eps[i].identity;
 		if (!id)

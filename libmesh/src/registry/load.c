@@ -456,6 +456,12 @@ static int load_host(struct ld *ld, const struct mesh_resource *r, size_t hi,
 		if (a && mesh__service_add_address(s, a))
 			return MESH_ENOMEM;
 	}
+	const struct mesh__node *sans = mesh__node_get(r->spec, "subjectAltNames");
+	for (size_t i = 0; i < list_len(sans); i++) {
+		const char *san = mesh__node_str(sans->u.items[i]);
+		if (san && *san && mesh__service_add_san(s, san))
+			return MESH_ENOMEM;
+	}
 	if (dns_fallback && s->host[0] != '*') {
 		struct mesh__reg_epset *own;
 		if (dns_endpoints(s->host, ports, nports, &own))

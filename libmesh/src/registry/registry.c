@@ -265,6 +265,16 @@ MESH_API const char *mesh_service_address(const mesh_service *s, size_t i)
 	return (s && i < s->naddresses) ? s->addresses[i] : NULL;
 }
 
+MESH_API size_t mesh_service_san_count(const mesh_service *s)
+{
+	return s ? s->nsans : 0;
+}
+
+MESH_API const char *mesh_service_san(const mesh_service *s, size_t i)
+{
+	return (s && i < s->nsans) ? s->sans[i] : NULL;
+}
+
 MESH_API size_t mesh_service_port_count(const mesh_service *s)
 {
 	return s ? s->nports : 0;

@@ -68,6 +68,8 @@ struct mesh_service {
 	size_t nports, capports;
 	char **addresses;
 	size_t naddresses, capaddresses;
+	char **sans; /* ServiceEntry subjectAltNames: identities its servers may have */
+	size_t nsans, capsans;
 	struct mesh__reg_epset *eps; /* NULL: no endpoints */
 	uint64_t mark;               /* scratch for load.c: the last ServiceEntry that touched it */
 };
@@ -121,6 +123,8 @@ int mesh__service_add_port(struct mesh_service *s, uint32_t number, const char *
 const struct mesh__reg_port *mesh__service_find_port(const struct mesh_service *s, uint32_t number);
 /* Add an address unless present. Returns 0 or MESH_ENOMEM. */
 int mesh__service_add_address(struct mesh_service *s, const char *addr);
+/* Add a subjectAltName unless present. Returns 0 or MESH_ENOMEM. */
+int mesh__service_add_san(struct mesh_service *s, const char *san);
 
 /* Make @s the only owner of its endpoint set (copying it when shared, or
  * creating an empty one). Returns 0 or MESH_ENOMEM (then @s is unchanged). */

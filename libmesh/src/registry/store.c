@@ -195,8 +195,11 @@ void mesh__service_free(struct mesh_service *s)
 		mesh__free(s->ports[i].name);
 	for (size_t i = 0; i < s->naddresses; i++)
 		mesh__free(s->addresses[i]);
+	for (size_t i = 0; i < s->nsans; i++)
+		mesh__free(s->sans[i]);
 	mesh__free(s->ports);
 	mesh__free(s->addresses);
+	mesh__free(s->sans);
 	mesh__epset_unref(s->eps);
 	mesh__free(s->host);
 	mesh__free(s->ns);
@@ -252,24 +255,35 @@ int mesh__service_add_port(struct mesh_service *s, uint32_t number, const char *
 	return 0;
 }
 
-int mesh__service_add_address(struct mesh_service *s, const char *addr)
+/* Add a copy of @str to the set (*v, *n, *cap) unless present. */
+static int strset_add(char ***v, size_t *n, size_t *cap, const char *str)
 {
-	for (size_t i = 0; i < s->naddresses; i++)
-		if (!strcmp(s->addresses[i], addr))
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*v)[i], str))
 			return 0;
-	if (s->naddresses == s->capaddresses) {
-		size_t cap = s->capaddresses ? s->capaddresses * 2 : 2;
-		char **v = mesh__realloc(s->addresses, cap * sizeof(*v));
-		if (!v)
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 2;
+		char **nv = mesh__realloc(*v, ncap * sizeof(*nv));
+		if (!nv)
 			return MESH_ENOMEM;
-		s->addresses = v;
-		s->capaddresses = cap;
+		*v = nv;
+		*cap = ncap;
 	}
-	char *copy = mesh__strdup(addr);
+	char *copy = mesh__strdup(str);
 	if (!copy)
 		return MESH_ENOMEM;
-	s->addresses[s->naddresses++] = copy;
+	(*v)[(*n)++] = copy;
 	return 0;
+}
+
+int mesh__service_add_address(struct mesh_service *s, const char *addr)
+{
+	return strset_add(&s->addresses, &s->naddresses, &s->capaddresses, addr);
+}
+
+int mesh__service_add_san(struct mesh_service *s, const char *san)
+{
+	return strset_add(&s->sans, &s->nsans, &s->capsans, san);
 }
 
 /* ---- endpoints ---- */
@@ -499,17 +513,12 @@ static struct mesh_service *service_clone(const struct mesh_service *src)
 				goto fail;
 		}
 	}
-	if (src->naddresses) {
-		s->addresses = mesh__calloc(src->naddresses, sizeof(*s->addresses));
-		if (!s->addresses)
+	for (size_t i = 0; i < src->naddresses; i++)
+		if (mesh__service_add_address(s, src->addresses[i]))
 			goto fail;
-		s->capaddresses = src->naddresses;
-		for (; s->naddresses < src->naddresses; s->naddresses++) {
-			s->addresses[s->naddresses] = mesh__strdup(src->addresses[s->naddresses]);
-			if (!s->addresses[s->naddresses])
-				goto fail;
-		}
-	}
+	for (size_t i = 0; i < src->nsans; i++)
+		if (mesh__service_add_san(s, src->sans[i]))
+			goto fail;
 	s->mark = src->mark;
 	s->eps = src->eps;
 	if (s->eps)

@@ -562,6 +562,18 @@ static void add_endpoints(struct build *b, struct mesh_cluster *c, const char *c
 	const mesh_service *svc = b->reg ? mesh_registry_find(b->reg, c->host) : NULL;
 	if (!svc)
 		return;
+	size_t nsans = mesh_service_san_count(svc);
+	if (nsans) {
+		if (!(c->sans = mesh__calloc(nsans, sizeof(*c->sans)))) {
+			b->err = MESH_ENOMEM;
+			return;
+		}
+		for (; c->nsans < nsans; c->nsans++)
+			if (!(c->sans[c->nsans] = mesh__strdup(mesh_service_san(svc, c->nsans)))) {
+				b->err = MESH_ENOMEM;
+				return;
+			}
+	}
 	size_t n = mesh_service_endpoint_count(svc);
 	if (!n)
 		return;
