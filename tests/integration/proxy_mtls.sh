@@ -84,10 +84,11 @@ spec:
   - {address: 127.0.0.1, ports: {tcp: $stcp}, serviceAccount: reviews}
 EOF
 
-client_cfg() { # SERVICE-ACCOUNT-OF-ENDPOINT [EXTRA-YAML-FILE]
+client_cfg() { # SERVICE-ACCOUNT-OF-ENDPOINT [SUBJECT-ALT-NAME]
 	{
 		printf 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: reviews}\nspec:\n'
 		printf '  hosts: [reviews.default.svc.cluster.local]\n'
+		[ -z "${2:-}" ] || printf '  subjectAltNames: [%s]\n' "$2"
 		printf '  ports: [{number: 9080, name: http, protocol: HTTP}, {number: 9081, name: grpc, protocol: GRPC}]\n'
 		printf '  location: MESH_INTERNAL\n  resolution: STATIC\n  endpoints:\n'
 		printf '  - {address: 127.0.0.1, ports: {http: %s, grpc: %s}, serviceAccount: %s}\n' "$sin" "$sin" "$1"
@@ -265,6 +266,11 @@ c_reloaded
 code=$(via_c -o /dev/null -w '%{http_code}' || true)
 [ "$code" = 503 ] && ok "DestinationRule tls DISABLE sends plain text, which STRICT refuses" || not_ok "DR DISABLE (got $code)"
 rm -f "$tmp/ccfg/dr.yaml"
+client_cfg ratings spiffe://cluster.local/ns/default/sa/reviews
+c_reloaded
+code=$(via_c -o /dev/null -w '%{http_code}' || true)
+[ "$code" = 200 ] && ok "ServiceEntry subjectAltNames name an identity the server may have" ||
+	not_ok "ServiceEntry subjectAltNames (got $code)"
 client_cfg reviews
 c_reloaded
 
