@@ -885,6 +885,71 @@ static bool rec_cert_is(struct rec *r, const char *cert)
 	return same;
 }
 
+/* A cert dir's SVID nobody replaces: one warning when a quarter of its
+ * lifetime is left, one error when it has expired; a new set quiets it. */
+START_TEST(cert_dir_expiry)
+{
+	mesh_ca *ca = new_root();
+	char *dir = tmpdir(), *bundle = bundle_pem(ca);
+	struct set s1 = { NULL, NULL };
+	ck_assert_int_eq(mesh_ca_issue(ca, ID, 0, 2, &s1.cert, &s1.key, NULL), 0);
+	struct set s2 = issue(ca, ID);
+	struct rec r;
+	rec_init(&r);
+	struct mesh_identity_agent_options o = {
+		.struct_size = sizeof(o),
+		.cert_dir = dir,
+		.poll_ms = 20,
+		.on_update = rec_update,
+		.log = rec_log,
+		.arg = &r,
+	};
+	put(dir, "cert.pem", s1.cert, 0);
+	put(dir, "key.pem", s1.key, 1);
+	put(dir, "trust-bundle.pem", bundle, 0);
+	mesh_identity_agent *a = agent_new(&o);
+	ck_assert_int_eq(agent_fetch(a, NULL), 0);
+	ck_assert_int_eq(mesh_identity_agent_start(a), 0);
+	/* issued backdated for clock skew: a quarter of its life is left at once */
+	double t0 = now_s();
+	while (!rec_log_has(&r, "has not been replaced") && now_s() - t0 < 10)
+		sleep_ms(10);
+	REQUIRE(rec_log_has(&r, "warning: the SVID " ID " from "));
+	REQUIRE(rec_log_has(&r, "has not been replaced"));
+	while (!rec_log_has(&r, "expired at") && now_s() - t0 < 10)
+		sleep_ms(10);
+	REQUIRE(rec_log_has(&r, "error: the SVID " ID " from "));
+	REQUIRE(rec_log_has(&r, "peers refuse it until the files are replaced"));
+	sleep_ms(200); /* several polls: said once each */
+	pthread_mutex_lock(&r.mu);
+	const char *p = strstr(r.log, "has not been replaced");
+	const char *q = strstr(r.log, "expired at");
+	REQUIRE(p && !strstr(p + 1, "has not been replaced"));
+	REQUIRE(q && !strstr(q + 1, "expired at"));
+	r.log[0] = '\0';
+	pthread_mutex_unlock(&r.mu);
+
+	/* replaced: taken, and nothing more to say about it */
+	put(dir, "cert.pem", s2.cert, 0);
+	put(dir, "key.pem", s2.key, 1);
+	t0 = now_s();
+	while (!rec_cert_is(&r, s2.cert) && now_s() - t0 < 10)
+		sleep_ms(10);
+	REQUIRE(rec_cert_is(&r, s2.cert));
+	sleep_ms(200);
+	REQUIRE(!rec_log_has(&r, "has not been replaced") && !rec_log_has(&r, "expired at"));
+	mesh_identity_agent_stop(a);
+	mesh_identity_agent_free(a);
+	set_free(&s1);
+	set_free(&s2);
+	mesh_free(bundle);
+	mesh_ca_free(ca);
+	rec_fini(&r);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(cert_dir)
 {
 	mesh_ca *ca = new_root();
@@ -1021,6 +1086,7 @@ static Suite *agent_suite(void)
 	tcase_add_test(t, enrols_from_the_thread_and_retries);
 	tcase_add_test(t, stops_promptly);
 	tcase_add_test(t, cert_dir);
+	tcase_add_test(t, cert_dir_expiry);
 	suite_add_tcase(s, t);
 	return s;
 }

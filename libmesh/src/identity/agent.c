@@ -49,7 +49,7 @@ struct file_sig {
 struct ident {
 	char *cert, *key, *bundle;
 	char *id;          /* the SVID's SPIFFE ID */
-	int64_t not_after; /* Unix s */
+	int64_t not_before, not_after; /* Unix s */
 };
 
 struct mesh_identity_agent {
@@ -70,6 +70,7 @@ struct mesh_identity_agent {
 	struct file_sig seen[NFILES]; /* cert dir: the set last handled, accepted or refused */
 	bool seen_valid;
 	unsigned failures; /* in a row, for the backoff */
+	int expiry_said;   /* cert dir: 1 "expires soon" logged, 2 "expired" logged */
 	int64_t next_ms;   /* next round, Unix ms; 0: at once */
 	int wake[2];       /* stop() writes to wake[1] */
 
@@ -189,6 +190,7 @@ static int check_identity(const mesh_identity_agent *a, const char *cert, const 
 		rc = MESH_EINVAL;
 		goto out;
 	}
+	out->not_before = mesh__asn1_time_unix(X509_get0_notBefore(leaf));
 	out->not_after = mesh__asn1_time_unix(X509_get0_notAfter(leaf));
 	if ((rc = mesh_bundle_to_pem(b, &out->bundle)))
 		goto out;
@@ -623,6 +625,8 @@ static int dir_adopt(mesh_identity_agent *a, struct ident *id, const struct file
 	if (rc)
 		return rc;
 	bool changed = !ident_same(id, &a->cur);
+	if (changed)
+		a->expiry_said = 0;
 	ident_clear(&a->cur);
 	a->cur = *id;
 	memset(id, 0, sizeof(*id));
@@ -654,12 +658,38 @@ static int dir_fetch(mesh_identity_agent *a, mesh_diag *diag)
 	return rc;
 }
 
+/* A cert dir is someone else's to renew: say once when the SVID held has
+ * a quarter of its lifetime left and nothing replaced it, and once when it
+ * has expired (peers refuse it from then on). */
+static void dir_expiry(mesh_identity_agent *a, int64_t now)
+{
+	if (!a->cur.cert)
+		return;
+	char t[32];
+	int64_t left = a->cur.not_after * 1000 - now;
+	int64_t life = (a->cur.not_after - a->cur.not_before) * 1000;
+	if (left <= 0 && a->expiry_said < 2) {
+		a->expiry_said = 2;
+		alog(a, MESH_SEV_ERROR,
+		     "the SVID %s from %s expired at %s: peers refuse it until the files are "
+		     "replaced",
+		     a->cur.id, a->cert_dir, mesh__fmt_time(a->cur.not_after, t));
+	} else if (left > 0 && left <= life / 4 && a->expiry_said < 1) {
+		a->expiry_said = 1;
+		alog(a, MESH_SEV_WARNING,
+		     "the SVID %s from %s expires at %s (in %lld s) and has not been replaced",
+		     a->cur.id, a->cert_dir, mesh__fmt_time(a->cur.not_after, t),
+		     (long long)((left + 999) / 1000));
+	}
+}
+
 static void dir_round(mesh_identity_agent *a, int64_t now)
 {
 	struct file_sig sig[NFILES];
 	struct ident id = { 0 };
 	mesh_diag *d = NULL;
 	a->next_ms = now + a->poll_ms;
+	dir_expiry(a, now);
 	sig_read(a, sig);
 	if (a->seen_valid && sig_eq(sig, a->seen))
 		return;
