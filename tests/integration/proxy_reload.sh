@@ -144,6 +144,51 @@ if [ $n = 10 ]; then ok "final routing matches the last config ($subset, 10 of 1
 	not_ok "final routing matches the last config ($subset): $n of 10"
 fi
 
+# --- pooled upstream connections across reloads: those of a cluster the
+# new configuration still has stay (as Envoy keeps unchanged clusters'
+# pools); those of a cluster it no longer has are closed
+# conns_to PORT -> established connections to 127.0.0.1:PORT now
+conns_to() { ss -Htn state established "( dport = :$1 )" dst 127.0.0.1 | wc -l; }
+conns_to_zero() { [ "$(conns_to "$1")" = 0 ]; }
+route_to v1
+if wait_route v1 5; then
+	for k in $(seq 10); do served_by >/dev/null; done # both workers pool one
+	cx0=$(counter upstream_cx_total)
+	same=0
+	for k in 1 2 3 4 5; do
+		r0=$(reloads)
+		printf 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: extra}\nspec:\n  hosts: [extra%s.example.com]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n' "$k" |
+			put "$cfg/extra.yaml"
+		wait_reload "$r0" || true
+		[ "$(served_by)" = v1 ] && same=$((same + 1))
+	done
+	cx1=$(counter upstream_cx_total)
+	[ "$same" = 5 ] && [ "$cx1" = "$cx0" ] &&
+		ok "5 reloads that leave the cluster alone: its pooled connections are used on, none opened ($cx0 in all)" ||
+		not_ok "pooled connections across reloads: $same of 5 answered by v1, connections opened $cx0 -> $cx1"
+	[ "$(conns_to "$v1")" -ge 1 ] || not_ok "a pooled connection to v1 is open"
+	route_to v2
+	wait_route v2 5 || true
+	if wait_for 5 conns_to_zero "$v1"; then
+		ok "a reload without the cluster (route moved to v2): its idle connections are closed"
+	else
+		not_ok "connections to v1 after its cluster went: $(conns_to "$v1")"
+	fi
+	# the v2 cluster stays, but its endpoint moves to v1's port
+	[ "$(conns_to "$v2")" -ge 1 ] || not_ok "a pooled connection to v2 is open"
+	r0=$(reloads)
+	sed "s/ports: {http: $v2}/ports: {http: $v1}/" "$cfg/services.yaml" | put "$cfg/services.yaml"
+	wait_reload "$r0" || true
+	served_by >/dev/null
+	if wait_for 5 conns_to_zero "$v2"; then
+		ok "a reload that drops an endpoint from a cluster: idle connections to it are closed"
+	else
+		not_ok "connections to the dropped endpoint: $(conns_to "$v2")"
+	fi
+else
+	not_ok "route back to v1 for the pool check"
+fi
+
 # --- drain under load: SIGTERM while requests flow
 rm -f "$tmp/stop"
 $PROBE load "$out" reviews /drain --threads 4 --max-requests 250 --pause 0.005 \

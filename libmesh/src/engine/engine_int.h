@@ -291,6 +291,16 @@ void mesh__worker_wake(struct mesh__worker *w);
  * published snapshot first). Release with mesh__wsnap_release(). */
 struct mesh__wsnap *mesh__wsnap_acquire(struct mesh__worker *w);
 void mesh__wsnap_release(struct mesh__worker *w, struct mesh__wsnap *ws);
+/*
+ * An idle pooled connection to @key ("ADDRESS:PORT[|tlsN]") holds a
+ * maxConnections unit of *@c under *@ws, an older configuration: move the
+ * unit to the cluster of the same name in the worker's current one, if that
+ * cluster still lists the endpoint and has room (as Envoy keeps the pools
+ * of clusters a new configuration still has). True: moved (*@c and *@ws
+ * updated); false: nothing changed, the connection should close.
+ */
+bool mesh__wsnap_carry(struct mesh__worker *w, const char *key, const struct mesh_cluster **c,
+                       struct mesh__wsnap **ws);
 int mesh__listen_socket(const char *addr, unsigned port, bool reuseport, mesh_diag *diag,
                         unsigned *bound_port);
 
@@ -324,13 +334,15 @@ void mesh__tcp_connect(struct mesh__listener *l, int fd, SSL *ssl, struct mesh__
 /* upstream.c */
 void mesh__upstreams_close_idle(struct mesh__worker *w);
 /* The worker moved to a new configuration: idle connections made under an
- * older one are closed (they hold that configuration's clusters). */
+ * older one move to their cluster in the new one (mesh__wsnap_carry), or
+ * are closed (they hold that configuration's clusters). */
 void mesh__upstreams_close_stale(struct mesh__worker *w);
 void mesh__upstream_pending_init(struct mesh__worker *w);
 
 /* h2up.c: close the HTTP/2 upstream connections without streams, or all */
 void mesh__h2ups_close_idle(struct mesh__worker *w);
-/* Idle HTTP/2 upstream connections made under an older configuration go. */
+/* Idle HTTP/2 upstream connections made under an older configuration move
+ * to the new one as HTTP/1.1 ones do, or go. */
 void mesh__h2ups_close_stale(struct mesh__worker *w);
 void mesh__h2ups_close_all(struct mesh__worker *w);
 

@@ -819,7 +819,10 @@ void mesh__h2ups_close_stale(struct mesh__worker *w)
 		struct mesh__h2up *u = w->h2ups[b];
 		while (u) {
 			struct mesh__h2up *next = u->next;
-			if (!u->nstreams && u->cb_ws && u->cb_ws != w->cur)
+			if (!u->nstreams && u->cb_ws && u->cb_ws != w->cur &&
+			    !(u->connected && !u->ws && !u->goaway &&
+			      (!u->ssl || u->tls == MESH__UP_ISTIO_MUTUAL) &&
+			      mesh__wsnap_carry(w, u->key, &u->cb_cluster, &u->cb_ws)))
 				destroy(u);
 			u = next;
 		}

@@ -244,7 +244,13 @@ void mesh__upstreams_close_stale(struct mesh__worker *w)
 	for (unsigned b = 0; b < 256; b++)
 		for (struct mesh__upstream **pp = &w->idle[b]; *pp;) {
 			struct mesh__upstream *u = *pp;
-			if (u->cb_ws && u->cb_ws != w->cur) {
+			/* plain text and ISTIO_MUTUAL ones stay when their
+			 * cluster does (the server identity is checked again on
+			 * reuse); SIMPLE / MUTUAL ones were checked against
+			 * settings that may have changed */
+			bool keep = (!u->ssl || u->tls_mode == MESH__UP_ISTIO_MUTUAL) &&
+			            mesh__wsnap_carry(w, u->key, &u->cb_cluster, &u->cb_ws);
+			if (u->cb_ws && u->cb_ws != w->cur && !keep) {
 				*pp = u->next_idle;
 				w->nidle--;
 				destroy(u);

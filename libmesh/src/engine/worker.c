@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "../lb/cluster.h"
+#include "../route/route_int.h"
 #include "dns.h"
 #include "tls.h"
 
@@ -125,6 +127,41 @@ void mesh__wsnap_release(struct mesh__worker *w, struct mesh__wsnap *ws)
 	(void)w;
 	if (ws && --ws->users == 0)
 		wsnap_free(ws);
+}
+
+/* Does @c list the endpoint @key ("ADDRESS:PORT" then nothing or "|...")
+ * names? (A DNS endpoint's key holds an address it resolved to: no.) */
+static bool cluster_lists(const struct mesh_cluster *c, const char *key)
+{
+	for (size_t i = 0; i < c->neps; i++) {
+		const struct mesh__endpoint *e = &c->eps[i];
+		size_t n = strlen(e->address);
+		if (strncmp(key, e->address, n) || key[n] != ':')
+			continue;
+		char *end;
+		unsigned long port = strtoul(key + n + 1, &end, 10);
+		if (port == (e->port ? e->port : c->port) && (*end == '\0' || *end == '|'))
+			return true;
+	}
+	return false;
+}
+
+bool mesh__wsnap_carry(struct mesh__worker *w, const char *key, const struct mesh_cluster **c,
+                       struct mesh__wsnap **ws)
+{
+	struct mesh__wsnap *cur = w->cur;
+	if (!cur || !*c || !*ws || *ws == cur)
+		return false;
+	const struct mesh_cluster *nc = mesh__router_cluster_named(cur->snap->router, (*c)->name);
+	if (!nc || !cluster_lists(nc, key) ||
+	    mesh_balancer_acquire(cur->lb, nc, MESH_CB_CONNECTIONS))
+		return false;
+	mesh_balancer_release((*ws)->lb, *c, MESH_CB_CONNECTIONS);
+	mesh__wsnap_release(w, *ws);
+	cur->users++;
+	*c = nc;
+	*ws = cur;
+	return true;
 }
 
 /* ---- the thread ---- */

@@ -34,8 +34,6 @@ struct build {
 	struct hostref *drs, *wild_drs, *dps;
 	size_t ndrs, nwild_drs, ndps;
 	/* cluster index by name */
-	struct mesh_cluster **ctab;
-	size_t ctab_cap;
 	/* compiled regexes by (pattern, options): configs repeat patterns */
 	struct rekey {
 		const char *pattern;
@@ -375,7 +373,7 @@ static struct mesh_cluster **cslot(struct mesh_cluster **tab, size_t cap, const 
 
 static bool ctab_grow(struct build *b)
 {
-	size_t cap = b->ctab_cap ? b->ctab_cap * 2 : 64;
+	size_t cap = b->r->ctab_cap ? b->r->ctab_cap * 2 : 64;
 	struct mesh_cluster **tab = mesh__calloc(cap, sizeof(*tab));
 	if (!tab) {
 		b->err = MESH_ENOMEM;
@@ -383,9 +381,9 @@ static bool ctab_grow(struct build *b)
 	}
 	for (size_t i = 0; i < b->r->nclusters; i++)
 		*cslot(tab, cap, b->r->clusters[i]->name) = b->r->clusters[i];
-	mesh__free(b->ctab);
-	b->ctab = tab;
-	b->ctab_cap = cap;
+	mesh__free(b->r->ctab);
+	b->r->ctab = tab;
+	b->r->ctab_cap = cap;
 	return true;
 }
 
@@ -679,9 +677,9 @@ static const struct mesh_cluster *cluster_for(struct build *b, const char *host,
 	const char *name = fmt(b, "outbound|%u|%s|%s", port, subset ? subset : "", host);
 	if (b->err)
 		return NULL;
-	if ((b->r->nclusters + 1) * 2 > b->ctab_cap && !ctab_grow(b))
+	if ((b->r->nclusters + 1) * 2 > b->r->ctab_cap && !ctab_grow(b))
 		return NULL;
-	struct mesh_cluster **slot = cslot(b->ctab, b->ctab_cap, name);
+	struct mesh_cluster **slot = cslot(b->r->ctab, b->r->ctab_cap, name);
 	if (*slot)
 		return *slot;
 	struct mesh_cluster *c = mesh__calloc(1, sizeof(*c));
@@ -1575,7 +1573,6 @@ int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_d
 	if (!b.err && r->nregexes <= MESH_ROUTE_JIT_MAX && !getenv("MESH_NO_JIT"))
 		for (size_t i = 0; i < r->nregexes; i++)
 			(void)pcre2_jit_compile(r->regexes[i], PCRE2_JIT_COMPLETE);
-	mesh__free(b.ctab);
 	mesh__free(b.retab);
 	mesh__free(b.drs);
 	mesh__free(b.wild_drs);
@@ -1583,8 +1580,17 @@ int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_d
 	return b.err;
 }
 
+const struct mesh_cluster *mesh__router_cluster_named(const struct mesh_router *r,
+                                                      const char *name)
+{
+	if (!r || !r->ctab_cap || !name)
+		return NULL;
+	return *cslot(r->ctab, r->ctab_cap, name);
+}
+
 void mesh__router_release(struct mesh_router *r)
 {
+	mesh__free(r->ctab);
 	for (size_t i = 0; i < r->nclusters; i++) {
 		mesh__cluster_fini(r->clusters[i]);
 		mesh__free(r->clusters[i]);

@@ -138,6 +138,8 @@ struct mesh_router {
 	size_t nwild;
 	struct mesh_cluster **clusters;
 	size_t nclusters, capclusters;
+	struct mesh_cluster **ctab; /* the clusters by name: open addressing */
+	size_t ctab_cap;
 	pcre2_code **regexes; /* every compiled regex, to free */
 	size_t nregexes, capregexes;
 };
@@ -156,6 +158,9 @@ struct why {
 /* compile.c */
 int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_diag *diag);
 void mesh__router_release(struct mesh_router *r);
+/* The cluster named @name ("outbound|PORT|SUBSET|HOST"), or NULL. */
+const struct mesh_cluster *mesh__router_cluster_named(const struct mesh_router *r,
+                                                      const char *name);
 /* match.c */
 uint64_t mesh__host_hash(const char *s, size_t n);
 /* The virtual host for @authority, among those with routes for @gateway
