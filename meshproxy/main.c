@@ -41,6 +41,7 @@ static void usage(FILE *out)
 	        "  --admin PORT              admin endpoints on 127.0.0.1:PORT\n"
 	        "  --gateway                 gateway mode: serve the servers of the Gateways whose\n"
 	        "                            selector matches --labels, one listener per port\n"
+	        "                            (a port a reload brings is opened then)\n"
 	        "  --gateway-port NUMBER=LOCAL_PORT\n"
 	        "                            serve Gateway port NUMBER on LOCAL_PORT (0: any free\n"
 	        "                            port), as a Service's targetPort; also opens a port no\n"
@@ -361,6 +362,8 @@ int main(int argc, char **argv)
 	mesh_diag *diag;
 	if (mesh_diag_new(&diag))
 		return 1;
+	if (gateway)
+		o.gateway_bind = bind; /* a port a reload brings is opened then */
 	mesh_proxy *p;
 	int rc = mesh_proxy_new(&o, &p, diag);
 	for (size_t i = 0; i < mesh_diag_count(diag); i++) {

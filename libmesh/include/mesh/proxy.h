@@ -75,6 +75,13 @@ struct mesh_proxy_options {
 	 * way for this long gets 408 (or, once its answer has begun, is cut).
 	 * 0: 300000 (5 minutes, Envoy's default); < 0: none. @since 0.1 */
 	int64_t stream_idle_timeout_ms;
+	/** Gateway mode: the address (IPv4 or IPv6 literal) on which a reload
+	 * opens a listener for a Gateway port that has none yet, bound to the
+	 * port number itself, as Envoy opens the listeners a new configuration
+	 * brings. Set, it also puts the proxy in gateway mode without any
+	 * gateway listener added. NULL: only the listeners added before
+	 * mesh_proxy_run(). @since 0.1 */
+	const char *gateway_bind;
 };
 
 /** Log levels for mesh_proxy_set_log_level() and the admin /logging page. */

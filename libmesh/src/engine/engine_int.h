@@ -208,6 +208,7 @@ struct mesh__worker {
 	ev_async wake; /* snapshot changed, drain, stop */
 	struct mesh__listener listeners[MESH_MAX_LISTENERS];
 	size_t nlisteners;
+	size_t lcfg_done; /* proxy listener configs looked at (nlcfg_live grows) */
 	struct mesh__pool pool;
 	struct mesh__wsnap *cur; /* current snapshot view */
 	mesh_route_scratch *scratch;
@@ -256,6 +257,8 @@ struct mesh_proxy {
 	struct mesh__listener_cfg lcfg[MESH_MAX_LISTENERS];
 	size_t nlcfg;
 	unsigned ngateway;                 /* gateway listeners */
+	char *gateway_bind;                /* where a reload opens new gateway ports, or NULL */
+	_Atomic size_t nlcfg_live;         /* lcfg entries the workers listen on */
 	int admin_index;                   /* -1: none */
 	int bound_fds[MESH_MAX_LISTENERS]; /* first worker's sockets, for ports */
 	unsigned bound_ports[MESH_MAX_LISTENERS];

@@ -468,10 +468,11 @@ int mesh__gateway_build(const mesh_config *cfg, const struct mesh__gw_params *pr
 		for (size_t k = 0; k < i && !told; k++)
 			told = g->servers[k].port == s->port;
 		if (!bound && !told)
-			mesh__diag_add(diag, MESH_SEV_WARNING, NULL, s->file, s->line, s->col, NULL,
-			               "Gateway %s: port %u has no gateway listener: restart the "
-			               "proxy to serve it (listeners are opened at start)",
-			               s->gateway, s->port);
+			mesh__diag_add(
+				diag, MESH_SEV_WARNING, NULL, s->file, s->line, s->col, NULL,
+				"Gateway %s: port %u has no gateway listener: its servers are "
+				"not served",
+				s->gateway, s->port);
 	}
 	if (b.err) {
 		mesh__gateway_free(g);

@@ -136,6 +136,70 @@ static void snapshot_tls_origination(struct mesh__snapshot *s, mesh_diag *diag)
 	}
 }
 
+/* Gateway mode: gateway listeners, or new ones opened on reloads. */
+static bool gateway_mode(const struct mesh_proxy *p)
+{
+	return p->ngateway || p->gateway_bind;
+}
+
+/* A running gateway with gateway_bind: a listener for each port of the
+ * Gateways of @cfg that has none, bound to the port number itself. The
+ * workers start listening when they next wake (after the snapshot that
+ * serves the port is published). A port that cannot be bound is a
+ * warning; its servers are left out. */
+static void open_gateway_ports(struct mesh_proxy *p, const mesh_config *cfg, mesh_diag *diag)
+{
+	if (!p->running || !p->gateway_bind || atomic_load(&p->draining))
+		return;
+	unsigned ports[MESH_MAX_LISTENERS];
+	size_t n =
+		mesh__gateway_ports(cfg, (const char *const *)p->labels, ports, MESH_MAX_LISTENERS);
+	if (n > MESH_MAX_LISTENERS)
+		n = MESH_MAX_LISTENERS;
+	for (size_t i = 0; i < n; i++) {
+		bool have = false;
+		for (size_t k = 0; k < p->nlcfg && !have; k++)
+			have = p->lcfg[k].kind == MESH_LISTENER_GATEWAY &&
+			       p->lcfg[k].gw_port == ports[i];
+		if (have)
+			continue;
+		if (p->nlcfg == MESH_MAX_LISTENERS) {
+			mesh__diag_add(diag, MESH_SEV_WARNING, NULL, NULL, 0, 0, NULL,
+			               "Gateway port %u: no room for another listener (%d at most)",
+			               ports[i], MESH_MAX_LISTENERS);
+			continue;
+		}
+		mesh_diag *bd = NULL;
+		unsigned bound = 0;
+		int fd = mesh_diag_new(&bd)
+		                 ? MESH_ENOMEM
+		                 : mesh__listen_socket(p->gateway_bind, ports[i], true, bd, &bound);
+		if (fd < 0) {
+			mesh__diag_add(diag, MESH_SEV_WARNING, NULL, NULL, 0, 0, NULL,
+			               "Gateway port %u: %s", ports[i],
+			               bd && mesh_diag_count(bd) ? mesh_diag_message(bd, 0)
+			                                         : mesh_strerror(fd));
+			mesh_diag_free(bd);
+			continue;
+		}
+		mesh_diag_free(bd);
+		struct mesh__listener_cfg *l = &p->lcfg[p->nlcfg];
+		memset(l, 0, sizeof(*l));
+		l->kind = MESH_LISTENER_GATEWAY;
+		snprintf(l->addr, sizeof(l->addr), "%s", p->gateway_bind);
+		snprintf(l->target, sizeof(l->target), "%u", ports[i]);
+		l->gw_port = ports[i];
+		l->port = bound;
+		p->bound_fds[p->nlcfg] = fd;
+		p->bound_ports[p->nlcfg] = bound;
+		p->nlcfg++;
+		p->ngateway++;
+		mesh__log(MESH_LOG_INFO,
+		          "gateway listener on %s:%u (Gateway port %u): opened for a new server",
+		          p->gateway_bind, bound, ports[i]);
+	}
+}
+
 /* Gateway mode: the servers of the Gateways that select the proxy, with
  * their certificates read now (@prev: the snapshot in use, whose
  * certificates are kept for a server whose files do not load). */
@@ -187,7 +251,9 @@ static int build_snapshot(struct mesh_proxy *p, struct mesh__snapshot **out, mes
 	}
 	snapshot_mtls(p, s);
 	snapshot_tls_origination(s, diag);
-	if (p->ngateway && (rc = snapshot_gateway(p, s, atomic_load(&p->snap), diag))) {
+	if (gateway_mode(p))
+		open_gateway_ports(p, s->cfg, diag);
+	if (gateway_mode(p) && (rc = snapshot_gateway(p, s, atomic_load(&p->snap), diag))) {
 		mesh__snapshot_unref(s);
 		return rc;
 	}
@@ -236,7 +302,7 @@ static uint64_t fingerprint_dir(const char *path, uint64_t h, int depth)
 static uint64_t fingerprint(struct mesh_proxy *p)
 {
 	uint64_t h = fingerprint_dir(p->config_dir, 1469598103934665603ULL, 0);
-	if (p->ngateway && p->credential_dir)
+	if (gateway_mode(p) && p->credential_dir)
 		h = fingerprint_dir(p->credential_dir, h, 0);
 	return h;
 }
@@ -255,6 +321,8 @@ static void publish(struct mesh_proxy *p, struct mesh__snapshot *s)
 	pthread_mutex_lock(&p->snap_lock);
 	struct mesh__snapshot *old = atomic_exchange(&p->snap, s);
 	pthread_mutex_unlock(&p->snap_lock);
+	/* listeners opened for it (gateway ports): the workers take them up */
+	atomic_store_explicit(&p->nlcfg_live, p->nlcfg, memory_order_release);
 	for (unsigned i = 0; i < p->nworkers; i++)
 		mesh__worker_wake(&p->workers[i]);
 	mesh__snapshot_unref(old);
@@ -457,18 +525,21 @@ MESH_API int mesh_proxy_new(const struct mesh_proxy_options *opts, mesh_proxy **
 	p->workload = dup_or_null(opts->workload);
 	/* p->opts holds what the caller's struct has, zeros beyond */
 	p->credential_dir = dup_or_null(p->opts.credential_dir);
+	p->gateway_bind = dup_or_null(p->opts.gateway_bind);
 	size_t nl = 0;
 	while (opts->labels && opts->labels[nl])
 		nl++;
 	p->labels = mesh__calloc(nl + 1, sizeof(char *));
 	bool oom = !p->config_dir || !p->ns || (opts->workload && !p->workload) || !p->labels ||
-	           (p->opts.credential_dir && !p->credential_dir);
+	           (p->opts.credential_dir && !p->credential_dir) ||
+	           (p->opts.gateway_bind && !p->gateway_bind);
 	for (size_t i = 0; !oom && i < nl; i++)
 		oom = !(p->labels[i] = mesh__strdup(opts->labels[i]));
 	p->opts.config_dir = p->config_dir;
 	p->opts.namespace_name = p->ns;
 	p->opts.workload = p->workload;
 	p->opts.credential_dir = p->credential_dir;
+	p->opts.gateway_bind = p->gateway_bind;
 	p->opts.labels = (const char *const *)p->labels;
 	if (oom) {
 		mesh_proxy_free(p);
@@ -640,7 +711,7 @@ MESH_API int mesh_proxy_run(mesh_proxy *p)
 	if (!p || p->running)
 		return MESH_EINVAL;
 	struct mesh__snapshot *first = atomic_load(&p->snap);
-	if (p->ngateway && !first->gw) {
+	if (gateway_mode(p) && !first->gw) {
 		p->fingerprint = fingerprint(p); /* with the credential directory now */
 		/* the first snapshot came before the listeners: its gateway part
 		 * now (the snapshot is still the proxy's alone) */
@@ -662,6 +733,7 @@ MESH_API int mesh_proxy_run(mesh_proxy *p)
 					p->lcfg[i].port, p->lcfg[i].gw_port);
 	}
 	p->running = true;
+	atomic_store(&p->nlcfg_live, p->nlcfg);
 	p->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!p->loop)
 		return MESH_ENOMEM;
@@ -784,5 +856,6 @@ MESH_API void mesh_proxy_free(mesh_proxy *p)
 	mesh__free(p->ns);
 	mesh__free(p->workload);
 	mesh__free(p->credential_dir);
+	mesh__free(p->gateway_bind);
 	mesh__free(p);
 }

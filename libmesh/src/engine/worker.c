@@ -191,6 +191,38 @@ static void stop_listeners(struct mesh__worker *w, bool take_backlog)
 	}
 }
 
+/* Listen on the proxy's listener configs up to @n (those added since the
+ * last call): the first worker on the socket the proxy bound, the others
+ * on sockets of their own (SO_REUSEPORT). Returns 0, or -1 when a socket
+ * could not be bound (the others are open). */
+static int open_listeners(struct mesh__worker *w, size_t n)
+{
+	struct mesh_proxy *p = w->proxy;
+	int rc = 0;
+	for (; w->lcfg_done < n; w->lcfg_done++) {
+		size_t i = w->lcfg_done;
+		const struct mesh__listener_cfg *c = &p->lcfg[i];
+		if (c->kind == MESH_LISTENER_ADMIN)
+			continue;
+		int fd = p->bound_fds[i];
+		if (w->id != 0 &&
+		    (fd = mesh__listen_socket(c->addr, c->port, true, NULL, NULL)) < 0) {
+			mesh__log(MESH_LOG_WARNING, "worker %u: cannot listen on %s:%u too: %s",
+			          w->id, c->addr, c->port, strerror(errno));
+			rc = -1;
+			continue;
+		}
+		struct mesh__listener *l = &w->listeners[w->nlisteners++];
+		l->w = w;
+		l->cfg = c;
+		l->fd = fd;
+		ev_io_init(&l->io, on_accept, fd, EV_READ);
+		l->io.data = l;
+		ev_io_start(w->loop, &l->io);
+	}
+	return rc;
+}
+
 static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 {
 	struct mesh__worker *w = a->data;
@@ -212,6 +244,10 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 		mesh__h2ups_close_idle(w);
 	}
 	refresh(w);
+	/* listeners a reload opened (gateway ports), once their snapshot is ours */
+	size_t n = atomic_load_explicit(&p->nlcfg_live, memory_order_acquire);
+	if (n > w->lcfg_done && !w->draining)
+		open_listeners(w, n);
 }
 
 static void *worker_main(void *arg)
@@ -269,24 +305,8 @@ int mesh__worker_start(struct mesh__worker *w)
 	refresh(w);
 	if (!w->cur)
 		return MESH_ENOMEM;
-	for (size_t i = 0; i < p->nlcfg; i++) {
-		const struct mesh__listener_cfg *c = &p->lcfg[i];
-		if (c->kind == MESH_LISTENER_ADMIN)
-			continue;
-		int fd = p->bound_fds[i];
-		if (w->id != 0) {
-			fd = mesh__listen_socket(c->addr, c->port, true, NULL, NULL);
-			if (fd < 0)
-				return MESH_EIO;
-		}
-		struct mesh__listener *l = &w->listeners[w->nlisteners++];
-		l->w = w;
-		l->cfg = c;
-		l->fd = fd;
-		ev_io_init(&l->io, on_accept, fd, EV_READ);
-		l->io.data = l;
-		ev_io_start(w->loop, &l->io);
-	}
+	if (open_listeners(w, p->nlcfg))
+		return MESH_EIO;
 	if (pthread_create(&w->thread, NULL, worker_main, w))
 		return MESH_ENOMEM;
 	return 0;

@@ -48,7 +48,7 @@ struct file_sig {
 /* An identity as handed to on_update. */
 struct ident {
 	char *cert, *key, *bundle;
-	char *id;          /* the SVID's SPIFFE ID */
+	char *id;                      /* the SVID's SPIFFE ID */
 	int64_t not_before, not_after; /* Unix s */
 };
 

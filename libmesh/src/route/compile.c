@@ -1580,8 +1580,7 @@ int mesh__router_compile(struct mesh_router *r, const mesh_registry *reg, mesh_d
 	return b.err;
 }
 
-const struct mesh_cluster *mesh__router_cluster_named(const struct mesh_router *r,
-                                                      const char *name)
+const struct mesh_cluster *mesh__router_cluster_named(const struct mesh_router *r, const char *name)
 {
 	if (!r || !r->ctab_cap || !name)
 		return NULL;
