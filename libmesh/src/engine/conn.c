@@ -92,6 +92,10 @@ static struct mesh__dconn *dconn_new(struct mesh__listener *l, int fd)
 	mesh__h1_parser_init(&d->parser, MESH_H1_REQUEST, &lim);
 	ev_io_init(&d->rio, on_read, fd, EV_READ);
 	ev_io_init(&d->wio, on_write, fd, EV_WRITE);
+	/* writes last in a loop iteration: an HTTP/2 connection's flush
+	 * (fed as a write event) then carries every answer that arrived in
+	 * the same iteration, in one writev */
+	ev_set_priority(&d->wio, EV_MINPRI);
 	ev_init(&d->timer, on_timer);
 	d->rio.data = d->wio.data = d->timer.data = d;
 	ev_io_start(w->loop, &d->rio);

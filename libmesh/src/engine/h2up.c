@@ -649,6 +649,7 @@ static struct mesh__h2up *connect_new(struct mesh__worker *w, struct mesh__strea
 	}
 	ev_io_init(&u->rio, on_read, fd, EV_READ);
 	ev_io_init(&u->wio, on_write, fd, EV_WRITE);
+	ev_set_priority(&u->wio, EV_MINPRI); /* requests of one iteration in one write */
 	ev_init(&u->timer, on_timer);
 	u->rio.data = u->wio.data = u->timer.data = u;
 	const struct mesh_cluster *c = st->cluster;
