@@ -57,6 +57,23 @@ static inline const char *mesh__sb_str(const struct mesh__sb *sb)
 	return sb->buf ? sb->buf : "";
 }
 
+/* @v in decimal at @out (room for 21 bytes), NUL-terminated; returns the
+ * digits' count. For per-request numbers, where snprintf costs more than
+ * the rest of the formatting. */
+static inline size_t mesh__fmt_u64(char *out, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+	return n;
+}
+
 /* Arena: many small allocations freed at once. Not thread-safe. */
 struct mesh__arena_block;
 struct mesh__arena {

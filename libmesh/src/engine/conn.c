@@ -100,7 +100,7 @@ static struct mesh__dconn *dconn_new(struct mesh__listener *l, int fd)
 	d->rio.data = d->wio.data = d->timer.data = d;
 	ev_io_start(w->loop, &d->rio);
 	/* the first request head must arrive within the header timeout */
-	d->head_started_ms = mesh__now_ms();
+	d->head_started_ms = d->w->now_ms;
 	arm_timer(d, p->opts.header_timeout_ms);
 	d->next = w->dconns;
 	if (w->dconns)
@@ -355,7 +355,7 @@ static void parse_buffered(struct mesh__dconn *d)
 		 * head runs on the header timeout, an empty buffer on the idle one */
 		if (d->in && d->in->len) {
 			if (!ev_is_active(&d->timer) || d->timer_is_idle) {
-				d->head_started_ms = mesh__now_ms();
+				d->head_started_ms = d->w->now_ms;
 				d->timer_is_idle = false;
 				arm_timer(d, w->proxy->opts.header_timeout_ms);
 			}
@@ -391,7 +391,7 @@ void mesh__dconn_resume(struct mesh__dconn *d)
 		ev_io_start(w->loop, &d->rio);
 		mesh__dconn_kick(d);
 	}
-	d->head_started_ms = mesh__now_ms();
+	d->head_started_ms = d->w->now_ms;
 	d->timer_is_idle = true;
 	arm_timer(d, w->proxy->opts.idle_timeout_ms);
 	if (d->in && d->in->len) {
@@ -552,7 +552,7 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
 	bool was_idle = !d->st && b->len == 0 && mesh__h1_parser_state(&d->parser) == MESH_H1_IDLE;
 	b->len += (size_t)r;
 	if (was_idle) {
-		d->head_started_ms = mesh__now_ms();
+		d->head_started_ms = d->w->now_ms;
 		d->timer_is_idle = false;
 		arm_timer(d, w->proxy->opts.header_timeout_ms);
 	}

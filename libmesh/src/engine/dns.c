@@ -288,8 +288,16 @@ int mesh__endpoint_sockaddr(struct mesh__worker *w, const mesh_cluster *c, int e
 		}
 		return 0;
 	}
-	if (key)
-		snprintf(key, key_size, "%s:%u", info.address, port);
+	if (key) {
+		size_t n = strlen(info.address);
+		if (n + 22 <= key_size) { /* per request: no snprintf */
+			memcpy(key, info.address, n);
+			key[n] = ':';
+			mesh__fmt_u64(key + n + 1, port);
+		} else {
+			snprintf(key, key_size, "%s:%u", info.address, port);
+		}
+	}
 	return 0;
 }
 

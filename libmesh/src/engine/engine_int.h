@@ -205,7 +205,9 @@ struct mesh__worker {
 	unsigned id;
 	pthread_t thread;
 	struct ev_loop *loop;
-	ev_async wake; /* snapshot changed, drain, stop */
+	ev_async wake;  /* snapshot changed, drain, stop */
+	ev_check tick;  /* after each poll: now_ms */
+	int64_t now_ms; /* mesh__now_ms() as of this loop iteration */
 	struct mesh__listener listeners[MESH_MAX_LISTENERS];
 	size_t nlisteners;
 	size_t lcfg_done; /* proxy listener configs looked at (nlcfg_live grows) */

@@ -258,7 +258,7 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 
 static void window_tick(struct mesh__h2conn *h2)
 {
-	int64_t now = mesh__now_ms();
+	int64_t now = h2->d->w->now_ms;
 	if (now - h2->win_start >= FLOOD_WINDOW_MS) {
 		h2->win_start = now;
 		h2->win_pings = h2->win_settings = 0;
@@ -522,7 +522,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	case NGHTTP2_RST_STREAM:
 		mesh__ctr_add(&w->ctr[C_H2_RX_RESET], 1);
 		st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-		if (st && !st->finished && mesh__now_ms() - st->start_ms < PREMATURE_LIFETIME_MS)
+		if (st && !st->finished && w->now_ms - st->start_ms < PREMATURE_LIFETIME_MS)
 			h2->premature++;
 		if (h2->streams_total >= PREMATURE_MIN_STREAMS &&
 		    h2->premature * 2 > h2->streams_total)
@@ -765,7 +765,7 @@ void mesh__h2conn_start(struct mesh__dconn *d)
 	if (!h2 || nghttp2_session_callbacks_new(&cb) || nghttp2_option_new(&opt))
 		goto fail;
 	h2->d = d;
-	h2->win_start = mesh__now_ms();
+	h2->win_start = h2->d->w->now_ms;
 	nghttp2_session_callbacks_set_send_callback(cb, send_cb);
 	nghttp2_session_callbacks_set_send_data_callback(cb, send_data_cb);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
@@ -826,8 +826,8 @@ int mesh__h2s_head(struct mesh__stream *st, int status, const struct mesh__h1_he
 	size_t offs[MESH_H1_MAX_HEADERS_CAP + 16];
 	const struct mesh__h1_header *keep[MESH_H1_MAX_HEADERS_CAP + 16];
 	size_t nk = 0;
-	char code[8];
-	snprintf(code, sizeof(code), "%d", status);
+	char code[24];
+	mesh__fmt_u64(code, (uint64_t)(status > 0 ? status : 0));
 	mesh__sb_truncate(sb, 0);
 	for (size_t i = 0; i < n && nk < MESH_H1_MAX_HEADERS_CAP + 15; i++) {
 		if (!h[i].name_len || h[i].name[0] == ':' ||

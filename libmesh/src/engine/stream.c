@@ -115,7 +115,7 @@ static void stream_done(struct mesh__stream *st, int outcome)
 	if (st->cluster && st->ws) {
 		if (st->ep >= 0)
 			mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome,
-			                  (uint64_t)mesh__now_ms());
+			                  (uint64_t)st->d->w->now_ms);
 		if (st->cb_request)
 			mesh_balancer_release(st->ws->lb, st->cluster, MESH_CB_REQUESTS);
 		if (st->cb_retry)
@@ -135,7 +135,7 @@ static void stream_done(struct mesh__stream *st, int outcome)
 		mesh__log(MESH_LOG_DEBUG, "request done: %d %s %s %s %lld ms principal=%s",
 		          st->status, flags, st->sid ? "h2" : "h1",
 		          st->cluster ? mesh_cluster_name(st->cluster) : "-",
-		          (long long)(mesh__now_ms() - st->start_ms),
+		          (long long)(st->d->w->now_ms - st->start_ms),
 		          d->peer_id ? d->peer_id : "-");
 	}
 	mesh__chain_clear(&st->req, &w->pool);
@@ -374,7 +374,7 @@ static void start_mirrors(struct mesh__stream *st, const struct mesh_route *rt,
 		const mesh_cluster *c = rt->mirrors[i].cluster;
 		if (!c || !roll(w, rt->mirrors[i].percent))
 			continue;
-		int ep = mesh_balancer_pick(st->ws->lb, c, 0, (uint64_t)mesh__now_ms());
+		int ep = mesh_balancer_pick(st->ws->lb, c, 0, (uint64_t)st->d->w->now_ms);
 		struct sockaddr_storage sa;
 		socklen_t len;
 		if (ep < 0 || mesh__endpoint_sockaddr(w, c, ep, &sa, &len, NULL, 0))
@@ -414,7 +414,7 @@ static void mirrors_end(struct mesh__stream *st, bool complete)
 /* Choose an endpoint of st->cluster. Returns 0, or answers 503 itself. */
 int mesh__stream_pick(struct mesh__stream *st)
 {
-	int ep = mesh_balancer_pick(st->ws->lb, st->cluster, 0, (uint64_t)mesh__now_ms());
+	int ep = mesh_balancer_pick(st->ws->lb, st->cluster, 0, (uint64_t)st->d->w->now_ms);
 	/* a retry prefers an endpoint not tried yet: up to 5 more picks, as
 	 * Istio's previous_hosts predicate with host_selection_retry_max_attempts */
 	for (int k = 0; k < 5 && ep >= 0 && st->attempts; k++) {
@@ -423,7 +423,7 @@ int mesh__stream_pick(struct mesh__stream *st)
 			seen |= st->tried[i] == ep;
 		if (!seen)
 			break;
-		ep = mesh_balancer_pick(st->ws->lb, st->cluster, 0, (uint64_t)mesh__now_ms());
+		ep = mesh_balancer_pick(st->ws->lb, st->cluster, 0, (uint64_t)st->d->w->now_ms);
 	}
 	if (ep < 0 || endpoint_addr(st, st->cluster, ep)) {
 		st->ep = -1;
@@ -493,7 +493,7 @@ static void stream_begin(struct mesh__stream *st, const struct mesh__h1_head *h)
 {
 	struct mesh__dconn *d = st->d;
 	struct mesh__worker *w = d->w;
-	st->start_ms = mesh__now_ms();
+	st->start_ms = st->d->w->now_ms;
 	st->ws = mesh__wsnap_acquire(w);
 	st->is_head = h->method_id == MESH_H1_M_HEAD;
 	st->keep_alive = st->sid || ((h->flags & MESH_H1_F_KEEP_ALIVE) && !w->draining);
@@ -1059,7 +1059,7 @@ static bool retry(struct mesh__stream *st, int outcome)
 		return false;
 	if (st->ep >= 0)
 		mesh_balancer_end(st->ws->lb, st->cluster, st->ep, outcome,
-		                  (uint64_t)mesh__now_ms());
+		                  (uint64_t)st->d->w->now_ms);
 	st->ep = -1;
 	st->attempts++;
 	mesh__ctr_add(&w->ctr[C_UPSTREAM_RQ_RETRY], 1);

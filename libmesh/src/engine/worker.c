@@ -166,6 +166,14 @@ bool mesh__wsnap_carry(struct mesh__worker *w, const char *key, const struct mes
 
 /* ---- the thread ---- */
 
+/* One clock read per loop iteration (after the poll), not several per
+ * request: request times, timeouts and balancer clocks are in ms. */
+static void on_tick(struct ev_loop *loop, ev_check *c, int revents)
+{
+	struct mesh__worker *w = c->data;
+	w->now_ms = mesh__now_ms();
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
 	mesh__accept(io->data);
@@ -301,6 +309,11 @@ int mesh__worker_start(struct mesh__worker *w)
 	ev_async_init(&w->wake, on_wake);
 	w->wake.data = w;
 	ev_async_start(w->loop, &w->wake);
+	w->now_ms = mesh__now_ms();
+	ev_check_init(&w->tick, on_tick);
+	w->tick.data = w;
+	ev_check_start(w->loop, &w->tick);
+	ev_unref(w->loop); /* the clock keeps no loop alive */
 	mesh__upstream_pending_init(w);
 	refresh(w);
 	if (!w->cur)
