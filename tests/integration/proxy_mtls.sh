@@ -274,6 +274,29 @@ code=$(via_c -o /dev/null -w '%{http_code}' || true)
 client_cfg reviews
 c_reloaded
 
+# ---- a mirror toward a mesh workload goes over mTLS too (S is STRICT) ----
+put "$tmp/ccfg/vs.yaml" <<EOF
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{destination: {host: reviews}}]
+    mirror: {host: reviews}
+EOF
+c_reloaded
+s0=$(scounter downstream_rq_total)
+code=$(via_c -o /dev/null -w '%{http_code}' || true)
+mirrored() { [ "$(scounter downstream_rq_total)" -ge $((s0 + 2)) ]; }
+if [ "$code" = 200 ] && wait_for 5 mirrored; then
+	ok "a mirrored copy reaches the STRICT server sidecar over mTLS (S served the request and its copy)"
+else
+	not_ok "mirror over mTLS (code $code, S's requests $s0 -> $(scounter downstream_rq_total))"
+fi
+rm -f "$tmp/ccfg/vs.yaml"
+c_reloaded
+
 # ---- DestinationRule SIMPLE and MUTUAL toward a server outside the mesh ----
 o() { openssl "$@" >/dev/null 2>&1; }
 o req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/extca.key" \

@@ -375,9 +375,7 @@ static void start_mirrors(struct mesh__stream *st, const struct mesh_route *rt,
 		if (!c || !roll(w, rt->mirrors[i].percent))
 			continue;
 		int ep = mesh_balancer_pick(st->ws->lb, c, 0, (uint64_t)st->d->w->now_ms);
-		struct sockaddr_storage sa;
-		socklen_t len;
-		if (ep < 0 || mesh__endpoint_sockaddr(w, c, ep, &sa, &len, NULL, 0))
+		if (ep < 0)
 			continue;
 		char host[300];
 		snprintf(host, sizeof(host), "%.*s-shadow", (int)out[0].value_len, out[0].value);
@@ -391,8 +389,7 @@ static void start_mirrors(struct mesh__stream *st, const struct mesh_route *rt,
 		out[0] = saved;
 		if (rc)
 			continue;
-		struct mesh__mirror *m =
-			mesh__mirror_start(w, (struct sockaddr *)&sa, len, sb->buf, sb->len);
+		struct mesh__mirror *m = mesh__mirror_start(w, st->ws, c, ep, sb->buf, sb->len);
 		if (m)
 			st->mirrors[st->nmirrors++] = m;
 	}

@@ -215,8 +215,12 @@ void mesh__stream_connect(struct mesh__stream *st);
 void mesh__stream_pending_go(struct mesh__stream *st);
 
 /* mirror.c */
-struct mesh__mirror *mesh__mirror_start(struct mesh__worker *w, const struct sockaddr *sa,
-                                        socklen_t len, const char *head, size_t head_len);
+/* A copy of a request to endpoint @ep of mirror cluster @c (of snapshot view
+ * @ws), starting with the request head @head; NULL when no connection could
+ * be started. */
+struct mesh__mirror *mesh__mirror_start(struct mesh__worker *w, struct mesh__wsnap *ws,
+                                        const struct mesh_cluster *c, int ep, const char *head,
+                                        size_t head_len);
 void mesh__mirror_body(struct mesh__mirror *m, const void *data, size_t len);
 /* The stream is done with the mirror: @complete when the whole request was
  * given to it (otherwise the copy is abandoned). */
