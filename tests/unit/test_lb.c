@@ -1100,7 +1100,10 @@ static const char dr_yaml[] = "apiVersion: networking.istio.io/v1\n"
 			      "      tcp:\n"
 			      "        maxConnections: 100\n"
 			      "        connectTimeout: 30ms\n"
+			      "        maxConnectionDuration: 90s\n"
+			      "        tcpKeepalive: {time: 2h, interval: 75s, probes: 9}\n"
 			      "      http:\n"
+			      "        useClientProtocol: true\n"
 			      "        http1MaxPendingRequests: 10\n"
 			      "        http2MaxRequests: 1000\n"
 			      "        maxRequestsPerConnection: 10\n"
@@ -1199,6 +1202,12 @@ START_TEST(settings_from_destination_rule)
 	ck_assert_uint_eq(s.max_requests_per_connection, 10);
 	ck_assert_uint_eq(s.max_retries, 3);
 	ck_assert_int_eq(s.idle_timeout_ms, 30000);
+	ck_assert_int_eq(s.max_connection_duration_ms, 90000);
+	ck_assert(s.keepalive);
+	ck_assert_int_eq(s.keepalive_time_ms, 7200000);
+	ck_assert_int_eq(s.keepalive_interval_ms, 75000);
+	ck_assert_uint_eq(s.keepalive_probes, 9);
+	ck_assert(s.use_client_protocol);
 	ck_assert(s.outlier);
 	ck_assert_uint_eq(s.consecutive_5xx, 7);
 	ck_assert_uint_eq(s.consecutive_gateway, 0);

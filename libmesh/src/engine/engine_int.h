@@ -337,6 +337,9 @@ void mesh__tcp_connect(struct mesh__listener *l, int fd, SSL *ssl, struct mesh__
                        socklen_t len, int up_tls, const char *early, size_t early_len);
 
 /* upstream.c */
+/* Socket options of a new upstream connection: TCP_NODELAY, and the
+ * cluster's connectionPool.tcp.tcpKeepalive (@c may be NULL). */
+void mesh__upstream_sockopts(int fd, const struct mesh_cluster *c);
 void mesh__upstreams_close_idle(struct mesh__worker *w);
 /* The worker moved to a new configuration: idle connections made under an
  * older one move to their cluster in the new one (mesh__wsnap_carry), or

@@ -57,7 +57,8 @@ struct mesh__h2up {
 	/* the maxConnections unit it holds, and what keeps its cluster alive */
 	const struct mesh_cluster *cb_cluster;
 	struct mesh__wsnap *cb_ws;
-	uint64_t gen; /* configuration it was last checked against */
+	uint64_t gen;                 /* configuration it was last checked against */
+	int64_t born_ms, max_life_ms; /* DestinationRule maxConnectionDuration (0: none) */
 	bool connected, listed, in_io, want_close, kicked;
 	bool goaway; /* takes no new streams */
 };
@@ -599,8 +600,7 @@ static struct mesh__h2up *connect_new(struct mesh__worker *w, struct mesh__strea
 	int fd = socket(st->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	mesh__upstream_sockopts(fd, st->cluster);
 	if (connect(fd, (struct sockaddr *)&st->dst, st->dst_len) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_CONNECT_FAIL], 1);
@@ -642,6 +642,8 @@ static struct mesh__h2up *connect_new(struct mesh__worker *w, struct mesh__strea
 	snprintf(u->key, sizeof(u->key), "%s", st->dst_key);
 	u->tls = st->up_tls;
 	u->gen = st->ws->snap->generation;
+	u->born_ms = w->now_ms;
+	u->max_life_ms = st->cluster ? st->cluster->lb.max_connection_duration_ms : 0;
 	if (u->tls != MESH__UP_PLAIN) {
 		u->cluster = st->cluster;
 		u->ws = st->ws;
@@ -687,11 +689,26 @@ static bool full(const struct mesh__h2up *u)
 				      u->s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 }
 
+/* Past its maxConnectionDuration: no new streams; closed once it has none
+ * (from the loop: the caller may hold it). */
+static bool aged_out(struct mesh__h2up *u)
+{
+	if (u->goaway || !u->max_life_ms || u->w->now_ms - u->born_ms < u->max_life_ms)
+		return u->goaway;
+	u->goaway = true;
+	if (!u->nstreams && u->connected) {
+		ev_timer_stop(u->w->loop, &u->timer);
+		ev_timer_set(&u->timer, 0, 0);
+		ev_timer_start(u->w->loop, &u->timer);
+	}
+	return true;
+}
+
 int mesh__h2up_attach(struct mesh__stream *st)
 {
 	struct mesh__worker *w = st->d->w;
 	struct mesh__h2up *u = w->h2ups[bucket(st->dst_key)];
-	while (u && (u->goaway || strcmp(u->key, st->dst_key) || full(u)))
+	while (u && (strcmp(u->key, st->dst_key) || aged_out(u) || full(u)))
 		u = u->next;
 	if (u && u->gen != st->ws->snap->generation && u->connected) {
 		/* new configuration: is the server still one the destination may

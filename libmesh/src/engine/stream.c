@@ -457,6 +457,8 @@ static bool upstream_is_h2(const struct mesh__stream *st, const struct mesh__lis
 	const struct mesh_cluster *c = st->cluster;
 	if (c->protocol == MESH_PROTO_HTTP2 || c->protocol == MESH_PROTO_GRPC)
 		return true;
+	if (c->lb.use_client_protocol) /* as the client spoke */
+		return st->sid != 0;
 	if (c->lb.h2_upgrade == MESH_H2_UPGRADE_UPGRADE)
 		return true;
 	return c->protocol == MESH_PROTO_UNKNOWN && st->sid != 0;

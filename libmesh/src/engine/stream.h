@@ -155,7 +155,7 @@ struct mesh__upstream {
 	struct mesh__h1_parser parser;
 	bool connected, keep_alive, in_parse, got_bytes, interim;
 	bool paused; /* a response callback paused the parser: bytes may wait in in */
-	int64_t idle_since;
+	int64_t born_ms, max_life_ms;    /* DestinationRule maxConnectionDuration (0: none) */
 	unsigned requests, max_requests; /* DestinationRule maxRequestsPerConnection */
 	/* the cluster whose maxConnections unit it holds, and the configuration
 	 * view that keeps that cluster alive (NULL: inbound, no breaker) */

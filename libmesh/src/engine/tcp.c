@@ -324,6 +324,8 @@ static unsigned connect_to(struct tcp_conn *c, const struct sockaddr_storage *sa
                            uint8_t up_tls)
 {
 	c->up = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->up >= 0)
+		mesh__upstream_sockopts(c->up, c->cluster);
 	if (c->up < 0 ||
 	    (connect(c->up, (const struct sockaddr *)sa, len) < 0 && errno != EINPROGRESS))
 		return F_UF;

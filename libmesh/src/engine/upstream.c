@@ -217,7 +217,8 @@ void mesh__upstream_release(struct mesh__upstream *u, bool reuse)
 		u->st = NULL;
 	}
 	if (!reuse || !u->keep_alive || w->draining || w->stopping || w->nidle >= MAX_IDLE ||
-	    (u->in && u->in->len) || (u->max_requests && u->requests >= u->max_requests)) {
+	    (u->in && u->in->len) || (u->max_requests && u->requests >= u->max_requests) ||
+	    (u->max_life_ms && w->now_ms - u->born_ms >= u->max_life_ms)) {
 		destroy(u);
 		return;
 	}
@@ -225,7 +226,13 @@ void mesh__upstream_release(struct mesh__upstream *u, bool reuse)
 	ev_io_stop(w->loop, &u->wio);
 	ev_io_start(w->loop, &u->rio);
 	ev_timer_stop(w->loop, &u->timer);
-	ev_timer_set(&u->timer, u->idle_s, 0);
+	double idle = u->idle_s;
+	if (u->max_life_ms) { /* maxConnectionDuration: closed at its end, idle or not */
+		double left = (double)(u->born_ms + u->max_life_ms - w->now_ms) / 1000.0;
+		if (left < idle)
+			idle = left > 0 ? left : 0;
+	}
+	ev_timer_set(&u->timer, idle, 0);
 	ev_timer_start(w->loop, &u->timer);
 	if (u->in) {
 		mesh__block_put(&w->pool, u->in);
@@ -271,6 +278,31 @@ void mesh__upstreams_close_idle(struct mesh__worker *w)
 		}
 }
 
+void mesh__upstream_sockopts(int fd, const struct mesh_cluster *c)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!c || !c->lb.keepalive)
+		return;
+	/* as Envoy's upstream tcp_keepalive: unset fields keep the system's */
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	int v;
+	if (c->lb.keepalive_probes) {
+		v = c->lb.keepalive_probes > 1000 ? 1000 : (int)c->lb.keepalive_probes;
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v));
+	}
+	if (c->lb.keepalive_time_ms > 0) {
+		int64_t s = (c->lb.keepalive_time_ms + 999) / 1000;
+		v = s > 32767 ? 32767 : (int)s;
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
+	}
+	if (c->lb.keepalive_interval_ms > 0) {
+		int64_t s = (c->lb.keepalive_interval_ms + 999) / 1000;
+		v = s > 32767 ? 32767 : (int)s;
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v));
+	}
+}
+
 static int64_t connect_timeout_ms(const struct mesh__stream *st)
 {
 	const struct mesh_cluster *c = st->cluster;
@@ -281,6 +313,7 @@ static void set_pool_limits(struct mesh__upstream *u, const struct mesh__stream 
 {
 	const struct mesh_cluster *c = st->cluster;
 	u->max_requests = c ? c->lb.max_requests_per_connection : 0;
+	u->max_life_ms = c ? c->lb.max_connection_duration_ms : 0;
 	u->idle_s =
 		c && c->lb.idle_timeout_ms > 0 ? c->lb.idle_timeout_ms / 1000.0 : IDLE_TIMEOUT_S;
 	u->gen = st->ws->snap->generation;
@@ -330,8 +363,7 @@ int mesh__upstream_get(struct mesh__stream *st)
 	int fd = socket(st->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	mesh__upstream_sockopts(fd, st->cluster);
 	if (connect(fd, (struct sockaddr *)&st->dst, st->dst_len) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		mesh__ctr_add(&w->ctr[C_UPSTREAM_CX_CONNECT_FAIL], 1);
@@ -351,6 +383,7 @@ int mesh__upstream_get(struct mesh__stream *st)
 	u->fd = fd;
 	snprintf(u->key, sizeof(u->key), "%s", st->dst_key);
 	u->requests = 1;
+	u->born_ms = w->now_ms;
 	set_pool_limits(u, st);
 	mesh__h1_parser_init(&u->parser, MESH_H1_RESPONSE, NULL);
 	if (st->is_head)

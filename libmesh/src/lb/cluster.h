@@ -46,6 +46,13 @@ struct mesh__lb_settings {
 	int64_t connect_timeout_ms; /* default 10000 */
 	int64_t idle_timeout_ms;    /* 0: none */
 	uint8_t h2_upgrade;         /* connectionPool.http.h2UpgradePolicy: enum mesh__h2_upgrade */
+	bool use_client_protocol;   /* connectionPool.http.useClientProtocol */
+	int64_t max_connection_duration_ms; /* connectionPool.tcp.maxConnectionDuration; 0: none */
+	/* connectionPool.tcp.tcpKeepalive: SO_KEEPALIVE on upstream sockets,
+	 * with the fields set (0: the system's value) */
+	bool keepalive;
+	uint32_t keepalive_probes;
+	int64_t keepalive_time_ms, keepalive_interval_ms;
 	/* outlierDetection; enabled when any threshold is set */
 	bool outlier;
 	bool split_local_origin;

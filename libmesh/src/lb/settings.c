@@ -34,6 +34,11 @@ static void pool_defaults(struct mesh__lb_settings *s)
 	s->connect_timeout_ms = 10000;
 	s->idle_timeout_ms = 0;
 	s->h2_upgrade = MESH_H2_UPGRADE_DEFAULT;
+	s->use_client_protocol = false;
+	s->max_connection_duration_ms = 0;
+	s->keepalive = false;
+	s->keepalive_probes = 0;
+	s->keepalive_time_ms = s->keepalive_interval_ms = 0;
 }
 
 static void outlier_defaults(struct mesh__lb_settings *s)
@@ -207,6 +212,14 @@ static void apply_connection_pool(struct mesh__lb_settings *s, const struct mesh
 		get_u32(tcp, "maxConnections", &s->max_connections);
 		get_ms(tcp, "connectTimeout", &s->connect_timeout_ms);
 		get_ms(tcp, "idleTimeout", &s->idle_timeout_ms);
+		get_ms(tcp, "maxConnectionDuration", &s->max_connection_duration_ms);
+		const struct mesh__node *ka = mesh__node_get(tcp, "tcpKeepalive");
+		if (is_map(ka)) {
+			s->keepalive = true;
+			get_u32(ka, "probes", &s->keepalive_probes);
+			get_ms(ka, "time", &s->keepalive_time_ms);
+			get_ms(ka, "interval", &s->keepalive_interval_ms);
+		}
 	}
 	if (is_map(http)) {
 		get_u32(http, "http1MaxPendingRequests", &s->max_pending);
@@ -215,6 +228,7 @@ static void apply_connection_pool(struct mesh__lb_settings *s, const struct mesh
 		get_u32(http, "maxRetries", &s->max_retries);
 		/* the HTTP idle timeout is the one that closes pooled streams */
 		get_ms(http, "idleTimeout", &s->idle_timeout_ms);
+		get_bool(http, "useClientProtocol", &s->use_client_protocol);
 		const char *up = get_str(http, "h2UpgradePolicy");
 		if (up && !strcmp(up, "UPGRADE"))
 			s->h2_upgrade = MESH_H2_UPGRADE_UPGRADE;
