@@ -311,6 +311,7 @@ int mesh__worker_start(struct mesh__worker *w)
 	ev_async_start(w->loop, &w->wake);
 	w->now_ms = mesh__now_ms();
 	ev_check_init(&w->tick, on_tick);
+	ev_set_priority(&w->tick, EV_MAXPRI); /* before the iteration's other callbacks */
 	w->tick.data = w;
 	ev_check_start(w->loop, &w->tick);
 	ev_unref(w->loop); /* the clock keeps no loop alive */
