@@ -75,11 +75,12 @@ c4=$(counter upstream_cx_total)
 	ok "... a request longer than the duration finishes; the connection is not reused after it" ||
 	not_ok "long request: $a then $b, connections $c2 -> $c3 -> $c4"
 
-# --- tcpKeepalive: time 42 s (the kernel's first probe after 42 s idle)
+# --- tcpKeepalive: time 42 s (the kernel's first probe after 42 s idle; the
+# timer counts down from the last byte, so 30-42 s left on a slow machine)
 [ "$(get kept)" = 200 ] || not_ok "request to kept"
 timer=$(ss -Htno state established "( dport = :$kept )" dst 127.0.0.1 | grep -o 'timer:([a-z]*,[0-9.]*[a-z]*' | head -1)
 case "$timer" in
-timer:\(keepalive,4[0-2]sec | timer:\(keepalive,4[0-2]*) ok "tcpKeepalive time 42s: the upstream socket's keepalive timer is armed ($timer)" ;;
+timer:\(keepalive,[34][0-9]sec | timer:\(keepalive,[34][0-9].*) ok "tcpKeepalive time 42s: the upstream socket's keepalive timer is armed ($timer)" ;;
 *) not_ok "tcpKeepalive: no keepalive timer on the upstream socket ('$timer')" ;;
 esac
 timer=$(ss -Htno state established "( dport = :$aged )" dst 127.0.0.1 | grep -o 'timer:([a-z]*' | head -1 || true)
