@@ -152,7 +152,7 @@ conns_to() { ss -Htn state established "( dport = :$1 )" dst 127.0.0.1 | wc -l; 
 conns_to_zero() { [ "$(conns_to "$1")" = 0 ]; }
 route_to v1
 if wait_route v1 5; then
-	for k in $(seq 10); do served_by >/dev/null; done # both workers pool one
+	for k in $(seq 20); do served_by >/dev/null; done # both workers pool one
 	cx0=$(counter upstream_cx_total)
 	same=0
 	for k in 1 2 3 4 5; do
