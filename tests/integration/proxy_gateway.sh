@@ -540,6 +540,9 @@ else
 	not_ok "late port $late_http: $(grep -c 'opened for a new server' "$tmp/gw.log") opened; $(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$late_http/" || true)"
 	grep -i "gateway" "$tmp/gw.log" | tail -5 | sed 's/^/    | /'
 fi
+grep -q "has no gateway listener" "$tmp/gw.log" &&
+	not_ok "a port reported without a listener: $(grep 'has no gateway listener' "$tmp/gw.log" | head -2)" ||
+	ok "every Gateway port had its listener: no 'has no gateway listener' warning, at start or after"
 grep -q "(Gateway port $late_tls): opened for a new server" "$tmp/gw.log" &&
 	[ "$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' "https://127.0.0.1:$late_tls/" || true)" = 000 ] &&
 	ok "... and one whose server has no usable certificate: opened, connections closed" ||

@@ -251,9 +251,12 @@ static int build_snapshot(struct mesh_proxy *p, struct mesh__snapshot **out, mes
 	}
 	snapshot_mtls(p, s);
 	snapshot_tls_origination(s, diag);
-	if (gateway_mode(p))
+	/* (the first snapshot comes before the listeners: mesh_proxy_run()
+	 * builds its gateway part) */
+	bool gw = p->ngateway || (p->running && p->gateway_bind);
+	if (gw)
 		open_gateway_ports(p, s->cfg, diag);
-	if (gateway_mode(p) && (rc = snapshot_gateway(p, s, atomic_load(&p->snap), diag))) {
+	if (gw && (rc = snapshot_gateway(p, s, atomic_load(&p->snap), diag))) {
 		mesh__snapshot_unref(s);
 		return rc;
 	}
