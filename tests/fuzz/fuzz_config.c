@@ -2,7 +2,10 @@
  * fuzz_config.c - libFuzzer target for the configuration loader: any bytes
  * go through mesh_config_load_buffer(); what loads is then read back through
  * every accessor, analysed, and its diagnostics formatted, so that a parse
- * tree the validator let through cannot crash a later reader either.
+ * tree the validator let through cannot crash a later reader either; then
+ * the registry and the router are built from it as a proxy's reload does,
+ * and a few requests and connections routed, with every cluster's
+ * endpoints, settings and balancer picks read.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -138,6 +141,73 @@ static void format_all(const mesh_diag *d)
 	mesh_free(json);
 }
 
+/* What a proxy does with a configuration that loaded: registry, router,
+ * balancer, routing. Any failure must be a clean error code. */
+static void build_and_route(mesh_config *cfg, mesh_diag *d)
+{
+	mesh_registry *reg = NULL;
+	mesh_router *r = NULL;
+	mesh_balancer *b = NULL;
+	mesh_route_scratch *sc = NULL;
+	if (mesh_registry_new(&reg))
+		abort();
+	int rc = mesh_registry_load_config(reg, cfg, d);
+	if (rc != 0 && rc != MESH_ECONFIG && rc != MESH_ELIMIT)
+		abort();
+	static const char *const labels[] = { "app", "reviews", "version", "v1", NULL };
+	struct mesh_workload wl = { .struct_size = sizeof(wl),
+		                    .namespace_name = "default",
+		                    .name = "fuzz",
+		                    .labels = labels };
+	rc = mesh_router_new(cfg, reg, &wl, &r, d);
+	if (rc != 0) {
+		if (rc != MESH_ECONFIG && rc != MESH_ELIMIT)
+			abort();
+		mesh_registry_free(reg);
+		return;
+	}
+	if (mesh_balancer_new(r, &b) || mesh_route_scratch_new(&sc))
+		abort();
+	for (size_t i = 0; i < mesh_router_cluster_count(r); i++) {
+		const mesh_cluster *c = mesh_router_cluster_at(r, i);
+		if (!mesh_cluster_name(c))
+			abort();
+		(void)mesh_cluster_lb_policy(c);
+		for (size_t k = 0; k < mesh_cluster_endpoint_count(c); k++) {
+			struct mesh_endpoint_info ep = { .struct_size = sizeof(ep) };
+			if (mesh_cluster_endpoint(c, k, &ep) != 0)
+				abort();
+		}
+		int ep = mesh_balancer_pick(b, c, 12345, 1000);
+		if (ep >= 0) {
+			mesh_balancer_begin(b, c, ep);
+			mesh_balancer_end(b, c, ep, MESH_OUTCOME_SUCCESS, 1001);
+		}
+	}
+	static const char *const hosts[] = { "reviews", "reviews.default.svc.cluster.local:9080",
+		                             "a.example.com", "*", "" };
+	struct mesh_header hv[] = { { "cookie", "user=jason" }, { "x-user", "a" } };
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		struct mesh_request req = { .struct_size = sizeof(req),
+			                    .authority = hosts[i],
+			                    .path = "/a/b?c=d",
+			                    .headers = hv,
+			                    .nheaders = 2 };
+		const mesh_route *rt = NULL;
+		rc = mesh_router_route(r, &req, sc, &rt);
+		if (rc == 0 && !rt)
+			abort();
+		struct mesh_connection conn = {
+			.struct_size = sizeof(conn), .host = hosts[i], .sni = hosts[i], .port = 9080
+		};
+		(void)mesh_router_route_connection(r, &conn, &rt);
+	}
+	mesh_route_scratch_free(sc);
+	mesh_balancer_free(b);
+	mesh_router_unref(r);
+	mesh_registry_free(reg);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	mesh_config *cfg;
@@ -165,6 +235,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (arc < 0)
 			abort();
 	}
+	if (rc == 0 && n)
+		build_and_route(cfg, d);
 	format_all(d);
 	mesh_diag_free(d);
 	mesh_config_unref(cfg);

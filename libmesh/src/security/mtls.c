@@ -174,6 +174,9 @@ oom:
 /* The policies of namespace @ns, oldest first; *n of them. */
 static const struct pa *in_namespace(const struct sec_index *idx, const char *ns, size_t *n)
 {
+	*n = 0;
+	if (!idx->npas)
+		return NULL; /* (no policy at all: pas may be NULL) */
 	size_t lo = 0, hi = idx->npas;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
