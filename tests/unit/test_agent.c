@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,8 @@ static void diag_dump(const mesh_diag *d)
 
 /* ---- a CA server in a thread ---- */
 
+static int64_t srv_request_timeout_ms; /* 0: the server's default */
+
 struct srv {
 	mesh_ca *ca;
 	mesh_ca_server *s;
@@ -145,9 +148,12 @@ static void srv_start_ca(struct srv *v, mesh_ca *ca, unsigned port, int64_t ttl)
 	pthread_mutex_init(&v->mu, NULL);
 	v->ca = ca;
 	v->dir = tmpdir();
-	struct mesh_ca_server_options o = {
-		.struct_size = sizeof(o), .port = port, .ttl = ttl, .log = srv_log, .log_arg = v
-	};
+	struct mesh_ca_server_options o = { .struct_size = sizeof(o),
+		                            .port = port,
+		                            .ttl = ttl,
+		                            .log = srv_log,
+		                            .log_arg = v,
+		                            .request_timeout_ms = srv_request_timeout_ms };
 	mesh_diag *d = NULL;
 	mesh_diag_new(&d);
 	int rc = mesh_ca_server_new(&v->s, v->ca, &o, d);
@@ -454,6 +460,64 @@ START_TEST(url_parts)
 END_TEST
 
 /* ---- enrolment ---- */
+
+/* A client that trickles its ClientHello, one byte every 100 ms (each
+ * read would come in time; the request never does): cut off at the
+ * request deadline, and an enrolment waiting behind it then goes through.
+ * An old options struct without request_timeout_ms is still taken. */
+START_TEST(slow_client_cut_off)
+{
+	srv_request_timeout_ms = 1000;
+	struct srv v;
+	struct rec r;
+	srv_start(&v, 0);
+	srv_request_timeout_ms = 0;
+	rec_init(&r);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+		                  .sin_port = htons((uint16_t)mesh_ca_server_port(v.s)) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	static const unsigned char hello[] = { 0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00 };
+	double t0 = now_s(), cut = 0;
+	for (size_t i = 0; now_s() - t0 < 5; i++) {
+		if (send(fd, hello + i % sizeof(hello), 1, MSG_NOSIGNAL) != 1) {
+			cut = now_s() - t0;
+			break;
+		}
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 100) > 0) {
+			char b[64];
+			if (recv(fd, b, sizeof(b), 0) <= 0) {
+				cut = now_s() - t0;
+				break;
+			}
+		}
+	}
+	close(fd);
+	REQUIRE(cut > 0.5 && cut < 3.0); /* the 1 s deadline, not the 5 s of trickling */
+	REQUIRE(srv_count(&v, "TLS handshake not done in time: cut off") == 1);
+
+	struct mesh_identity_agent_options o = ca_opts(&v, &r);
+	mesh_identity_agent *a = agent_new(&o);
+	ck_assert_int_eq(agent_fetch(a, NULL), 0);
+	rec_check(&r, v.ca, ID);
+	mesh_identity_agent_free(a);
+	rec_fini(&r);
+	srv_stop(&v);
+
+	/* a caller built before request_timeout_ms existed */
+	mesh_ca *ca = new_root();
+	mesh_ca_server *s = NULL;
+	struct mesh_ca_server_options old = { .struct_size = offsetof(struct mesh_ca_server_options,
+		                                                      request_timeout_ms) };
+	ck_assert_int_eq(mesh_ca_server_new(&s, ca, &old, NULL), 0);
+	mesh_ca_server_free(s);
+	old.struct_size = offsetof(struct mesh_ca_server_options, log);
+	ck_assert_int_eq(mesh_ca_server_new(&s, ca, &old, NULL), MESH_EINVAL);
+	mesh_ca_free(ca);
+}
+END_TEST
 
 START_TEST(enrol_with_token)
 {
@@ -1079,6 +1143,7 @@ static Suite *agent_suite(void)
 	tcase_add_test(t, options_refused);
 	tcase_add_test(t, url_parts);
 	tcase_add_test(t, enrol_with_token);
+	tcase_add_test(t, slow_client_cut_off);
 	tcase_add_test(t, untrusted_server);
 	tcase_add_test(t, rejected_update);
 	tcase_add_test(t, ca_rotation);

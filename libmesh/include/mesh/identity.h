@@ -494,6 +494,11 @@ struct mesh_ca_server_options {
 	/** Called with one line per request and event (no newline); NULL: quiet. */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
+	/** A client has this long for its whole request (TLS handshake, head,
+	 * body), and as long again to take the answer; then it is cut off.
+	 * The server handles one connection at a time, so this bounds how long
+	 * a slow or hostile client can hold up the others. 0: 10000. @since 0.1 */
+	int64_t request_timeout_ms;
 };
 
 /**

@@ -2,9 +2,11 @@
  * into an SVID, for a one-time bootstrap token or for a client SVID that
  * asks to renew itself; GET /v1/bundle hands out the trust bundle.
  *
- * One thread, one connection at a time, blocking I/O with short timeouts:
- * enrolment is rare (once per workload per half-lifetime), and the code
- * stays small enough to audit. */
+ * One thread, one connection at a time: enrolment is rare (once per
+ * workload per half-lifetime), and the code stays small enough to audit.
+ * So that one slow or hostile client cannot hold up the others, each
+ * connection has a deadline for its whole request (handshake, head, body)
+ * and another for taking the answer (request_timeout_ms, 10 s). */
 #include "identity_int.h"
 
 #include <arpa/inet.h>
@@ -13,10 +15,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -25,7 +29,7 @@
 
 #define HEAD_MAX 16384
 #define BODY_MAX 65536
-#define IO_TIMEOUT_S 5
+#define REQUEST_TIMEOUT_MS 10000
 #define SERVER_ID_PATH "/ns/mesh-system/sa/mesh-ca"
 
 struct token {
@@ -38,6 +42,7 @@ struct mesh_ca_server {
 	int fd, wake[2];
 	unsigned port;
 	char *server_name, *tokens_file;
+	int64_t request_timeout_ms;
 	struct token *tokens;
 	size_t ntokens;
 	int64_t ttl;
@@ -308,6 +313,11 @@ static int server_new_(mesh_ca_server **out, const mesh_ca *ca,
 	s->ca = ca;
 	s->fd = s->wake[0] = s->wake[1] = -1;
 	s->ttl = o->ttl ? o->ttl : MESH_SVID_TTL_DEFAULT;
+	s->request_timeout_ms = REQUEST_TIMEOUT_MS;
+	if (o->struct_size >= offsetof(struct mesh_ca_server_options, request_timeout_ms) +
+	                              sizeof(o->request_timeout_ms) &&
+	    o->request_timeout_ms > 0)
+		s->request_timeout_ms = o->request_timeout_ms;
 	s->log = o->log;
 	s->log_arg = o->log_arg;
 	int rc = MESH_ENOMEM;
@@ -344,8 +354,9 @@ fail:
 MESH_API int mesh_ca_server_new(mesh_ca_server **out, const mesh_ca *ca,
                                 const struct mesh_ca_server_options *o, mesh_diag *diag)
 {
-	if (!out || !ca || !o || o->struct_size < sizeof(*o) || o->ttl < 0 ||
-	    o->ttl > MESH__TTL_MAX || o->port > 65535)
+	if (!out || !ca || !o ||
+	    o->struct_size < offsetof(struct mesh_ca_server_options, request_timeout_ms) ||
+	    o->ttl < 0 || o->ttl > MESH__TTL_MAX || o->port > 65535)
 		return MESH_EINVAL;
 	int rc = server_new_(out, ca, o, diag);
 	ERR_clear_error();
@@ -390,7 +401,84 @@ MESH_API void mesh_ca_server_stop(mesh_ca_server *s)
 
 /* ---- HTTP ---- */
 
-static void respond(SSL *ssl, int code, const char *reason, const char *type, const char *body)
+/* ---- one connection, under deadlines ---- */
+
+/* The connection being served: its socket is non-blocking and every wait
+ * is bounded by a deadline (and cut short by mesh_ca_server_stop()). */
+struct conn {
+	mesh_ca_server *s;
+	SSL *ssl;
+	int fd;
+	int64_t deadline; /* ms, CLOCK_MONOTONIC */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Wait until what OpenSSL wants (@err: SSL_ERROR_WANT_READ / _WRITE) is
+ * possible. 0, or -1 past the deadline, on a stop, or for another error. */
+static int conn_wait(const struct conn *c, int err)
+{
+	if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+		return -1;
+	for (;;) {
+		int64_t left = c->deadline - mono_ms();
+		if (left <= 0)
+			return -1;
+		struct pollfd p[2] = {
+			{ .fd = c->fd, .events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT },
+			{ .fd = c->s->wake[0], .events = POLLIN },
+		};
+		int n = poll(p, 2, (int)(left < 1000 ? left : 1000));
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (p[1].revents)
+			return -1; /* stopping: mesh_ca_server_run() sees it too */
+		if (n > 0 && p[0].revents)
+			return 0;
+	}
+}
+
+static int conn_accept(struct conn *c)
+{
+	for (;;) {
+		int r = SSL_accept(c->ssl);
+		if (r == 1)
+			return 0;
+		if (conn_wait(c, SSL_get_error(c->ssl, r)))
+			return -1;
+	}
+}
+
+/* Up to @n bytes: > 0, or -1 (closed, error, deadline). */
+static int conn_read(struct conn *c, char *buf, int n)
+{
+	for (;;) {
+		int r = SSL_read(c->ssl, buf, n);
+		if (r > 0)
+			return r;
+		if (conn_wait(c, SSL_get_error(c->ssl, r)))
+			return -1;
+	}
+}
+
+static int conn_write(struct conn *c, const char *buf, int n)
+{
+	for (;;) {
+		int r = SSL_write(c->ssl, buf, n); /* whole (no partial writes) */
+		if (r > 0)
+			return 0;
+		if (conn_wait(c, SSL_get_error(c->ssl, r)))
+			return -1;
+	}
+}
+
+static void respond(struct conn *c, int code, const char *reason, const char *type,
+                    const char *body)
 {
 	char head[256];
 	size_t n = strlen(body);
@@ -398,16 +486,19 @@ static void respond(SSL *ssl, int code, const char *reason, const char *type, co
 	                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	                  "Connection: close\r\n\r\n",
 	                  code, reason, type, n);
-	if (SSL_write(ssl, head, hn) > 0 && n)
-		SSL_write(ssl, body, (int)n);
+	/* the answer gets a deadline of its own: a client that does not read
+	 * it is dropped as one that does not write */
+	c->deadline = mono_ms() + c->s->request_timeout_ms;
+	if (conn_write(c, head, hn) == 0 && n)
+		conn_write(c, body, (int)n);
 }
 
-static void respond_text(SSL *ssl, int code, const char *reason, const char *msg)
+static void respond_text(struct conn *c, int code, const char *reason, const char *msg)
 {
 	struct mesh__sb sb;
 	mesh__sb_init(&sb);
 	mesh__sb_printf(&sb, "%s\n", msg);
-	respond(ssl, code, reason, "text/plain", sb.oom ? "" : sb.buf);
+	respond(c, code, reason, "text/plain", sb.oom ? "" : sb.buf);
 	mesh__sb_fini(&sb);
 }
 
@@ -427,8 +518,9 @@ static const char *header(const char *head, const char *name)
 	return NULL;
 }
 
-static void sign(mesh_ca_server *s, SSL *ssl, const char *head, const char *body, size_t len)
+static void sign(struct conn *c, const char *head, const char *body, size_t len)
 {
+	mesh_ca_server *s = c->s;
 	const char *id = s->peer_id;
 	long tok = -1;
 	const char *auth = header(head, "Authorization");
@@ -443,14 +535,14 @@ static void sign(mesh_ca_server *s, SSL *ssl, const char *head, const char *body
 		}
 		if (tok < 0) {
 			slog(s, "sign: refused: unknown or used bootstrap token");
-			respond_text(ssl, 401, "Unauthorized", "unknown or used bootstrap token");
+			respond_text(c, 401, "Unauthorized", "unknown or used bootstrap token");
 			return;
 		}
 		id = s->tokens[tok].id;
 	}
 	if (!id) {
 		slog(s, "sign: refused: no client SVID and no bootstrap token");
-		respond_text(ssl, 401, "Unauthorized",
+		respond_text(c, 401, "Unauthorized",
 		             "authenticate with a valid SVID or a bootstrap token");
 		return;
 	}
@@ -462,11 +554,11 @@ static void sign(mesh_ca_server *s, SSL *ssl, const char *head, const char *body
 		const char *why =
 			d && mesh_diag_count(d) ? mesh_diag_message(d, 0) : mesh_strerror(rc);
 		slog(s, "sign: refused for %s: %s", id, why);
-		respond_text(ssl, rc == MESH_EINVAL ? 403 : 500,
+		respond_text(c, rc == MESH_EINVAL ? 403 : 500,
 		             rc == MESH_EINVAL ? "Forbidden" : "Internal Server Error", why);
 	} else {
 		slog(s, "sign: issued %s (%s)", id, tok >= 0 ? "bootstrap token" : "renewal");
-		respond(ssl, 200, "OK", "application/x-pem-file", cert);
+		respond(c, 200, "OK", "application/x-pem-file", cert);
 		if (tok >= 0)
 			token_remove(s, (size_t)tok);
 	}
@@ -476,31 +568,33 @@ static void sign(mesh_ca_server *s, SSL *ssl, const char *head, const char *body
 
 static void handle(mesh_ca_server *s, int fd)
 {
-	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	mesh__free(s->peer_id);
 	s->peer_id = NULL;
-	SSL *ssl = SSL_new(s->ssl);
+	struct conn c = { .s = s, .fd = fd, .deadline = mono_ms() + s->request_timeout_ms };
+	c.ssl = SSL_new(s->ssl);
 	char *buf = mesh__malloc(HEAD_MAX + BODY_MAX + 1);
-	if (!ssl || !buf || !SSL_set_fd(ssl, fd))
+	if (!c.ssl || !buf || !SSL_set_fd(c.ssl, fd))
 		goto out;
 	buf[0] = '\0';
-	if (SSL_accept(ssl) != 1) {
-		slog(s, "TLS handshake failed");
+	if (conn_accept(&c)) {
+		slog(s, mono_ms() >= c.deadline ? "TLS handshake not done in time: cut off"
+		                                : "TLS handshake failed");
 		goto out;
 	}
 	size_t len = 0;
 	char *end = NULL;
 	while (!(end = strstr(buf, "\r\n\r\n"))) {
 		if (len >= HEAD_MAX) {
-			respond_text(ssl, 431, "Request Header Fields Too Large",
+			respond_text(&c, 431, "Request Header Fields Too Large",
 			             "request head too large");
 			goto out;
 		}
-		int n = SSL_read(ssl, buf + len, (int)(HEAD_MAX - len));
-		if (n <= 0)
+		int n = conn_read(&c, buf + len, (int)(HEAD_MAX - len));
+		if (n <= 0) {
+			if (mono_ms() >= c.deadline)
+				slog(s, "request not received in time: cut off");
 			goto out;
+		}
 		len += (size_t)n;
 		buf[len] = '\0';
 	}
@@ -510,34 +604,37 @@ static void handle(mesh_ca_server *s, int fd)
 	const char *cl = header(buf, "Content-Length");
 	size_t want = cl ? strtoul(cl, NULL, 10) : 0;
 	if (want > BODY_MAX) {
-		respond_text(ssl, 413, "Payload Too Large", "request body too large");
+		respond_text(&c, 413, "Payload Too Large", "request body too large");
 		goto out;
 	}
 	while (have < want) {
-		int n = SSL_read(ssl, body + have, (int)(want - have));
-		if (n <= 0)
+		int n = conn_read(&c, body + have, (int)(want - have));
+		if (n <= 0) {
+			if (mono_ms() >= c.deadline)
+				slog(s, "request body not received in time: cut off");
 			goto out;
+		}
 		have += (size_t)n;
 	}
 	body[want] = '\0';
 	if (!strncmp(buf, "POST /v1/sign ", 14)) {
-		sign(s, ssl, buf, body, want);
+		sign(&c, buf, body, want);
 	} else if (!strncmp(buf, "GET /v1/bundle ", 15)) {
 		char *pem = NULL;
 		if (mesh_bundle_to_pem(s->ca->bundle, &pem) == 0)
-			respond(ssl, 200, "OK", "application/x-pem-file", pem);
+			respond(&c, 200, "OK", "application/x-pem-file", pem);
 		mesh_free(pem);
 	} else if (!strncmp(buf, "GET /v1/sign ", 13) || !strncmp(buf, "POST /v1/bundle ", 16)) {
-		respond_text(ssl, 405, "Method Not Allowed", "method not allowed");
+		respond_text(&c, 405, "Method Not Allowed", "method not allowed");
 	} else {
-		respond_text(ssl, 404, "Not Found", "POST /v1/sign or GET /v1/bundle");
+		respond_text(&c, 404, "Not Found", "POST /v1/sign or GET /v1/bundle");
 	}
-	SSL_shutdown(ssl);
+	SSL_shutdown(c.ssl); /* one try: non-blocking */
 out:
 	if (buf)
 		OPENSSL_cleanse(buf, HEAD_MAX + BODY_MAX + 1);
 	mesh__free(buf);
-	SSL_free(ssl);
+	SSL_free(c.ssl);
 	close(fd);
 	ERR_clear_error();
 }
@@ -569,7 +666,7 @@ MESH_API int mesh_ca_server_run(mesh_ca_server *s)
 			ERR_clear_error();
 		}
 		if (n > 0 && (p[0].revents & POLLIN)) {
-			int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+			int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd >= 0)
 				handle(s, fd);
 		}
