@@ -214,6 +214,41 @@ sys.exit(0 if ok else 1)' "$tmp/slow$k.out" $HT "$first"; then
 done
 slow_alive=$(alive)
 if [ -z "$slow_alive" ]; then ok "served after the slowloris"; else not_ok "served after the slowloris: $slow_alive"; fi
+# the admin listener is served by the main thread (reloads, signals): a
+# client trickling its request (a byte every 0.3 s, for 6 s) is cut off
+# after 1 s, and /ready is answered meanwhile
+$PY -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+t0 = time.time()
+req = b"GET /ready HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 40
+for b in req:
+    try:
+        s.send(bytes([b]))
+    except OSError:
+        break
+    if time.time() - t0 > 6:
+        break
+    time.sleep(0.3)
+s.settimeout(1)
+try:
+    got = s.recv(100)
+except OSError:
+    got = b""
+print("%.1f %s" % (time.time() - t0, got[:12].decode("latin-1")))' "$adm" >"$tmp/adminslow.out" 2>&1 &
+aslow=$!
+sleep 0.5
+t0=$(date +%s%N)
+r1=$(curl -s --max-time 5 "http://127.0.0.1:$adm/ready" || true)
+t1=$(date +%s%N)
+wait $aslow || true
+ms=$(((t1 - t0) / 1000000))
+read -r secs first <"$tmp/adminslow.out" || true
+if [ "$r1" = LIVE ] && [ "$ms" -lt 2500 ] && [ "${secs%.*}" -lt 4 ] && [ "$first" = "HTTP/1.1 400" ]; then
+	ok "admin: a client trickling its request is cut off (400 after ${secs} s), /ready answered meanwhile in ${ms} ms"
+else
+	not_ok "admin slowloris: /ready '$r1' in ${ms} ms; the slow client: $(cat "$tmp/adminslow.out")"
+fi
 for k in 1 2; do
 	what="idle keep-alive connection closed after the idle timeout"
 	[ $k = 1 ] && what="$what (after a proxied request)" || what="$what (after a direct response)"

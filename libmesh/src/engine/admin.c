@@ -22,6 +22,8 @@
 #include "tls.h"
 
 #define ADMIN_MAX_REQUEST 8192
+#define ADMIN_READ_MS 1000  /* for the whole request head */
+#define ADMIN_WRITE_MS 2000 /* for the whole answer */
 
 static void reply(int fd, int status, const char *type, const char *body, size_t len)
 {
@@ -39,7 +41,10 @@ static void reply(int fd, int status, const char *type, const char *body, size_t
 	mesh__sb_init(&sb);
 	mesh__sb_append(&sb, head, (size_t)n);
 	mesh__sb_append(&sb, body, len);
-	/* a local client reads what it asked for; give the kernel 1 s */
+	/* a local client reads what it asked for: it has ADMIN_WRITE_MS for
+	 * all of it (the socket is non-blocking; the main thread must not
+	 * hang on a client that stopped reading) */
+	int64_t deadline = mesh__now_ms() + ADMIN_WRITE_MS;
 	size_t off = 0;
 	while (!sb.oom && off < sb.len) {
 		ssize_t w = write(fd, sb.buf + off, sb.len - off);
@@ -49,8 +54,9 @@ static void reply(int fd, int status, const char *type, const char *body, size_t
 		}
 		if (w < 0 && errno == EINTR)
 			continue;
+		int64_t left = deadline - mesh__now_ms();
 		struct pollfd pfd = { fd, POLLOUT, 0 };
-		if (w < 0 && errno == EAGAIN && poll(&pfd, 1, 1000) == 1)
+		if (w < 0 && errno == EAGAIN && left > 0 && poll(&pfd, 1, (int)left) == 1)
 			continue;
 		break;
 	}
@@ -358,18 +364,30 @@ static void handle(struct mesh_proxy *p, int fd, const char *req)
 
 void mesh__admin_accept(struct mesh_proxy *p)
 {
-	for (int k = 0; k < 16; k++) {
-		int fd = accept4(p->admin_fd, NULL, NULL, SOCK_CLOEXEC);
+	/* a batch at most ADMIN_READ_MS long: more waiting connections are
+	 * taken at the next turn of the loop, after the main thread's other
+	 * work (the listener stays readable) */
+	int64_t start = mesh__now_ms();
+	for (int k = 0; k < 16 && mesh__now_ms() - start < ADMIN_READ_MS; k++) {
+		int fd = accept4(p->admin_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
 		char buf[ADMIN_MAX_REQUEST + 1];
 		size_t len = 0;
-		/* the request head must come within 1 s: a local tool sends it at once */
+		buf[0] = '\0';
+		/* the whole request head within ADMIN_READ_MS, however it
+		 * trickles in: a local tool sends it at once, and the main thread
+		 * (reloads, signals, drains) must not wait on a slow client */
+		int64_t deadline = mesh__now_ms() + ADMIN_READ_MS;
 		while (len < ADMIN_MAX_REQUEST) {
-			struct pollfd pfd = { fd, POLLIN, 0 };
-			if (poll(&pfd, 1, 1000) != 1)
-				break;
 			ssize_t r = read(fd, buf + len, ADMIN_MAX_REQUEST - len);
+			if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+				int64_t left = deadline - mesh__now_ms();
+				struct pollfd pfd = { fd, POLLIN, 0 };
+				if (left <= 0 || poll(&pfd, 1, (int)left) < 0)
+					break;
+				continue;
+			}
 			if (r <= 0)
 				break;
 			len += (size_t)r;
