@@ -870,6 +870,68 @@ static void *hang_main(void *arg)
 	return NULL;
 }
 
+/* A "server" that answers a byte every 100 ms (a TLS record header,
+ * then a body that never ends): every single wait would be short, the
+ * exchange is not. */
+static void *trickle_main(void *arg)
+{
+	int fd = *(int *)arg, c = accept(fd, NULL, NULL);
+	static const unsigned char rec[] = { 0x16, 0x03, 0x03, 0x40, 0x00 };
+	for (int i = 0; c >= 0 && i < 40; i++) {
+		unsigned char b = i < 5 ? rec[i] : 0x02;
+		if (send(c, &b, 1, MSG_NOSIGNAL) != 1)
+			break;
+		sleep_ms(100);
+	}
+	if (c >= 0)
+		close(c);
+	return NULL;
+}
+
+START_TEST(exchange_deadline)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+		                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sl), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, trickle_main, &fd), 0);
+	char url[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", ntohs(sa.sin_port));
+	struct mesh__url u;
+	ck_assert_int_eq(mesh__url_parse(url, &u, NULL), 0);
+	mesh_ca *ca = new_root();
+	char *roots = bundle_pem(ca);
+	struct mesh__https_request r = { .method = "GET",
+		                         .path = "/v1/bundle",
+		                         .server_name = "localhost",
+		                         .trust_pem = roots,
+		                         .wake_fd = -1,
+		                         .timeout_ms = 1000 };
+	int status = 0;
+	char *body = NULL;
+	mesh_diag *d = NULL;
+	mesh_diag_new(&d);
+	double t0 = now_s();
+	size_t blen = 0;
+	int rc = mesh__https_request(&u, &r, &status, &body, &blen, d);
+	double took = now_s() - t0;
+	ck_assert_int_eq(rc, MESH_EIO);
+	REQUIRE(took > 0.8 && took < 2.5); /* the 1 s budget, not 4 s of trickle */
+	REQUIRE(diag_has(d, "timed out during the TLS handshake (the whole exchange has 1.0 s)"));
+	mesh_diag_free(d);
+	mesh__free(body);
+	mesh_free(roots);
+	mesh_ca_free(ca);
+	mesh__url_fini(&u);
+	pthread_join(t, NULL);
+	close(fd);
+}
+END_TEST
+
 START_TEST(stops_promptly)
 {
 	struct srv v;
@@ -1150,6 +1212,7 @@ static Suite *agent_suite(void)
 	tcase_add_test(t, renews_at_half_life);
 	tcase_add_test(t, enrols_from_the_thread_and_retries);
 	tcase_add_test(t, stops_promptly);
+	tcase_add_test(t, exchange_deadline);
 	tcase_add_test(t, cert_dir);
 	tcase_add_test(t, cert_dir_expiry);
 	suite_add_tcase(s, t);

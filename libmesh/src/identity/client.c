@@ -104,6 +104,7 @@ struct conn {
 	int fd;
 	SSL_CTX *ctx;
 	SSL *ssl;
+	struct timespec start; /* the exchange's: its waits share one time budget */
 };
 
 static int fail(struct conn *c, int rc, const char *fmt, ...) MESH_PRINTF(3, 4);
@@ -123,29 +124,29 @@ static int fail(struct conn *c, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Wait until the socket is ready for @events, for at most the I/O time-out,
- * or until the wake descriptor says give up. */
+/* Wait until the socket is ready for @events, within the exchange's time
+ * budget (a server trickling its bytes cannot stretch it), or until the
+ * wake descriptor says give up. */
 static int wait_for(struct conn *c, short events, const char *what)
 {
 	struct pollfd p[2] = { { .fd = c->fd, .events = events },
 		               { .fd = c->r->wake_fd, .events = POLLIN } };
 	nfds_t n = c->r->wake_fd >= 0 ? 2 : 1;
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	struct timespec now;
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		int64_t spent = (int64_t)(now.tv_sec - start.tv_sec) * 1000 +
-		                (now.tv_nsec - start.tv_nsec) / 1000000;
-		int left =
-			spent >= MESH__HTTPS_TIMEOUT_MS ? 0 : (int)(MESH__HTTPS_TIMEOUT_MS - spent);
+		int64_t spent = (int64_t)(now.tv_sec - c->start.tv_sec) * 1000 +
+		                (now.tv_nsec - c->start.tv_nsec) / 1000000;
+		int budget = c->r->timeout_ms > 0 ? c->r->timeout_ms : MESH__HTTPS_EXCHANGE_MS;
+		int left = spent >= budget ? 0 : (int)(budget - spent);
 		int k = left ? poll(p, n, left) : 0;
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
 			return fail(c, MESH_EIO, "poll: %s", strerror(errno));
 		if (k == 0)
-			return fail(c, MESH_EIO, "timed out after %d s %s",
-			            MESH__HTTPS_TIMEOUT_MS / 1000, what);
+			return fail(c, MESH_EIO, "timed out %s (the whole exchange has %.1f s)",
+			            what, budget / 1000.0);
 		if (n == 2 && p[1].revents)
 			return fail(c, MESH_EIO, "given up %s: the agent is stopping", what);
 		return 0;
@@ -447,6 +448,7 @@ int mesh__https_request(const struct mesh__url *u, const struct mesh__https_requ
                         char **body, size_t *body_len, mesh_diag *diag)
 {
 	struct conn c = { .u = u, .r = r, .diag = diag, .fd = -1 };
+	clock_gettime(CLOCK_MONOTONIC, &c.start);
 	*status = 0;
 	*body = NULL;
 	/* OpenSSL writes with write(): a peer that hangs up must not raise

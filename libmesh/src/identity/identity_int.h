@@ -124,7 +124,7 @@ int mesh__svid_verify_x509(const mesh_bundle *b, X509 *leaf, STACK_OF(X509) * ch
                            int *status, char **id_out, mesh_diag *diag);
 
 /* HTTPS client of the identity agent (client.c). */
-#define MESH__HTTPS_TIMEOUT_MS 5000    /* each wait: connect, handshake, write, read */
+#define MESH__HTTPS_EXCHANGE_MS 15000  /* a whole exchange: connect, handshake, write, read */
 #define MESH__HTTPS_RESPONSE_MAX 65536 /* head and body */
 
 /* "https://HOST[:PORT][/PREFIX]" taken apart (mesh__url_parse()). */
@@ -149,7 +149,8 @@ struct mesh__https_request {
 	X509 *cert;
 	STACK_OF(X509) * chain;
 	EVP_PKEY *key;
-	int wake_fd; /* >= 0: readable means give up now */
+	int wake_fd;    /* >= 0: readable means give up now */
+	int timeout_ms; /* for the whole exchange; 0: MESH__HTTPS_EXCHANGE_MS */
 };
 
 /* One request on its own connection. Returns 0 when a response arrived
