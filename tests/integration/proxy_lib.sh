@@ -27,6 +27,7 @@ wait_file() {
 # start_echo NAME: a meshecho answering as NAME; sets port (not in a
 # subshell, so that the pid is remembered for the clean-up)
 start_echo() {
+	rm -f "$tmp/$1.port" # (a name used before: not its old port)
 	"$E" --listen 127.0.0.1:0 --name "$1" --port-file "$tmp/$1.port" >"$tmp/$1.log" 2>&1 &
 	pids="$pids $!"
 	wait_file "$tmp/$1.port" || { echo "meshecho $1 did not start" >&2; cat "$tmp/$1.log" >&2; exit 1; }
@@ -36,6 +37,7 @@ start_echo() {
 # start_raw NAME MODE: an h1probe backend (reset, status:N); sets port; it
 # logs each connection and request head to $tmp/NAME.log
 start_raw() {
+	rm -f "$tmp/$1.port"
 	: >"$tmp/$1.log"
 	$PROBE backend "$2" --name "$1" --port-file "$tmp/$1.port" --log "$tmp/$1.log" \
 		>"$tmp/$1.err" 2>&1 &
@@ -90,6 +92,10 @@ service_entry() {
 start_proxy() {
 	log=$1
 	shift
+	# emptied here, not by the redirection below: that one runs in the
+	# background child, and until it does an old log of the same name
+	# would show an old proxy's "admin listener" line and ports
+	: >"$log"
 	"$P" --outbound 0 --admin 0 "$@" >"$log" 2>&1 &
 	proxy=$!
 	pids="$pids $proxy"
