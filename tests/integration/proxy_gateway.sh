@@ -524,6 +524,12 @@ EOF
 mv "$tmp/late.yaml" "$tmp/cfg/late.yaml"
 late_open() { grep -q "(Gateway port $late_http): opened for a new server" "$tmp/gw.log"; }
 wait_for 10 late_open || true
+# (the line is logged while the configuration is built; the workers take
+# it up a moment later)
+pre_served() {
+	[ "$(curl -s --max-time 5 -o "$tmp/b" -w '%{http_code}' -H 'Host: any.example.com' "http://127.0.0.1:$P8080/" || true)" = 200 ]
+}
+wait_for 5 pre_served || true
 code2=$(curl -s --max-time 5 -o "$tmp/b" -w '%{http_code}' -H 'Host: any.example.com' "http://127.0.0.1:$P8080/" || true)
 [ "$code" = 000 ] && [ "$code2" = 200 ] && [ "$(json "$tmp/b" 'd["name"]')" = v1 ] &&
 	ok "a --gateway-port opened before any server used it serves the Gateway a reload added" ||
