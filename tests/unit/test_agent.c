@@ -861,6 +861,21 @@ END_TEST
 
 /* ---- stopping ---- */
 
+/* A loopback listener served by @fn (given &*fd) in a thread; *url is
+ * its https:// URL. Join *t, then close *fd. */
+static void loopback_server(void *(*fn)(void *), int *fd, pthread_t *t, char url[64])
+{
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+		                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	ck_assert_int_eq(bind(*fd, (struct sockaddr *)&sa, sl), 0);
+	ck_assert_int_eq(listen(*fd, 4), 0);
+	getsockname(*fd, (struct sockaddr *)&sa, &sl);
+	ck_assert_int_eq(pthread_create(t, NULL, fn, fd), 0);
+	snprintf(url, 64, "https://127.0.0.1:%u", ntohs(sa.sin_port));
+}
+
 static void *hang_main(void *arg)
 {
 	int fd = *(int *)arg, c = accept(fd, NULL, NULL);
@@ -890,17 +905,10 @@ static void *trickle_main(void *arg)
 
 START_TEST(exchange_deadline)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-		                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sa);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sl), 0);
-	ck_assert_int_eq(listen(fd, 4), 0);
-	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	int fd;
 	pthread_t t;
-	ck_assert_int_eq(pthread_create(&t, NULL, trickle_main, &fd), 0);
 	char url[64];
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u", ntohs(sa.sin_port));
+	loopback_server(trickle_main, &fd, &t, url);
 	struct mesh__url u;
 	ck_assert_int_eq(mesh__url_parse(url, &u, NULL), 0);
 	mesh_ca *ca = new_root();
@@ -956,17 +964,10 @@ START_TEST(stops_promptly)
 	REQUIRE(now_s() - s < 1.0);
 
 	/* In the middle of a TLS handshake with a server that never answers. */
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-		                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sa);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sl), 0);
-	ck_assert_int_eq(listen(fd, 4), 0);
-	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	int fd;
 	pthread_t t;
-	ck_assert_int_eq(pthread_create(&t, NULL, hang_main, &fd), 0);
 	char url[64];
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u", ntohs(sa.sin_port));
+	loopback_server(hang_main, &fd, &t, url);
 	o.ca_url = url;
 	a = agent_new(&o);
 	ck_assert_int_eq(mesh_identity_agent_start(a), 0);

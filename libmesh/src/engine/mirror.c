@@ -186,15 +186,10 @@ struct mesh__mirror *mesh__mirror_start(struct mesh__worker *w, struct mesh__wsn
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	char key[96];
-	if (mesh__endpoint_sockaddr(w, c, ep, &sa, &salen, key, sizeof(key) - 8))
+	if (mesh__endpoint_sockaddr(w, c, ep, &sa, &salen, key, sizeof(key)))
 		return NULL;
-	int mode = mesh__cluster_up_tls(c, ep);
-	if (mode == MESH__UP_ISTIO_MUTUAL && !c->lb.tls_mode && !mesh__worker_ident(w))
-		mode = MESH__UP_PLAIN; /* auto-mTLS needs an identity to present */
-	if (mode != MESH__UP_PLAIN) {
-		size_t n = strlen(key);
-		snprintf(key + n, sizeof(key) - n, "|tls%d", mode);
-	}
+	int mode = mesh__tls_up_mode(w, c, ep);
+	mesh__tls_key_mode(key, sizeof(key), mode);
 	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;

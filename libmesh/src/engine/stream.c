@@ -429,15 +429,8 @@ int mesh__stream_pick(struct mesh__stream *st)
 		return -1;
 	}
 	st->ep = ep;
-	st->up_tls = (uint8_t)mesh__cluster_up_tls(st->cluster, ep);
-	if (st->up_tls == MESH__UP_ISTIO_MUTUAL && !st->cluster->lb.tls_mode &&
-	    !mesh__worker_ident(st->d->w))
-		st->up_tls = MESH__UP_PLAIN; /* auto-mTLS needs an identity to present */
-	if (st->up_tls != MESH__UP_PLAIN) {
-		/* a TLS connection is not pooled with plain ones to the same address */
-		size_t n = strlen(st->dst_key);
-		snprintf(st->dst_key + n, sizeof(st->dst_key) - n, "|tls%u", st->up_tls);
-	}
+	st->up_tls = (uint8_t)mesh__tls_up_mode(st->d->w, st->cluster, ep);
+	mesh__tls_key_mode(st->dst_key, sizeof(st->dst_key), st->up_tls);
 	if (st->attempts < 4)
 		st->tried[st->attempts] = ep;
 	mesh_balancer_begin(st->ws->lb, st->cluster, ep);

@@ -371,10 +371,7 @@ static unsigned start_upstream(struct tcp_conn *c, const struct mesh_connection 
 		return F_UH;
 	}
 	mesh_balancer_begin(c->ws->lb, c->cluster, c->ep);
-	uint8_t up_tls = (uint8_t)mesh__cluster_up_tls(c->cluster, c->ep);
-	if (up_tls == MESH__UP_ISTIO_MUTUAL && !c->cluster->lb.tls_mode && !mesh__worker_ident(w))
-		up_tls = MESH__UP_PLAIN; /* auto-mTLS needs an identity */
-	return connect_to(c, &sa, len, up_tls);
+	return connect_to(c, &sa, len, (uint8_t)mesh__tls_up_mode(w, c->cluster, c->ep));
 }
 
 static struct tcp_conn *conn_new(struct mesh__listener *l, int fd)

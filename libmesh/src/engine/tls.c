@@ -971,6 +971,22 @@ int mesh__tls_hello_sni(const unsigned char *b, size_t n, bool full, char *sni, 
 	}
 }
 
+int mesh__tls_up_mode(struct mesh__worker *w, const struct mesh_cluster *c, int ep)
+{
+	int mode = mesh__cluster_up_tls(c, ep);
+	if (mode == MESH__UP_ISTIO_MUTUAL && !c->lb.tls_mode && !mesh__worker_ident(w))
+		mode = MESH__UP_PLAIN; /* auto-mTLS needs an identity to present */
+	return mode;
+}
+
+void mesh__tls_key_mode(char *key, size_t size, int mode)
+{
+	if (mode == MESH__UP_PLAIN)
+		return;
+	size_t n = strlen(key);
+	snprintf(key + n, size - n, "|tls%d", mode);
+}
+
 int mesh__tls_client_step(struct mesh__worker *w, SSL *ssl, const struct mesh_cluster *c, int mode,
                           const char *key, char **peer)
 {

@@ -120,6 +120,13 @@ int mesh__tls_client_step(struct mesh__worker *w, SSL *ssl, const struct mesh_cl
 /* The connection's pool key is going away (the socket moves to a tunnel):
  * a late session ticket is not cached then. */
 void mesh__tls_unbind(SSL *ssl);
+/* How this worker connects to endpoint @ep of @c (enum mesh__up_tls):
+ * mesh__cluster_up_tls(), except that automatic mTLS without an identity
+ * to present is plain text. */
+int mesh__tls_up_mode(struct mesh__worker *w, const struct mesh_cluster *c, int ep);
+/* Append "|tlsN" to the pool key @key (of @size bytes) for a TLS @mode, so
+ * that TLS connections are not pooled with plain ones to one address. */
+void mesh__tls_key_mode(char *key, size_t size, int mode);
 /* A client SSL toward endpoint @fd of cluster @c for enum mesh__up_tls
  * @mode: ISTIO_MUTUAL with the proxy's identity, SIMPLE / MUTUAL with the
  * DestinationRule's context of snapshot @s (SNI and host name check set).
